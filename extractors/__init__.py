@@ -1,0 +1,31 @@
+"""Reading a received file: bytes in, raw answers by field out, with where each was found.
+
+`read(data, context)` sniffs the type from the bytes and hands the file to the reader for it.
+Every reader is a pure function; none knows about Prefect, the store or the file's name.
+"""
+
+from __future__ import annotations
+
+from blankett.extractors.context import ReadContext
+from blankett.extractors.errors import Unreadable
+from blankett.extractors.sniff import sniff
+from blankett.models.records import Extraction
+
+__all__ = ["EXTRACTOR_VERSION", "ReadContext", "Unreadable", "read"]
+
+# Raise when a change to any reader may change what is read from a file already received,
+# so that stored results from older readers are known to be stale.
+EXTRACTOR_VERSION = 1
+
+
+def read(data: bytes, context: ReadContext) -> Extraction:
+    if len(data) > context.limits.max_file_bytes:
+        raise Unreadable(f"is too large ({len(data) // 1024 // 1024} MB; the limit is "
+                         f"{context.limits.max_file_bytes // 1024 // 1024} MB)")
+    if sniff(data) == "docx":
+        from blankett.extractors.docx import read_docx
+
+        return read_docx(data, context)
+    from blankett.extractors.pdf import read_pdf
+
+    return read_pdf(data, context)

@@ -1,0 +1,55 @@
+"""What a file is, from its first bytes, never from its name."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Literal
+
+from blankett.extractors.errors import Unreadable
+
+Container = Literal["docx", "pdf"]
+
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Word format (.doc, Word 97-2003) file or another "
+                                          "OLE document; save it as .docx or PDF"),
+    (b"{\\rtf", "a Rich Text (.rtf) file, not a supported form format; save it as .docx or PDF"),
+    (b"\x89PNG\r\n\x1a\n", "an image (PNG), not a supported form format; scan to PDF instead"),
+    (b"\xff\xd8\xff", "an image (JPEG), not a supported form format; scan to PDF instead"),
+    (b"GIF8", "an image (GIF), not a supported form format"),
+    (b"II*\x00", "an image (TIFF), not a supported form format; scan to PDF instead"),
+    (b"MM\x00*", "an image (TIFF), not a supported form format; scan to PDF instead"),
+    (b"BM", "an image (BMP), not a supported form format"),
+)
+
+
+def sniff(data: bytes) -> Container:
+    if not data:
+        raise Unreadable("the file is empty (0 bytes)")
+    head = data[:1024]
+    if b"%PDF-" in head:
+        return "pdf"
+    if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
+        return _zip_kind(data)
+    for signature, reason in _SIGNATURES:
+        if data.startswith(signature):
+            raise Unreadable(f"is {reason}")
+    if data.lstrip()[:5].lower() in (b"<?xml", b"<html", b"<!doc"):
+        raise Unreadable("is an XML or HTML file, not a supported form format (.docx or PDF)")
+    raise Unreadable("is not a supported form format: neither a Word document (.docx) nor a PDF")
+
+
+def _zip_kind(data: bytes) -> Container:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError):
+        raise Unreadable("is a damaged zip or Word file: its contents cannot be read") from None
+    if b"opendocument" in mimetype:
+        raise Unreadable("is an OpenDocument (.odt) file, not supported; save it as .docx or PDF")
+    if "word/document.xml" in names:
+        return "docx"
+    if "xl/workbook.xml" in names or "ppt/presentation.xml" in names:
+        raise Unreadable("is an Excel or PowerPoint file, not a Word document or PDF")
+    raise Unreadable("is a zip archive, not a Word document (.docx) or PDF")

@@ -1,0 +1,124 @@
+"""Recognising the labels of the form in the many ways applicants write them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+from blankett.models.spec import FormSpec
+from blankett.models.text import fold, fold_label
+
+# Words around a label that do not change which field it names ("Beskriv målgruppen för
+# aktiviteten" is the target group). Folded forms.
+_LEADING = ("beskriv kortfattat", "beskriv kort", "beskriv", "ange", "redogor for", "redogor",
+            "vad ar", "vilken ar", "vilket ar", "vilka ar", "ert", "er", "vart", "var", "vara",
+            "aktivitetens", "projektets", "the", "your", "describe")
+_TRAILING = ("med aktiviteten", "for aktiviteten", "i aktiviteten", "genom aktiviteten",
+             "av aktiviteten", "med projektet", "for projektet", "i projektet", "av projektet",
+             "med arbetet", "for arbetet", "of the activity", "of the project")
+# Swedish definite endings: "malgruppen", "syftet", "tidsplanen".
+_DEFINITE = ("en", "et", "n", "t", "na", "arna", "erna")
+
+# Labels longer than this many words are sentences, not labels.
+MAX_LABEL_WORDS = 16
+# Fuzzy matching only for labels at least this long: short ones ("Mål", "Tel") must match exactly.
+MIN_FUZZY_LENGTH = 6
+FUZZY_RATIO = 0.88
+
+_SEPARATOR = re.compile(r"\s*(?::|\?|\s[–—-]\s|\t)\s*")
+
+
+@dataclass(frozen=True)
+class LabelMatch:
+    key: str  # a field key, or "" for a section heading of the form
+    label: str  # the text as written
+    exact: bool
+
+
+class LabelMatcher:
+    """Tells whether a piece of text is a label of the form, and of which field."""
+
+    def __init__(self, spec: FormSpec) -> None:
+        self._variants: dict[str, str] = {}
+        ambiguous: set[str] = set()
+        for field in spec.fields:
+            for label in field.labels:
+                folded = fold_label(label)
+                if self._variants.get(folded, field.key) != field.key:
+                    ambiguous.add(folded)
+                self._variants[folded] = field.key
+        for heading in spec.form.section_headings:
+            self._variants.setdefault(fold_label(heading), "")
+        for folded in ambiguous:
+            del self._variants[folded]
+        self._fuzzy = [v for v in self._variants if len(v) >= MIN_FUZZY_LENGTH]
+        self._hints = {fold(f.hint): f.key for f in spec.fields if f.hint}
+
+    def match(self, text: str) -> LabelMatch | None:
+        """The field that `text`, taken whole, is the label of."""
+        if len(text) > 200:
+            return None
+        key, exact = self._lookup(fold_label(text))
+        if key is None:
+            return None
+        return LabelMatch(key=key, label=text.strip(), exact=exact)
+
+    def split(self, line: str) -> tuple[LabelMatch, str] | None:
+        """`Label: answer` (also `Label? answer`, `Label – answer`, `Label<TAB>answer`)."""
+        for sep in _SEPARATOR.finditer(line[:160]):
+            head, rest = line[: sep.start()], line[sep.end():]
+            found = self.match(head)
+            if found is not None:
+                return found, rest.strip()
+        return None
+
+    def is_hint(self, text: str) -> bool:
+        """The template's instruction line under a label, which is never an answer."""
+        return fold(text) in self._hints
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - the matcher lives as long as its spec
+    def _lookup(self, folded: str) -> tuple[str | None, bool]:
+        if not folded or len(folded.split()) > MAX_LABEL_WORDS:
+            return None, False
+        for candidate in _reductions(folded):
+            if candidate in self._variants:
+                return self._variants[candidate], True
+            for ending in _DEFINITE:
+                if candidate.endswith(ending) and candidate[: -len(ending)] in self._variants:
+                    return self._variants[candidate[: -len(ending)]], True
+        return self._closest(folded), False
+
+    def _closest(self, folded: str) -> str | None:
+        if len(folded) < MIN_FUZZY_LENGTH:
+            return None
+        best, best_ratio, runner_up = None, 0.0, None
+        for variant in self._fuzzy:
+            if abs(len(variant) - len(folded)) > max(3, len(variant) // 5):
+                continue
+            ratio = SequenceMatcher(None, folded, variant, autojunk=False).ratio()
+            if ratio > best_ratio:
+                best, best_ratio, runner_up = variant, ratio, best
+        if best is None or best_ratio < FUZZY_RATIO:
+            return None
+        # Two different fields equally close: refuse rather than guess.
+        if runner_up is not None and self._variants[runner_up] != self._variants[best]:
+            close = SequenceMatcher(None, folded, runner_up, autojunk=False).ratio()
+            if close >= best_ratio - 0.02:
+                return None
+        return self._variants[best]
+
+
+def _reductions(folded: str) -> list[str]:
+    forms = [folded]
+    for lead in _LEADING:
+        if folded.startswith(lead + " "):
+            forms.append(folded[len(lead) + 1:])
+            break
+    for form in list(forms):
+        for trail in _TRAILING:
+            if form.endswith(" " + trail):
+                forms.append(form[: -len(trail) - 1])
+                break
+    return forms

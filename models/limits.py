@@ -1,0 +1,20 @@
+"""Bounds on what one file may cost to read, so that a hostile or broken file cannot stall a run."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MB = 1024 * 1024
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_file_bytes: int = Field(default=50 * MB, gt=0)
+    max_pages: int = Field(default=200, gt=0)
+    # A .docx is a zip: bound what it may inflate to, in all and per member, and how much
+    # more a member may inflate to than it takes compressed.
+    max_unzipped_bytes: int = Field(default=200 * MB, gt=0)
+    max_member_bytes: int = Field(default=100 * MB, gt=0)
+    max_zip_members: int = Field(default=5000, gt=0)
+    max_compression_ratio: int = Field(default=200, gt=0)

@@ -1,0 +1,259 @@
+"""The rules of the grant applied to what an extractor found: normalised fields and problems."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from blankett.models.labels import LabelMatcher
+from blankett.models.messages import message
+from blankett.models.normalise import (
+    AreaIndex,
+    MunicipalityIndex,
+    clean_email,
+    is_email,
+    is_phone,
+    names_time_of_year,
+    parse_amount,
+    parse_date,
+)
+from blankett.models.records import Extraction, Problem, Report, Severity, Source
+from blankett.models.spec import FieldSpec, FormSpec, Routing
+from blankett.models.text import collapse_space, fold, words
+
+Value = str | int | None
+
+
+@dataclass
+class Checked:
+    fields: dict[str, Value]
+    problems: list[Problem]
+    consultants: list[str]
+    sources: dict[str, Source]
+
+    @property
+    def complete(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+
+@dataclass
+class Rules:
+    """Everything the checks need, built once per run."""
+
+    spec: FormSpec
+    routing: Routing
+    year: int
+    matcher: LabelMatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.matcher = LabelMatcher(self.spec)
+
+    @cached_property
+    def municipalities(self) -> MunicipalityIndex:
+        return MunicipalityIndex(self.spec)
+
+    @cached_property
+    def areas(self) -> AreaIndex:
+        return AreaIndex(self.spec)
+
+    @cached_property
+    def _placeholders(self) -> list[tuple[str, str, bool]]:
+        out = []
+        for pattern in self.spec.grant.placeholders:
+            head, star, tail = pattern.partition("*")
+            out.append((head, tail, bool(star)))
+        return out
+
+    def is_filler(self, line: str, spec: FieldSpec) -> bool:
+        """A line that is no answer: a placeholder, the template's hint, or the field's own label."""
+        folded = fold(line)
+        if not folded:
+            return True
+        for head, tail, open_ended in self._placeholders:
+            fhead = fold(head)
+            if not open_ended:
+                if folded == fhead:
+                    return True
+            elif fhead:
+                if folded == fhead or folded.startswith(fhead + " "):
+                    return True
+            elif line.strip().startswith(head) and line.strip().endswith(tail):
+                return True
+        if spec.hint and folded == fold(spec.hint):
+            return True
+        own = self.matcher.match(line)
+        return own is not None and own.key == spec.key
+
+
+def check(extraction: Extraction, rules: Rules) -> Checked:
+    problems: list[Problem] = list(extraction.problems)
+    fields: dict[str, Value] = {}
+    sources: dict[str, Source] = {}
+    for spec in rules.spec.fields:
+        found = extraction.values.get(spec.key)
+        text = _answer(found.value, spec, rules) if found else ""
+        if found and text:
+            sources[spec.key] = found.source
+        fields[spec.key] = _normalise(spec, text, rules, problems)
+    consultants = rules.routing.consultants(_str(fields.get("strategic_area")))
+    if extraction.kind == "pdf-scanned":
+        consultants = rules.routing.consultants(None)
+    return Checked(fields, problems, consultants, sources)
+
+
+def _str(value: Value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _answer(raw: str, spec: FieldSpec, rules: Rules) -> str:
+    lines = [line for line in collapse_space(raw).split("\n") if not rules.is_filler(line, spec)]
+    return "\n".join(lines).strip()
+
+
+def _problem(problems: list[Problem], spec: FieldSpec, code: str, severity: Severity,
+             **values: object) -> None:
+    text = message(code, label=spec.label, **values)
+    problems.append(Problem(field=spec.key, code=code, severity=severity, message=text))
+
+
+def _normalise(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> Value:
+    if not text:
+        if spec.required:
+            _problem(problems, spec, "missing", "error")
+        elif spec.warn_when_missing:
+            problems.append(Problem(field=spec.key, code="missing", severity="warning",
+                                    message=message("missing_own_contribution", label=spec.label)))
+        return None
+    reader = _READERS[spec.kind]
+    return reader(spec, text, rules, problems)
+
+
+def _text(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> Value:
+    return text
+
+
+def _description(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> Value:
+    count = len(words(text))
+    if count < rules.spec.grant.min_description_words:
+        _problem(problems, spec, "too_short", "warning", count=count)
+    if spec.key == "timeline" and not names_time_of_year(text, rules.year):
+        _problem(problems, spec, "timeline_no_date", "warning", year=rules.year)
+    if spec.key == "requested_support" and not _speaks_of_support(text, rules):
+        _problem(problems, spec, "support_unspecified", "warning")
+    return text
+
+
+def _speaks_of_support(text: str, rules: Rules) -> bool:
+    folded = f" {fold(text)} "
+    checks = rules.spec.checks
+    for word in (*checks.support_competence, *checks.support_financing):
+        w = fold(word)
+        # Short words ("kr", "sek") only as whole words; longer ones also inside compounds
+        # ("konsulentstöd", "samfinansieringen").
+        if (f" {w} " in folded) if len(w) <= 3 else (w in folded):
+            return True
+    return False
+
+
+def _email(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> Value:
+    address = clean_email(text)
+    if not is_email(address):
+        _problem(problems, spec, "invalid_email", "error", value=address)
+    return address
+
+
+def _phone(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> Value:
+    if not is_phone(text):
+        _problem(problems, spec, "invalid_phone", "warning", value=text)
+    return text
+
+
+def _municipality(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> Value:
+    canonical = rules.municipalities.canonical(text)
+    if canonical is None:
+        _problem(problems, spec, "unknown_municipality", "error", value=text)
+        return text
+    return canonical
+
+
+def _amount(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> Value:
+    amount = parse_amount(text)
+    limit = rules.spec.grant.max_amount_sek
+    if amount is None:
+        _problem(problems, spec, "amount_unreadable", "error", value=text)
+    elif amount <= 0:
+        _problem(problems, spec, "amount_not_positive", "error", value=amount)
+    elif amount > limit:
+        _problem(problems, spec, "amount_too_high", "error", value=_kr(amount), limit=_kr(limit))
+    return amount
+
+
+def _kr(amount: int) -> str:
+    return f"{amount:,}".replace(",", "\u00a0")
+
+
+def _area(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> Value:
+    reading = rules.areas.read(text)
+    if len(reading.areas) == 1:
+        return reading.areas[0]
+    if len(reading.areas) > 1:
+        names = ", ".join(a.name for a in rules.spec.areas if a.key in reading.areas)
+        _problem(problems, spec, "area_ambiguous", "error", value=names)
+    elif reading.named_anything:
+        _problem(problems, spec, "area_unknown", "error", value=_one_line(text))
+    else:
+        _problem(problems, spec, "missing", "error")
+    return None
+
+
+def _one_line(text: str, limit: int = 80) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _date(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> Value:
+    return parse_date(text) or text
+
+
+_READERS = {
+    "text": _text,
+    "description": _description,
+    "email": _email,
+    "phone": _phone,
+    "municipality": _municipality,
+    "amount": _amount,
+    "area": _area,
+    "date": _date,
+}
+
+
+def flag_second_applications(reports: list[Report], year: int) -> None:
+    """Warn on both when a municipality sent two different activities for the same year.
+
+    A corrected version of the same activity (same name) is not a second application.
+    """
+    by_municipality: dict[str, list[Report]] = {}
+    for report in reports:
+        name = report.fields.get("municipality")
+        if isinstance(name, str) and not any(p.code == "unknown_municipality"
+                                             for p in report.problems):
+            by_municipality.setdefault(name, []).append(report)
+    for municipality, group in by_municipality.items():
+        titles = {_title_key(r): r for r in group}
+        if len(titles) < 2:
+            continue
+        for report in group:
+            for other_key, other in titles.items():
+                if other_key == _title_key(report):
+                    continue
+                report.problems.append(Problem(
+                    field="project_title", code="second_application", severity="warning",
+                    message=message("second_application", municipality=municipality,
+                                    other=other.fields.get("project_title") or other.file,
+                                    year=year)))
+
+
+def _title_key(report: Report) -> str:
+    title = report.fields.get("project_title")
+    return re.sub(r"\s+", " ", fold(str(title))) if title else f"file:{report.sha256}"

@@ -17,7 +17,8 @@ _LEADING = ("beskriv kortfattat", "beskriv kort", "beskriv", "ange", "redogor fo
             "aktivitetens", "projektets", "the", "your", "describe")
 _TRAILING = ("med aktiviteten", "for aktiviteten", "i aktiviteten", "genom aktiviteten",
              "av aktiviteten", "med projektet", "for projektet", "i projektet", "av projektet",
-             "med arbetet", "for arbetet", "of the activity", "of the project")
+             "med arbetet", "for arbetet", "of the activity", "of the project", "i kronor",
+             "i kr", "i sek", "kronor", "kr", "sek")
 # Swedish definite endings: "malgruppen", "syftet", "tidsplanen".
 _DEFINITE = ("en", "et", "n", "t", "na", "arna", "erna")
 

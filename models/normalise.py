@@ -136,6 +136,7 @@ def names_time_of_year(text: str, year: int) -> bool:
         re.search(rf"\b({_MONTH_WORD})\b", folded)
         or re.search(r"\b(?:vecka|veckor|v)\s?\d{1,2}\b", folded)
         or re.search(rf"\b({_TERMS})\b", folded)
+        or re.search(r"\b(?:vt|ht)\s?\d{2}(?:\d{2})?\b", folded)
         or re.search(r"\d{4}[-/.]\d{1,2}|\d{1,2}/\d{1,2}", text)
     )
     return bool(timed) or (year in years and bool(re.search(r"\d{4}-\d{2}", text)))

@@ -1,0 +1,1 @@
+"""The running parts of blankett: the command line and, around it, the pipeline."""

@@ -1,0 +1,3 @@
+from blankett.flows.cli import main
+
+main()

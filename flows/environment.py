@@ -1,0 +1,27 @@
+"""Where the command line writes and what it reads from its surroundings, gathered in one object
+so that tests replace it instead of patching streams."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TextIO
+
+
+@dataclass
+class Environment:
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    variables: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    today: date = field(default_factory=date.today)
+
+    @property
+    def stdout_is_terminal(self) -> bool:
+        isatty = getattr(self.stdout, "isatty", None)
+        return bool(isatty and isatty())
+
+    def error(self, line: str) -> None:
+        """One line on stderr; the caller decides the exit code."""
+        print(line, file=self.stderr, flush=True)

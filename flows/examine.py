@@ -1,0 +1,99 @@
+"""One received file from path to checked report: read, hash, extract, validate.
+
+Plain functions, shared by the command line and the pipeline; nothing here needs Prefect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from blankett.extractors import ReadContext, Unreadable, read
+from blankett.models.limits import Limits
+from blankett.models.records import Report
+from blankett.models.spec import FormSpec, Routing
+from blankett.models.validation import Rules, check, flag_second_applications
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A file that could not be read, and why, in one line."""
+
+    file: str
+    reason: str
+
+    @property
+    def line(self) -> str:
+        return f"error: {self.file} {self.reason}"
+
+
+@dataclass
+class Examiner:
+    """Reads and checks files with one spec, one routing table and one grant year."""
+
+    spec: FormSpec
+    routing: Routing
+    year: int
+    limits: Limits
+
+    def __post_init__(self) -> None:
+        self.context = ReadContext(self.spec, self.limits)
+        self.rules = Rules(self.spec, self.routing, self.year)
+
+    def examine_path(self, path: Path, name: str | None = None) -> Report | Failure:
+        shown = name or str(path)
+        try:
+            if path.is_dir():
+                return Failure(shown, "is a folder, not a file")
+            size = path.stat().st_size
+            if size > self.limits.max_file_bytes:
+                return Failure(shown, f"is too large ({size // 1024 // 1024} MB; the limit is "
+                                      f"{self.limits.max_file_bytes // 1024 // 1024} MB)")
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return Failure(shown, "does not exist")
+        except PermissionError:
+            return Failure(shown, "cannot be opened: permission denied")
+        except OSError as exc:
+            return Failure(shown, f"cannot be read ({exc.strerror or exc})")
+        return self.examine_bytes(shown, data)
+
+    def examine_bytes(self, name: str, data: bytes) -> Report | Failure:
+        try:
+            with warnings.catch_warnings():
+                # The PDF libraries warn about every oddity of a file they can still read.
+                warnings.simplefilter("ignore")
+                extraction = read(data, self.context)
+        except Unreadable as exc:
+            return Failure(name, str(exc))
+        except (RecursionError, MemoryError):
+            return Failure(name, "is too deeply nested or too large to read safely")
+        except Exception as exc:
+            logging.getLogger(__name__).debug("reading %s failed", name, exc_info=True)
+            return Failure(name, f"could not be read: the reader failed ({type(exc).__name__}: "
+                                 f"{_one_line(str(exc))})")
+        checked = check(extraction, self.rules)
+        return Report(
+            file=name,
+            sha256=hashlib.sha256(data).hexdigest(),
+            kind=extraction.kind,
+            fields=checked.fields,
+            complete=checked.complete,
+            problems=checked.problems,
+            consultants=checked.consultants,
+            sources=checked.sources,
+        )
+
+    def cross_check(self, reports: list[Report]) -> None:
+        """Checks across files: a municipality that sent two different applications."""
+        flag_second_applications(reports, self.year)
+        for report in reports:
+            report.complete = not any(p.severity == "error" for p in report.problems)
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

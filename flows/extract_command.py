@@ -1,0 +1,48 @@
+"""`blankett extract`: read the given files and print a report for each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from blankett.flows.environment import Environment
+from blankett.flows.examine import Examiner, Failure
+from blankett.models.limits import MB, Limits
+from blankett.models.records import Report
+from blankett.models.spec import ConfigError, load_routing, load_spec
+
+EXIT_OK = 0
+EXIT_UNREADABLE = 2
+
+
+def run_extract(env: Environment, files: list[Path], *, as_json: bool, year: int | None,
+                spec_path: Path | None, routing_path: Path | None, max_size_mb: int,
+                max_pages: int) -> int:
+    try:
+        spec = load_spec(spec_path)
+        routing = load_routing(routing_path)
+    except ConfigError as exc:
+        env.error(f"error: {exc}")
+        return EXIT_UNREADABLE
+    limits = Limits(max_file_bytes=max_size_mb * MB, max_pages=max_pages)
+    examiner = Examiner(spec, routing, year or env.today.year, limits)
+
+    results = [examiner.examine_path(path) for path in files]
+    reports = [r for r in results if isinstance(r, Report)]
+    examiner.cross_check(reports)
+
+    console = None
+    if not as_json:
+        from rich.console import Console
+
+        console = Console(file=env.stdout, highlight=False, soft_wrap=False,
+                          force_terminal=env.stdout_is_terminal or None)
+    for result in results:
+        if isinstance(result, Failure):
+            env.error(result.line)
+        elif console is None:
+            print(result.model_dump_json(), file=env.stdout, flush=True)
+        else:
+            from blankett.flows.render import render_report
+
+            render_report(console, result, spec, routing)
+    return EXIT_UNREADABLE if len(reports) < len(results) else EXIT_OK

@@ -24,6 +24,8 @@ _DEFINITE = ("en", "et", "n", "t", "na", "arna", "erna")
 
 # Labels longer than this many words are sentences, not labels.
 MAX_LABEL_WORDS = 16
+# A wording recognised only by its keywords must be shorter still.
+MAX_KEYWORD_LABEL_WORDS = 9
 # Fuzzy matching only for labels at least this long: short ones ("Mål", "Tel") must match exactly.
 MIN_FUZZY_LENGTH = 6
 FUZZY_RATIO = 0.88
@@ -56,12 +58,25 @@ class LabelMatcher:
             del self._variants[folded]
         self._fuzzy = [v for v in self._variants if len(v) >= MIN_FUZZY_LENGTH]
         self._hints = {fold(f.hint): f.key for f in spec.fields if f.hint}
+        self._keywords = [
+            (f.key, re.compile(r"\b(?:" + "|".join(f.keywords) + ")"))
+            for f in spec.fields if f.keywords
+        ]
+        # An area ticked or written on a line of its own is an answer, however it is styled.
+        self._answers = {fold_label(n) for a in spec.areas for n in (a.name, *a.names)}
 
-    def match(self, text: str) -> LabelMatch | None:
-        """The field that `text`, taken whole, is the label of."""
+    def match(self, text: str, *, loose: bool = False) -> LabelMatch | None:
+        """The field that `text`, taken whole, is the label of.
+
+        `loose` is for text set out as a label (a heading, a bold line, a cell of the label
+        column): it also accepts a wording that names exactly one field by its keywords.
+        """
         if len(text) > 200:
             return None
-        key, exact = self._lookup(fold_label(text))
+        folded = fold_label(text)
+        key, exact = self._lookup(folded)
+        if key is None and (loose or _looks_like_label(text)):
+            key = self._by_keywords(folded)
         if key is None:
             return None
         return LabelMatch(key=key, label=text.strip(), exact=exact)
@@ -70,10 +85,21 @@ class LabelMatcher:
         """`Label: answer` (also `Label? answer`, `Label – answer`, `Label<TAB>answer`)."""
         for sep in _SEPARATOR.finditer(line[:160]):
             head, rest = line[: sep.start()], line[sep.end():]
-            found = self.match(head)
+            found = self.match(head, loose=_short_head(head))
             if found is not None:
                 return found, rest.strip()
         return None
+
+    def _by_keywords(self, folded: str) -> str | None:
+        if not folded or len(folded.split()) > MAX_KEYWORD_LABEL_WORDS or folded in self._answers:
+            return None
+        # Swedish puts the head of a phrase last: "Bibliotekets egen insats" is the insats.
+        best: tuple[int, str] | None = None
+        for key, pattern in self._keywords:
+            for found in pattern.finditer(folded):
+                if best is None or found.end() > best[0]:
+                    best = (found.end(), key)
+        return best[1] if best else None
 
     def is_hint(self, text: str) -> bool:
         """The template's instruction line under a label, which is never an answer."""
@@ -109,6 +135,18 @@ class LabelMatcher:
             if close >= best_ratio - 0.02:
                 return None
         return self._variants[best]
+
+
+def _looks_like_label(text: str) -> bool:
+    stripped = text.strip()
+    return stripped.endswith((":", "?")) and len(stripped.split()) <= MAX_KEYWORD_LABEL_WORDS
+
+
+def _short_head(head: str) -> bool:
+    """The part before a colon, short and without a verb, is a label ("Belopp vi söker:"),
+    not the start of a sentence ("Målgruppen är barn: ...")."""
+    words = fold(head).split()
+    return 0 < len(words) <= 4 and not {"ar", "har", "blir", "ska", "kommer", "var"} & set(words)
 
 
 def _reductions(folded: str) -> list[str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 FieldKind = Literal["text", "description", "email", "phone", "municipality", "area", "amount", "date"]
 AREA_KEYS = ("open", "reading", "digital", "learning")
@@ -36,12 +37,23 @@ class FieldSpec(_Strict):
     required: bool
     kind: FieldKind
     synonyms: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
     hint: str | None = None
     warn_when_missing: bool = False
 
     @property
     def labels(self) -> tuple[str, ...]:
         return (self.label, *self.synonyms)
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords_compile(cls, keywords: tuple[str, ...]) -> tuple[str, ...]:
+        for keyword in keywords:
+            try:
+                re.compile(keyword)
+            except re.error as exc:
+                raise ValueError(f"keyword {keyword!r} is not a regular expression ({exc})") from None
+        return keywords
 
 
 class AreaSpec(_Strict):

@@ -20,7 +20,7 @@ from blankett.models.normalise import (
 )
 from blankett.models.records import Extraction, Problem, Report, Severity, Source
 from blankett.models.spec import FieldSpec, FormSpec, Routing
-from blankett.models.text import collapse_space, fold, words
+from blankett.models.text import collapse_space, fold, fold_label, words
 
 Value = str | int | None
 
@@ -82,14 +82,20 @@ class Rules:
                 return True
         if spec.hint and folded == fold(spec.hint):
             return True
-        own = self.matcher.match(line)
-        return own is not None and own.key == spec.key
+        return fold_label(line) in self._own_labels[spec.key]
+
+    @cached_property
+    def _own_labels(self) -> dict[str, frozenset[str]]:
+        return {f.key: frozenset(fold_label(label) for label in f.labels) for f in self.spec.fields}
 
 
 def check(extraction: Extraction, rules: Rules) -> Checked:
     problems: list[Problem] = list(extraction.problems)
-    fields: dict[str, Value] = {}
+    fields: dict[str, Value] = dict.fromkeys(rules.spec.keys)
     sources: dict[str, Source] = {}
+    if extraction.kind == "pdf-scanned":
+        # Nothing was read, so nothing can be said to be missing: the scan is the problem.
+        return Checked(fields, problems, rules.routing.consultants(None), sources)
     for spec in rules.spec.fields:
         found = extraction.values.get(spec.key)
         text = _answer(found.value, spec, rules) if found else ""
@@ -97,8 +103,6 @@ def check(extraction: Extraction, rules: Rules) -> Checked:
             sources[spec.key] = found.source
         fields[spec.key] = _normalise(spec, text, rules, problems)
     consultants = rules.routing.consultants(_str(fields.get("strategic_area")))
-    if extraction.kind == "pdf-scanned":
-        consultants = rules.routing.consultants(None)
     return Checked(fields, problems, consultants, sources)
 
 

@@ -6,11 +6,17 @@ headings and paragraphs, and an answer is whatever stands between its label and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from blankett.models.labels import LabelMatch, LabelMatcher
 from blankett.models.records import FoundValue, Method, Source
+
+_PLACE_AND_DATE = re.compile(
+    r"(?:[A-ZÅÄÖ][\w\-]*(?: [A-ZÅÄÖ][\w\-]*)?,? (?:den )?)?"
+    r"(?:\d{4}-\d{2}-\d{2}|\d{1,2} [a-zåäö]+ \d{4}|\d{1,2}[/.]\d{1,2}[ ./-]\d{2,4})"
+)
 
 
 @dataclass(frozen=True)
@@ -42,21 +48,28 @@ class Segmenter:
         text = block.text.strip()
         if not text or self._matcher.is_hint(text):
             return
-        whole = self._matcher.match(text)
+        whole = self._matcher.match(text, loose=block.emphasised)
         if whole is not None and self._starts(whole, block, ""):
             return
         split = self._matcher.split(text)
-        if split is not None and self._starts(split[0], block, split[1]):
+        if split is not None and self._starts(split[0], block, split[1], inline=True):
+            return
+        if "date" not in self._done and _PLACE_AND_DATE.fullmatch(text):
+            # The signature line "Lerum 2026-01-20" often stands without its label.
+            self._close()
+            self._done["date"] = _Open(LabelMatch("date", "", exact=False), block.page, [text])
             return
         if self._open is not None:
             self._open.parts.append(text)
 
-    def _starts(self, match: LabelMatch, block: Block, rest: str) -> bool:
+    def _starts(self, match: LabelMatch, block: Block, rest: str, *, inline: bool = False) -> bool:
         if match.key == "":
             self._close()
             return True
-        if not match.exact and not block.emphasised and self._open is not None:
-            return False  # a near-miss inside an answer is more likely text than a label
+        # A near-miss inside an answer is more likely text than a label, unless it is set out
+        # as one: a heading or bold line, or a short head before a colon with its answer.
+        if not (match.exact or block.emphasised or inline) and self._open is not None:
+            return False
         if self._has_answer(match.key):
             return False
         self._close()

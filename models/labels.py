@@ -37,7 +37,8 @@ _SEPARATOR = re.compile(r"\s*(?::|\?|\s[–—-]\s|\t)\s*")
 class LabelMatch:
     key: str  # a field key, or "" for a section heading of the form
     label: str  # the text as written
-    exact: bool
+    exact: bool  # a listed wording, not a near-miss or a keyword guess
+    by_keyword: bool = False
 
 
 class LabelMatcher:
@@ -75,11 +76,13 @@ class LabelMatcher:
             return None
         folded = fold_label(text)
         key, exact = self._lookup(folded)
-        if key is None and (loose or _looks_like_label(text)):
+        if key is not None:
+            return LabelMatch(key=key, label=text.strip(), exact=exact)
+        if (loose or _looks_like_label(text)) and _could_be_label(text, folded):
             key = self._by_keywords(folded)
-        if key is None:
-            return None
-        return LabelMatch(key=key, label=text.strip(), exact=exact)
+            if key is not None:
+                return LabelMatch(key=key, label=text.strip(), exact=False, by_keyword=True)
+        return None
 
     def split(self, line: str) -> tuple[LabelMatch, str] | None:
         """`Label: answer` (also `Label? answer`, `Label – answer`, `Label<TAB>answer`)."""
@@ -140,6 +143,12 @@ class LabelMatcher:
 def _looks_like_label(text: str) -> bool:
     stripped = text.strip()
     return stripped.endswith((":", "?")) and len(stripped.split()) <= MAX_KEYWORD_LABEL_WORDS
+
+
+def _could_be_label(text: str, folded: str) -> bool:
+    """No answer inside: "Sökt belopp: 25 000" is a label with its answer, to be split."""
+    inner = text.strip().rstrip(":?").strip()
+    return not _SEPARATOR.search(inner) and not any(c.isdigit() for c in folded)
 
 
 def _short_head(head: str) -> bool:

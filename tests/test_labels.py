@@ -97,3 +97,29 @@ def test_template_labels_survive_numbering_case_and_punctuation(field, numbering
     found = MATCHER.match(text)
     assert found is not None, text
     assert found.key == field.key
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("Belopp vi söker", "requested_amount_sek"),
+    ("Hur fortsätter arbetet efter projektet?", "continuation"),
+    ("Vad vill ni uppnå?", "goal"),
+    ("Varför vill ni göra detta?", "purpose"),
+    ("Vilka resultat hoppas ni på?", "expected_results"),
+])
+def test_unlisted_wordings_set_out_as_labels_are_read_by_their_keywords(text: str, key: str) -> None:
+    found = MATCHER.match(text, loose=True)
+    assert found is not None and found.key == key and found.by_keyword
+
+
+@pytest.mark.parametrize("text", [
+    "Det digitala biblioteket",  # an area ticked on a bold line is an answer
+    "SÖKT BELOPP: 25.000:-",  # a label with its answer is split, not taken whole
+    "Vi vill att biblioteket blir en mötesplats för alla invånare i hela kommunen året om",
+])
+def test_keywords_do_not_turn_answers_into_labels(text: str) -> None:
+    assert MATCHER.match(text, loose=True) is None
+
+
+def test_keywords_are_not_used_for_plain_text() -> None:
+    assert MATCHER.match("Belopp vi söker") is None
+    assert MATCHER.split("Belopp vi söker: 38 500 kr") is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 from blankett.extractors.errors import Unreadable
 from blankett.models.limits import Limits
@@ -54,6 +55,6 @@ class SafeZip:
                     if len(out) > info.file_size:
                         raise Unreadable(f"is damaged or too large: {name} holds more than it "
                                          "declares; possibly a zip bomb")
-        except (zipfile.BadZipFile, EOFError, ValueError, OSError, NotImplementedError):
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError):
             raise Unreadable(f"is a damaged Word file: {name} cannot be unpacked") from None
         return bytes(out)

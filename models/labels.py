@@ -58,6 +58,7 @@ class LabelMatcher:
         for folded in ambiguous:
             del self._variants[folded]
         self._fuzzy = [v for v in self._variants if len(v) >= MIN_FUZZY_LENGTH]
+        self._places = frozenset(fold(name) for name in spec.municipality.names)
         self._hints = {fold(f.hint): f.key for f in spec.fields if f.hint}
         self._keywords = [
             (f.key, re.compile(r"\b(?:" + "|".join(f.keywords) + ")"))
@@ -112,7 +113,7 @@ class LabelMatcher:
     def _lookup(self, folded: str) -> tuple[str | None, bool]:
         if not folded or len(folded.split()) > MAX_LABEL_WORDS:
             return None, False
-        for candidate in _reductions(folded):
+        for candidate in _reductions(folded, self._places):
             if candidate in self._variants:
                 return self._variants[candidate], True
             for ending in _DEFINITE:
@@ -127,7 +128,11 @@ class LabelMatcher:
         for variant in self._fuzzy:
             if abs(len(variant) - len(folded)) > max(3, len(variant) // 5):
                 continue
-            ratio = SequenceMatcher(None, folded, variant, autojunk=False).ratio()
+            matcher = SequenceMatcher(None, folded, variant, autojunk=False)
+            # Cheap upper bounds first: most variants cannot come close.
+            if min(matcher.real_quick_ratio(), matcher.quick_ratio()) < FUZZY_RATIO - 0.02:
+                continue
+            ratio = matcher.ratio()
             if ratio > best_ratio:
                 best, best_ratio, runner_up = variant, ratio, best
         if best is None or best_ratio < FUZZY_RATIO:
@@ -158,10 +163,11 @@ def _short_head(head: str) -> bool:
     return 0 < len(words) <= 4 and not {"ar", "har", "blir", "ska", "kommer", "var"} & set(words)
 
 
-def _reductions(folded: str) -> list[str]:
+def _reductions(folded: str, places: frozenset[str]) -> list[str]:
     forms = [folded]
     for lead in _LEADING:
-        if folded.startswith(lead + " "):
+        # "Vara kommun" is an answer, not "our municipality".
+        if folded.startswith(lead + " ") and lead not in places:
             forms.append(folded[len(lead) + 1:])
             break
     for form in list(forms):

@@ -203,7 +203,11 @@ def clean_email(text: str) -> str:
     text = text.strip()
     if m := re.search(r"<([^<>\s]+@[^<>\s]+)>", text):
         return m[1]
-    return re.sub(r"^mailto:", "", text, flags=re.IGNORECASE).strip().rstrip(".")
+    text = re.sub(r"^mailto:", "", text, flags=re.IGNORECASE).strip().rstrip(".")
+    # A narrow cell or a PDF line wraps a long address ("anna@kommun.example.or\ng"); an
+    # address holds no spaces, so closing them up loses nothing.
+    closed = re.sub(r"\s+", "", text)
+    return closed if is_email(closed) else text
 
 
 def is_email(text: str) -> bool:

@@ -105,6 +105,8 @@ def test_timeline_names_a_time_of_the_grant_year(text: str, ok: bool) -> None:
     ("anna.at.ale.se", "anna.at.ale.se", False),
     ("anna@ale", "anna@ale", False),
     ("åsa.öberg@mölndal.se", "åsa.öberg@mölndal.se", True),
+    ("fredrik.axelsson@kungalv.example.or\ng", "fredrik.axelsson@kungalv.example.org", True),
+    ("anna berg", "anna berg", False),
 ])
 def test_email(text: str, address: str, valid: bool) -> None:
     assert clean_email(text) == address

@@ -1,0 +1,141 @@
+"""Reading a Word (.docx) form: the answers in its tables, content controls, legacy form fields,
+text boxes and free paragraphs.
+
+Only word/document.xml is read (with the style sheet to tell headings): page headers, footers,
+footnotes and comments are never part of an answer. The XML is walked directly because
+python-docx's API skips content controls and more (see STACK-NOTES, "Reading files").
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from blankett.extractors.context import ReadContext
+from blankett.extractors.docx_flow import Flow
+from blankett.extractors.docx_inline import Named, NameResolver
+from blankett.extractors.docx_model import Para, item_lines, joined_origin, para_lines
+from blankett.extractors.docx_styles import Styles, wordml_namespace
+from blankett.extractors.docx_tables import Pair
+from blankett.extractors.docx_walk import Walker
+from blankett.extractors.errors import Unreadable
+from blankett.extractors.safezip import SafeZip
+from blankett.extractors.xml import parse_xml
+from blankett.models.labels import LabelMatch
+from blankett.models.records import Extraction, FoundValue, Method, Source
+
+_DOCUMENT = "word/document.xml"
+_STYLES = "word/styles.xml"
+
+# Which reading wins when two disagree: the table the applicant saw the label in, then a control
+# or field named after the field, then the free reading of the paragraphs.
+_RANK_TABLE, _RANK_NAMED, _RANK_FLOW = 0, 1, 2
+_TABLE_METHODS: dict[str, Method] = {"": "docx-table", "sdt": "docx-content-control",
+                                     "field": "docx-legacy-field"}
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    key: str
+    rank: int
+    value: FoundValue
+
+
+def read_docx(data: bytes, context: ReadContext) -> Extraction:
+    archive = SafeZip(data, context.limits)
+    document = _part(archive, _DOCUMENT)
+    if document is None:
+        raise Unreadable(f"is a damaged Word file: {_DOCUMENT} is missing")
+    root = parse_xml(document, _DOCUMENT)
+    namespace = wordml_namespace(root)
+    body = root.find(f"{{{namespace}}}body")
+    if body is None:
+        raise Unreadable(f"is a damaged Word file: {_DOCUMENT} has no body")
+    styles_xml = _part(archive, _STYLES)
+    styles = Styles(parse_xml(styles_xml, _STYLES) if styles_xml else None, namespace)
+
+    walker = Walker(namespace, styles, _name_resolver(context))
+    flow = Flow(context.matcher)
+    flow.read(walker.blocks(body))
+
+    candidates = [_Candidate(p.match.key, _RANK_TABLE, _from_pair(p)) for p in flow.table_pairs]
+    candidates += [_Candidate(n.match.key, _RANK_NAMED, _from_named(n, context)) for n in walker.named]
+    candidates += [_Candidate(k, _RANK_FLOW, v) for k, v in flow.values().items()]
+    return Extraction(kind="docx", values=_merge(candidates))
+
+
+def _part(archive: SafeZip, name: str) -> bytes | None:
+    try:
+        return archive.read(name)
+    except zlib.error:
+        # A corrupt deflate stream: SafeZip does not turn this one into Unreadable (yet).
+        raise Unreadable(f"is a damaged Word file: {name} cannot be unpacked") from None
+
+
+def _name_resolver(context: ReadContext) -> NameResolver:
+    """The field a control's tag or title, or a form field's name, stands for: a field key
+    ("purpose") or one of its labels ("Syfte med aktiviteten")."""
+    keys = set(context.spec.keys)
+
+    def resolve(tag: str | None, alias: str | None) -> LabelMatch | None:
+        label = (alias or tag or "").strip()
+        for name in (tag, alias):
+            if name and name.strip() in keys:
+                return LabelMatch(key=name.strip(), label=label, exact=True)
+        # A control's title is written for people, its tag often for code ("Text1", "rubrik_2").
+        for name, loose in ((alias, True), (tag, False)):
+            found = context.matcher.match(name, loose=loose) if name else None
+            if found is not None and found.key:
+                return LabelMatch(key=found.key, label=label, exact=found.exact)
+        return None
+
+    return resolve
+
+
+def _from_pair(pair: Pair) -> FoundValue:
+    method = _TABLE_METHODS[joined_origin(pair.lines)] if pair.lines else "docx-table"
+    return FoundValue(value="\n".join(line.text for line in pair.lines),
+                      source=Source(method=method, label=pair.match.label))
+
+
+def _from_named(named: Named, context: ReadContext) -> FoundValue:
+    payload = named.payload
+    if isinstance(payload, str):
+        text = "\n".join(line.strip() for line in payload.split("\n") if line.strip())
+    elif isinstance(payload, Para):
+        text = "\n".join(line.text for line in para_lines(payload, context.matcher.is_hint))
+    else:
+        text = "\n".join(line.text for line in item_lines(payload, context.matcher.is_hint))
+    method: Method = "docx-content-control" if named.kind == "control" else "docx-legacy-field"
+    return FoundValue(value=text, source=Source(method=method, label=named.match.label))
+
+
+def _merge(candidates: list[_Candidate]) -> dict[str, FoundValue]:
+    """Per field: a non-empty answer over an empty one, then the better-ranked reading, then the
+    first in the document. Checkboxes of one field named alike are one answer, a line each."""
+    candidates = _join_named_checkboxes(candidates)
+    best: dict[str, tuple[tuple[bool, int, int], FoundValue]] = {}
+    for order, c in enumerate(candidates):
+        score = (not c.value.value.strip(), c.rank, order)
+        if c.key not in best or score < best[c.key][0]:
+            best[c.key] = (score, c.value)
+    return {key: value for key, (_, value) in best.items()}
+
+
+def _join_named_checkboxes(candidates: list[_Candidate]) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    boxes: dict[str, int] = {}
+    for c in candidates:
+        text = c.value.value
+        if c.rank != _RANK_NAMED or not text or text[0] not in "☒☐":
+            out.append(c)
+            continue
+        if c.key not in boxes:
+            boxes[c.key] = len(out)
+            out.append(c)
+            continue
+        first = out[boxes[c.key]]
+        if text not in first.value.value.split("\n"):
+            joined = FoundValue(value=first.value.value + "\n" + text, source=first.value.source)
+            out[boxes[c.key]] = _Candidate(c.key, c.rank, joined)
+    return out

@@ -11,8 +11,8 @@ from blankett.extractors.errors import Unreadable
 Container = Literal["docx", "pdf"]
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Word format (.doc, Word 97-2003) file or another "
-                                          "OLE document; save it as .docx or PDF"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "is in the old Word format (.doc, Word 97-2003) or another "
+                                          "Office format; save it as .docx or PDF"),
     (b"{\\rtf", "a Rich Text (.rtf) file, not a supported form format; save it as .docx or PDF"),
     (b"\x89PNG\r\n\x1a\n", "an image (PNG), not a supported form format; scan to PDF instead"),
     (b"\xff\xd8\xff", "an image (JPEG), not a supported form format; scan to PDF instead"),
@@ -25,7 +25,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 
 def sniff(data: bytes) -> Container:
     if not data:
-        raise Unreadable("the file is empty (0 bytes)")
+        raise Unreadable("is empty (0 bytes)")
     head = data[:1024]
     if b"%PDF-" in head:
         return "pdf"
@@ -33,7 +33,7 @@ def sniff(data: bytes) -> Container:
         return _zip_kind(data)
     for signature, reason in _SIGNATURES:
         if data.startswith(signature):
-            raise Unreadable(f"is {reason}")
+            raise Unreadable(reason if reason.startswith("is ") else f"is {reason}")
     if data.lstrip()[:5].lower() in (b"<?xml", b"<html", b"<!doc"):
         raise Unreadable("is an XML or HTML file, not a supported form format (.docx or PDF)")
     raise Unreadable("is not a supported form format: neither a Word document (.docx) nor a PDF")

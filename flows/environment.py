@@ -19,9 +19,17 @@ class Environment:
 
     @property
     def stdout_is_terminal(self) -> bool:
-        isatty = getattr(self.stdout, "isatty", None)
-        return bool(isatty and isatty())
+        return _is_terminal(self.stdout)
+
+    @property
+    def stderr_is_terminal(self) -> bool:
+        return _is_terminal(self.stderr)
 
     def error(self, line: str) -> None:
         """One line on stderr; the caller decides the exit code."""
         print(line, file=self.stderr, flush=True)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

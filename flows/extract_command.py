@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from blankett.flows.environment import Environment
@@ -26,7 +27,7 @@ def run_extract(env: Environment, files: list[Path], *, as_json: bool, year: int
     limits = Limits(max_file_bytes=max_size_mb * MB, max_pages=max_pages)
     examiner = Examiner(spec, routing, year or env.today.year, limits)
 
-    results = [examiner.examine_path(path) for path in files]
+    results = [examiner.examine_path(path) for path in _progress(env, files)]
     reports = [r for r in results if isinstance(r, Report)]
     examiner.cross_check(reports)
 
@@ -46,3 +47,17 @@ def run_extract(env: Environment, files: list[Path], *, as_json: bool, year: int
 
             render_report(console, result, spec, routing)
     return EXIT_UNREADABLE if len(reports) < len(results) else EXIT_OK
+
+
+def _progress(env: Environment, files: list[Path]) -> Iterator[Path]:
+    """A progress bar on a terminal's stderr when there is enough to wait for; nothing otherwise,
+    so that scripts and pipes get clean output."""
+    if len(files) < 5 or not env.stderr_is_terminal:
+        yield from files
+        return
+    from rich.console import Console
+    from rich.progress import track
+
+    tracked: Iterable[Path] = track(files, description="Reading forms", transient=True,
+                                    console=Console(file=env.stderr))
+    yield from tracked

@@ -110,8 +110,14 @@ def _str(value: Value) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_BULLET = re.compile(r"^[•▪◦●➢►‣⁃∙·*–-]\s+")
+
+
 def _answer(raw: str, spec: FieldSpec, rules: Rules) -> str:
-    lines = [line for line in collapse_space(raw).split("\n") if not rules.is_filler(line, spec)]
+    """The answer without filler lines, one list item a line, each marked "- " however the
+    applicant's program drew its bullets."""
+    lines = [_BULLET.sub("- ", line) for line in collapse_space(raw).split("\n")
+             if not rules.is_filler(line, spec)]
     return "\n".join(lines).strip()
 
 

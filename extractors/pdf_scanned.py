@@ -1,0 +1,31 @@
+"""Telling a scanned PDF (page images, no text) from one whose text can be read.
+
+A scan must be reported as such, never as an application with every field missing. OCR may
+later read it; until then the file goes to a person.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from blankett.models.messages import message
+from blankett.models.records import Extraction, Problem
+
+# A scanner or a printer driver may stamp a few words ("Scanned by ...", a page number) onto
+# page images; a page of a form holds hundreds of characters with its labels alone.
+MIN_TEXT_CHARS = 20
+
+# Glyphs that a font maps to no character come out of pdfminer as "(cid:12)": not readable text.
+_UNMAPPED = re.compile(r"\(cid:\d+\)")
+
+
+def has_text_layer(page_texts: Iterable[str], minimum: int = MIN_TEXT_CHARS) -> bool:
+    """Whether some page holds at least `minimum` readable letters or digits. Per page, so that
+    a stamp repeated on every page of a long scan does not add up to a text layer."""
+    return any(sum(1 for char in _UNMAPPED.sub("", text) if char.isalnum()) >= minimum for text in page_texts)
+
+
+def scanned() -> Extraction:
+    problem = Problem(field=None, code="scanned", severity="error", message=message("scanned"))
+    return Extraction(kind="pdf-scanned", values={}, problems=[problem])

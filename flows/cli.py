@@ -59,5 +59,112 @@ def extract(
     raise typer.Exit(code)
 
 
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="The blankett home (folders and blankett.toml) "
+                 "[default: $BLANKETT_HOME, else ./blankett-data].", show_default=False),
+]
+
+
+def _home(home: Path | None) -> Path:
+    from blankett.flows.home_commands import home_path
+
+    return home_path(environment, home)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path | None, typer.Argument(
+        help="Where to create the home [default: $BLANKETT_HOME, else ./blankett-data].",
+        show_default=False)] = None,
+) -> None:
+    """Create a home: inbox/, archive/, failed/, outbox/ and a commented blankett.toml.
+
+    An existing home is left as it is; missing folders are added.
+    """
+    from blankett.flows.home_commands import cmd_init
+
+    raise typer.Exit(cmd_init(environment, _home(directory)))
+
+
+@app.command()
+def run(home: HomeOption = None) -> None:
+    """One pass over the inbox, then exit: every complete file is read, checked, filed in
+    archive/ (or failed/), and reported to its consultants."""
+    from blankett.flows.home_commands import cmd_run
+
+    raise typer.Exit(cmd_run(environment, _home(home)))
+
+
+@app.command()
+def watch(home: HomeOption = None) -> None:
+    """Stay up and take files as they arrive in the inbox, with a periodic full scan for shared
+    drives that send no change events. Stop with Ctrl-C."""
+    from blankett.flows.home_commands import cmd_watch
+
+    raise typer.Exit(cmd_watch(environment, _home(home)))
+
+
+@app.command()
+def nightly(home: HomeOption = None) -> None:
+    """Check every application of the grant year against the current rules and routing, read
+    again what an older reader read, and send each consultant's triage summary."""
+    from blankett.flows.home_commands import cmd_nightly
+
+    raise typer.Exit(cmd_nightly(environment, _home(home)))
+
+
+@app.command()
+def rerun(
+    targets: Annotated[list[str] | None, typer.Argument(
+        help="Application ids (see `blankett status`) or archived files.", show_default=False)]
+    = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every application of the grant year.")]
+    = False,
+    home: HomeOption = None,
+) -> None:
+    """Read applications' latest versions again (after the readers improved, say) and report to
+    the consultants only where the result changed."""
+    from blankett.flows.home_commands import cmd_rerun
+
+    raise typer.Exit(cmd_rerun(environment, _home(home), targets or [], all_))
+
+
+@app.command()
+def status(
+    json: Annotated[bool, typer.Option("--json", help="One JSON object per application and line.")]
+    = False,
+    home: HomeOption = None,
+) -> None:
+    """One row per application of the grant year: status, what is missing, who got it."""
+    from blankett.flows.home_commands import cmd_status
+
+    raise typer.Exit(cmd_status(environment, _home(home), json))
+
+
+@app.command()
+def serve(home: HomeOption = None) -> None:
+    """Serve the intake and nightly flows as Prefect deployments on their schedules.
+
+    Without PREFECT_API_URL a local Prefect server is started (127.0.0.1, its database in the
+    home) and stopped on exit; with it, that server is used.
+    """
+    from blankett.flows.serve_command import cmd_serve
+
+    raise typer.Exit(cmd_serve(environment, _home(home)))
+
+
+@app.command()
+def demo(
+    home: Annotated[Path, typer.Option("--home", help="Where to make the demonstration home.")]
+    = Path("blankett-demo"),
+) -> None:
+    """The whole job on the shipped sample forms: a fresh home, the samples in its inbox, one
+    intake pass, then the status table and where the reports landed."""
+    from blankett.flows.home_commands import cmd_demo
+
+    raise typer.Exit(cmd_demo(environment, home))
+
+
 def main() -> None:
     app()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from blankett.extractors import ReadContext, Unreadable, read
 from blankett.models.limits import Limits
-from blankett.models.records import Report
+from blankett.models.records import Extraction, Report
 from blankett.models.spec import FormSpec, Routing
 from blankett.models.validation import Rules, check, flag_second_applications
 
@@ -62,11 +62,18 @@ class Examiner:
         return self.examine_bytes(shown, data)
 
     def examine_bytes(self, name: str, data: bytes) -> Report | Failure:
+        extraction = self.read(name, data)
+        if isinstance(extraction, Failure):
+            return extraction
+        return self.report(name, hashlib.sha256(data).hexdigest(), extraction)
+
+    def read(self, name: str, data: bytes) -> Extraction | Failure:
+        """What the file says, before any check; a Failure when it cannot be read."""
         try:
             with warnings.catch_warnings():
                 # The PDF libraries warn about every oddity of a file they can still read.
                 warnings.simplefilter("ignore")
-                extraction = read(data, self.context)
+                return read(data, self.context)
         except Unreadable as exc:
             return Failure(name, str(exc))
         except (RecursionError, MemoryError):
@@ -75,10 +82,13 @@ class Examiner:
             logging.getLogger(__name__).debug("reading %s failed", name, exc_info=True)
             return Failure(name, f"could not be read: the reader failed ({type(exc).__name__}: "
                                  f"{_one_line(str(exc))})")
+
+    def report(self, name: str, sha256: str, extraction: Extraction) -> Report:
+        """The checks of the rules in force applied to what was read."""
         checked = check(extraction, self.rules)
         return Report(
             file=name,
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=sha256,
             kind=extraction.kind,
             fields=checked.fields,
             complete=checked.complete,

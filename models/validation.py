@@ -257,13 +257,22 @@ def flag_second_applications(reports: list[Report], year: int) -> None:
             for other_key, other in titles.items():
                 if other_key == _title_key(report):
                     continue
-                report.problems.append(Problem(
-                    field="project_title", code="second_application", severity="warning",
-                    message=message("second_application", municipality=municipality,
-                                    other=other.fields.get("project_title") or other.file,
-                                    year=year)))
+                other_title = other.fields.get("project_title")
+                report.problems.append(second_application(
+                    municipality, str(other_title) if other_title else other.file, year))
+
+
+def second_application(municipality: str, other_title: str, year: int) -> Problem:
+    return Problem(field="project_title", code="second_application", severity="warning",
+                   message=message("second_application", municipality=municipality,
+                                   other=other_title, year=year))
+
+
+def activity_key(title: str | None) -> str:
+    """Titles that differ only in case, accents, punctuation or spacing name one activity."""
+    return fold(title) if title else ""
 
 
 def _title_key(report: Report) -> str:
     title = report.fields.get("project_title")
-    return re.sub(r"\s+", " ", fold(str(title))) if title else f"file:{report.sha256}"
+    return activity_key(str(title)) if title else f"file:{report.sha256}"

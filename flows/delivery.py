@@ -1,0 +1,235 @@
+"""Delivering the rendered messages: by SMTP, or as .eml files into an outbox folder.
+
+Every failure is a `DeliveryError` whose message is one line a person can act on, and never holds the
+SMTP password.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.policy
+import hashlib
+import logging
+import os
+import smtplib
+import socket
+import ssl as _ssl
+import tempfile
+from dataclasses import KW_ONLY, dataclass, field
+from email.message import EmailMessage
+from email.utils import getaddresses, parsedate_to_datetime
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A message could not be delivered; the message is one line, without secrets."""
+
+
+class Delivery(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+def recipients(message: EmailMessage) -> list[str]:
+    """All envelope recipients of a message (To, Cc, Bcc), in order, each once, lower-cased."""
+    fields = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
+    seen: dict[str, None] = {}
+    for _, address in getaddresses(fields):
+        if address:
+            seen.setdefault(address.lower(), None)
+    return list(seen)
+
+
+# --- SMTP -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SmtpDelivery:
+    host: str
+    port: int = 25
+    _: KW_ONLY
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # kept out of repr, logs and errors
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.starttls and self.ssl:
+            raise ValueError("choose starttls (upgrade a plain connection) or ssl (TLS from the start)")
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            with self._connect() as smtp:
+                if self.starttls:
+                    smtp.starttls(context=_ssl.create_default_context())
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                refused = smtp.send_message(message)
+        except smtplib.SMTPException as exc:
+            raise DeliveryError(self._scrub(self._smtp_problem(exc))) from None
+        except OSError as exc:  # includes TimeoutError, ssl.SSLError and name resolution errors
+            raise DeliveryError(self._scrub(self._connection_problem(exc))) from None
+        if refused:
+            # Some recipients were accepted: say so, so that a retry is known to duplicate for them.
+            raise DeliveryError(self._scrub(
+                f"SMTP server {self.where} {_refusals(refused)}; the message went to the other recipients"))
+        log.info("sent %s to %d recipient(s) via %s", message.get("Message-ID", "a message"),
+                 len(recipients(message)), self.where)
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.ssl:
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                    context=_ssl.create_default_context())
+        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+
+    def _smtp_problem(self, exc: smtplib.SMTPException) -> str:
+        server = f"SMTP server {self.where}"
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            return f"{server} {_refusals(exc.recipients)}"
+        if isinstance(exc, smtplib.SMTPSenderRefused):
+            return f"{server} rejected sender {exc.sender}: {_reply(exc.smtp_code, exc.smtp_error)}"
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            return f"{server} rejected the login of user {self.username}: {reply}"
+        if isinstance(exc, smtplib.SMTPDataError):
+            return f"{server} rejected the message: {_reply(exc.smtp_code, exc.smtp_error)}"
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            return f"{server} closed the connection unexpectedly"
+        if isinstance(exc, smtplib.SMTPResponseException):
+            return f"{server} answered {_reply(exc.smtp_code, exc.smtp_error)}"
+        return f"{server}: {_line(exc)}"
+
+    def _connection_problem(self, exc: OSError) -> str:
+        server = f"SMTP server {self.where}"
+        if isinstance(exc, ConnectionRefusedError):
+            return f"{server} refused the connection"
+        if isinstance(exc, TimeoutError):
+            return f"{server} did not answer within {self.timeout:g} s"
+        if isinstance(exc, socket.gaierror):
+            return f"SMTP server name {self.host!r} could not be resolved"
+        if isinstance(exc, _ssl.SSLError):
+            return f"TLS with {server} failed: {exc.reason or _line(exc)}"
+        return f"could not talk to {server}: {exc.strerror or _line(exc)}"
+
+    def _scrub(self, text: str) -> str:
+        # Server replies are echoed in errors; a misbehaving server could echo credentials back.
+        if self.password:
+            text = text.replace(self.password, "***")
+        return text
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    parts = [f"{address}: {_reply(code, reply)}" for address, (code, reply) in refused.items()]
+    noun = "recipient" if len(parts) == 1 else "recipients"
+    return f"rejected {noun} " + "; ".join(parts)
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {_flat(text)}"
+
+
+def _line(exc: BaseException) -> str:
+    return _flat(str(exc)) or type(exc).__name__
+
+
+def _flat(text: str) -> str:
+    # Multi-line SMTP replies arrive joined by newlines; an error message is one line.
+    return " ".join(text.split())
+
+
+# --- outbox -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OutboxDelivery:
+    """Writes `outbox/<recipient>/<YYYYMMDD-HHMMSS>-<key hash>.eml`, one file in each recipient's folder.
+
+    The name depends only on the message's Date and key (`X-Blankett-Key`, else `Message-ID`), so sending
+    the same message again replaces its file instead of adding one. Each file appears whole or not at
+    all: it is written beside its final name as a dotfile (ignored by folder watchers) and renamed.
+    """
+
+    outbox: Path
+
+    def send(self, message: EmailMessage) -> None:
+        addresses = recipients(message)
+        if not addresses:
+            raise DeliveryError("the message has no recipients (To, Cc or Bcc)")
+        folders = [_recipient_folder(a) for a in addresses]  # refuse before writing anything
+        name = eml_name(message)
+        data = _eml_bytes(message)
+        try:
+            for folder in folders:
+                _write_atomically(self.outbox / folder, name, data)
+        except OSError as exc:
+            reason = exc.strerror or _line(exc)
+            raise DeliveryError(f"could not write to outbox {self.outbox}: {reason}") from None
+        log.info("wrote %s for %d recipient(s) to %s", name, len(folders), self.outbox)
+
+
+def eml_name(message: EmailMessage) -> str:
+    try:
+        date = parsedate_to_datetime(str(message["Date"]))
+    except (TypeError, ValueError):
+        raise DeliveryError("the message has no valid Date header; the outbox names files by it") from None
+    key = message.get("X-Blankett-Key") or message.get("Message-ID")
+    if not key:
+        raise DeliveryError("the message has neither X-Blankett-Key nor Message-ID; the outbox names files "
+                            "by it")
+    digest = hashlib.sha256(str(key).encode("utf-8")).hexdigest()[:12]
+    return f"{date:%Y%m%d-%H%M%S}-{digest}.eml"
+
+
+def _recipient_folder(address: str) -> str:
+    folder = address.strip().lower()
+    unsafe = (
+        not folder or len(folder) > 254 or "@" not in folder or folder.startswith(".") or ".." in folder
+        or any(c in folder for c in "/\\:") or any(ord(c) < 32 or ord(c) == 127 for c in folder)
+    )
+    if unsafe:
+        raise DeliveryError(f"refusing recipient address {address!r}: it cannot be an outbox folder name")
+    return folder
+
+
+def _eml_bytes(message: EmailMessage) -> bytes:
+    if "Bcc" in message:  # a delivered message never shows its Bcc recipients
+        message = copy.deepcopy(message)
+        del message["Bcc"]
+    # CRLF line ends, as RFC 5322 defines a message and mail programs expect of an .eml file.
+    return message.as_bytes(policy=email.policy.SMTP)
+
+
+def _write_atomically(folder: Path, name: str, data: bytes) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, folder / name)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    # Makes the rename itself durable; not possible on every platform (Windows), hence best effort.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

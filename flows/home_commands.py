@@ -1,0 +1,338 @@
+"""The commands that work on a blankett home: init, run, watch, nightly, rerun, status, demo.
+
+Each returns an exit code and writes through the Environment; Prefect is imported only here,
+and only by the commands that run a flow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from blankett.flows.environment import Environment
+from blankett.flows.settings import Home, SettingsError, init_home, load_home
+from blankett.flows.store import StoreError
+from blankett.models.spec import ConfigError
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+
+USER_ERRORS = (SettingsError, ConfigError, StoreError)
+
+
+def home_path(env: Environment, given: Path | None) -> Path:
+    if given is not None:
+        return given
+    if env.variables.get("BLANKETT_HOME"):
+        return Path(env.variables["BLANKETT_HOME"])
+    from blankett.flows.settings import DEFAULT_HOME
+
+    return Path(DEFAULT_HOME)
+
+
+def cmd_init(env: Environment, root: Path) -> int:
+    try:
+        home, created = init_home(root)
+    except SettingsError as exc:
+        env.error(f"error: {exc}")
+        return EXIT_ERROR
+    for path in created:
+        print(f"created {path}", file=env.stdout)
+    if not created:
+        print(f"{home.root} is already a blankett home; nothing changed", file=env.stdout)
+    print(f"Drop received forms into {home.inbox} and run `blankett run --home {root}`.",
+          file=env.stdout)
+    return EXIT_OK
+
+
+def _open(env: Environment, root: Path) -> Home | None:
+    try:
+        return load_home(root)
+    except SettingsError as exc:
+        env.error(f"error: {exc}")
+        return None
+
+
+def _flows(home: Home) -> Any:
+    from blankett.flows.prefect_setup import prepare_prefect
+
+    prepare_prefect(home)
+    from blankett.flows import orchestration
+
+    return orchestration
+
+
+def _check_pipeline(env: Environment, home: Home) -> bool:
+    """Open what a flow will open, so that a wrong setting is one line here, not a failed run."""
+    from blankett.flows.pipeline import open_pipeline
+
+    try:
+        open_pipeline(home, variables=env.variables).close()
+    except USER_ERRORS as exc:
+        env.error(f"error: {exc}")
+        return False
+    return True
+
+
+def cmd_run(env: Environment, root: Path) -> int:
+    home = _open(env, root)
+    if home is None or not _check_pipeline(env, home):
+        return EXIT_ERROR
+    counts = _flows(home).intake(str(home.root))
+    print(_counts_line(counts, home), file=env.stdout)
+    return EXIT_OK
+
+
+def _counts_line(counts: dict[str, int], home: Home) -> str:
+    taken = sum(counts[k] for k in ("complete", "incomplete", "unreadable", "duplicate"))
+    if not taken:
+        line = f"Nothing new in {home.inbox}."
+    else:
+        line = (f"Took {taken} file{'s' * (taken != 1)}: {counts['complete']} complete, "
+                f"{counts['incomplete']} incomplete, {counts['unreadable']} unreadable, "
+                f"{counts['duplicate']} duplicate.")
+    where = "outbox/" if not home.settings.smtp.host else home.settings.smtp.host
+    line += f" Messages sent: {counts['sent']} (to {where})"
+    if counts.get("pending"):
+        line += f", {counts['pending']} waiting for the next run"
+    return line + "."
+
+
+def cmd_watch(env: Environment, root: Path) -> int:
+    home = _open(env, root)
+    if home is None or not _check_pipeline(env, home):
+        return EXIT_ERROR
+    import watchfiles
+
+    from blankett.flows.inbox import InboxFilter
+
+    flows = _flows(home)
+    interval = home.settings.inbox.scan_interval_seconds
+    print(f"Watching {home.inbox} (full scan every {interval:g} s). Stop with Ctrl-C.",
+          file=env.stdout, flush=True)
+    inbox_filter = InboxFilter()
+    try:
+        _watch_pass(env, flows, home)
+        for changes in watchfiles.watch(home.inbox, yield_on_timeout=True, debounce=200,
+                                        rust_timeout=int(interval * 1000), recursive=False):
+            relevant = [p for _, p in changes if inbox_filter.ignored(Path(p)) is None
+                        or not Path(p).exists()]
+            if changes and not relevant:
+                continue
+            _watch_pass(env, flows, home)
+    except KeyboardInterrupt:
+        print("Stopped.", file=env.stdout)
+    return EXIT_OK
+
+
+def _watch_pass(env: Environment, flows: Any, home: Home) -> None:
+    counts = flows.intake(str(home.root))
+    if any(counts[k] for k in ("complete", "incomplete", "unreadable", "duplicate", "sent")):
+        stamp = datetime.now().strftime("%H:%M:%S")
+        print(f"{stamp} {_counts_line(counts, home)}", file=env.stdout, flush=True)
+
+
+def cmd_nightly(env: Environment, root: Path) -> int:
+    home = _open(env, root)
+    if home is None or not _check_pipeline(env, home):
+        return EXIT_ERROR
+    result = _flows(home).nightly(str(home.root))
+    print(f"Checked {result['checked']} applications ({result['changed']} changed, "
+          f"{result['reread']} read again); {result['summaries']} summaries queued; "
+          f"messages sent: {result['sent']}"
+          + (f", {result['pending']} waiting" if result["pending"] else "") + ".",
+          file=env.stdout)
+    return EXIT_OK
+
+
+def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool) -> int:
+    home = _open(env, root)
+    if home is None or not _check_pipeline(env, home):
+        return EXIT_ERROR
+    if not targets and not everything:
+        env.error("error: name an application id or an archived file, or use --all")
+        return EXIT_ERROR
+    ids = None if everything else _application_ids(env, home, targets)
+    if ids is None and not everything:
+        return EXIT_ERROR
+    result = _flows(home).rerun(str(home.root), ids)
+    print(f"Read {result['checked']} applications again: {result['changed']} changed "
+          f"(reported), messages sent: {result['sent']}.", file=env.stdout)
+    return EXIT_OK
+
+
+def _application_ids(env: Environment, home: Home, targets: list[str]) -> list[int] | None:
+    from blankett.flows.store import Store, Submission, Version
+
+    store = Store(home.database_url)
+    ids: list[int] = []
+    try:
+        with store.session() as session:
+            for target in targets:
+                if target.isdigit():
+                    ids.append(int(target))
+                    continue
+                path = Path(target)
+                stored = str(path.resolve().relative_to(home.root)) if path.is_absolute() or \
+                    path.exists() else target
+                version = session.scalar(select(Version).join(Submission).where(
+                    (Submission.stored_path == stored) | (Submission.original_name == path.name)))
+                if version is None:
+                    env.error(f"error: {target}: no application has this file")
+                    return None
+                ids.append(version.application_id)
+    except ValueError:
+        env.error(f"error: {targets[0]}: not inside {home.root}")
+        return None
+    finally:
+        store.close()
+    return ids
+
+
+def status_rows(home: Home, year: int) -> list[dict[str, Any]]:
+    from blankett.flows.ledger import as_utc, missing_fields, status_of
+    from blankett.flows.store import Application, Message, Store, Submission
+
+    store = Store(home.database_url)
+    rows: list[dict[str, Any]] = []
+    try:
+        with store.session() as session:
+            last_sent = dict(session.execute(
+                select(Message.application_id, func.max(Message.sent_at))
+                .where(Message.kind == "report", Message.state == "sent")
+                .group_by(Message.application_id)).all())
+            for app in session.scalars(select(Application).where(Application.year == year)
+                                       .order_by(Application.id)):
+                if not app.versions:
+                    continue
+                result = app.latest.result
+                sent = last_sent.get(app.id)
+                rows.append({
+                    "id": app.id, "municipality": app.municipality or None,
+                    "area": result.fields.get("strategic_area"), "activity": app.title,
+                    "version": app.latest.number,
+                    "status": status_of(result),
+                    "missing": missing_fields(result),
+                    "consultants": result.consultants.get("to", []),
+                    "last_report_sent": as_utc(sent).astimezone().isoformat(timespec="seconds")
+                    if sent else None,
+                    "file": app.latest.submission.stored_path,
+                })
+            for sub in session.scalars(select(Submission).where(
+                    Submission.year == year, Submission.state == "failed")):
+                rows.append({"id": None, "municipality": None, "area": None,
+                             "activity": None, "version": None, "status": "unreadable",
+                             "missing": [], "consultants": [], "last_report_sent": None,
+                             "file": sub.stored_path, "reason": sub.failure_reason})
+    finally:
+        store.close()
+    return rows
+
+
+def cmd_status(env: Environment, root: Path, as_json: bool) -> int:
+    home = _open(env, root)
+    if home is None:
+        return EXIT_ERROR
+    try:
+        rows = status_rows(home, home.year(env.today))
+    except StoreError as exc:
+        env.error(f"error: {exc}")
+        return EXIT_ERROR
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False), file=env.stdout)
+        return EXIT_OK
+    print_status(env, rows, home)
+    return EXIT_OK
+
+
+def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from blankett.models.spec import load_spec
+
+    # Piped output is not squeezed into 80 columns: a status table is read whole.
+    console = Console(file=env.stdout, highlight=False,
+                      width=None if env.stdout_is_terminal else 160)
+    if not rows:
+        console.print(f"No applications yet for {home.year(env.today)}.")
+        return
+    labels = {f.key: f.label.split(" (")[0] for f in load_spec(
+        home.optional_path(home.settings.routing.spec_file)).fields}
+    table = Table(box=None, header_style="dim", pad_edge=False)
+    for column in ("id", "municipality", "area", "activity", "v", "status", "missing",
+                   "consultants", "report sent"):
+        table.add_column(column, overflow="fold")
+    style = {"complete": "green", "incomplete": "yellow", "unreadable": "red"}
+    for row in rows:
+        table.add_row(
+            str(row["id"] or "–"), row["municipality"] or "–", row["area"] or "–",
+            row["activity"] or Path(row["file"]).name, str(row["version"] or "–"),
+            f"[{style[row['status']]}]{row['status']}[/]",
+            ", ".join(labels.get(k, k) for k in row["missing"]) or row.get("reason") or "",
+            ", ".join(a.split("@")[0] for a in row["consultants"]),
+            (row["last_report_sent"] or "")[:16].replace("T", " "))
+    console.print(table)
+
+
+def cmd_demo(env: Environment, root: Path) -> int:
+    marker = root / ".blankett-demo"
+    if root.exists() and any(root.iterdir()) and not marker.exists():
+        env.error(f"error: {root} exists and is not a demo home; choose another --home")
+        return EXIT_ERROR
+    if marker.exists():
+        shutil.rmtree(root)
+    code = cmd_init(Environment(stdout=_Null(), stderr=env.stderr, variables=env.variables,
+                                today=env.today), root)
+    if code:
+        return code
+    marker.write_text("A demonstration home made by `blankett demo`; it is replaced on the next.\n")
+    samples = resources.files("blankett.fixtures").joinpath("samples")
+    manifest = json.loads(samples.joinpath("manifest.json").read_text(encoding="utf-8"))
+    # The samples were made for one grant year; their timelines are checked against it.
+    year = next((str(c["fields"]["date"])[:4] for c in manifest if c.get("fields", {}).get("date")),
+                None)
+    settings = root / "blankett.toml"
+    if year:
+        settings.write_text(settings.read_text(encoding="utf-8").replace(
+            "# year = 2026", f"year = {year}"), encoding="utf-8")
+    inbox = root / "inbox"
+    copied = 0
+    for sample in samples.iterdir():
+        if sample.name != "manifest.json" and sample.is_file():
+            (inbox / sample.name).write_bytes(sample.read_bytes())
+            copied += 1
+    past = time.time() - 60
+    for path in inbox.iterdir():
+        # The samples are complete files: no need to wait for them to settle.
+        os.utime(path, (past, past))
+    print(f"Demo home {root}: {copied} sample forms dropped into {inbox}.", file=env.stdout,
+          flush=True)
+    code = cmd_run(env, root)
+    if code:
+        return code
+    print(file=env.stdout)
+    home = load_home(root)
+    print_status(env, status_rows(home, home.year(env.today)), home)
+    print(f"\nReports: {home.outbox}/<consultant>/*.eml; originals: {home.archive}, "
+          f"unreadable files: {home.failed}.", file=env.stdout)
+    print(f"Try: blankett status --home {root}; blankett nightly --home {root}", file=env.stdout)
+    return EXIT_OK
+
+
+class _Null:
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+

@@ -1,0 +1,157 @@
+"""Taking one file from the inbox: hash, read, check, file the original, record, queue reports.
+
+The original bytes are moved, never rewritten or deleted: into archive/<year>/ when readable,
+into failed/ with a note beside it when not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from blankett.flows.examine import Failure
+from blankett.flows.ledger import record_version
+from blankett.flows.messaging import queue_failure_report, queue_version_report
+from blankett.flows.pipeline import Pipeline, relative
+from blankett.flows.store import Submission
+
+log = logging.getLogger("blankett.intake")
+
+Outcome = Literal["complete", "incomplete", "unreadable", "duplicate", "skipped"]
+
+
+@dataclass(frozen=True)
+class Taken:
+    name: str
+    outcome: Outcome
+    detail: str = ""  # where the file went, or why it was skipped
+    application_id: int | None = None
+    version: int | None = None
+
+
+def take_file(pipeline: Pipeline, path: Path) -> Taken:
+    name = path.name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        # Gone or locked between listing and reading: the next pass sees it again if it is back.
+        return Taken(name, "skipped", f"cannot be read now ({exc.strerror or exc})")
+    sha = hashlib.sha256(data).hexdigest()
+    received = pipeline.clock()
+
+    with pipeline.store.session() as session:
+        known = pipeline.store.submission_by_sha(session, sha)
+        if known is not None:
+            target = _destination(pipeline.home.archive / str(pipeline.year) / "duplicates",
+                                  received.astimezone().strftime("%Y%m%d-%H%M%S"), sha, name)
+            target = _move(path, target)
+            known.duplicates += 1
+            log.info("%s: the same file as %s, received before; filed as %s", name,
+                     known.original_name, relative(pipeline.home, target))
+            return Taken(name, "duplicate", f"same as {known.original_name}")
+
+    extraction = pipeline.examiner.read(name, data)
+    stamp = received.astimezone().strftime("%Y%m%d-%H%M%S")
+    if isinstance(extraction, Failure):
+        target = _destination(pipeline.home.failed, stamp, sha, name)
+    else:
+        target = _destination(pipeline.home.archive / str(pipeline.year), stamp, sha, name)
+    target = _move(path, target)
+    try:
+        return _record(pipeline, target, name, sha, len(data), received, extraction)
+    except BaseException:
+        # Not recorded: put the file back so that nothing is lost and the next pass retries.
+        _move(target, _free(path))
+        raise
+
+
+def _record(pipeline: Pipeline, target: Path, name: str, sha: str, size: int, received,
+            extraction) -> Taken:
+    with pipeline.store.session() as session:
+        submission = Submission(sha256=sha, original_name=name, received_at=received, size=size,
+                                state="failed" if isinstance(extraction, Failure) else "archived",
+                                stored_path=relative(pipeline.home, target),
+                                failure_reason=extraction.reason
+                                if isinstance(extraction, Failure) else None,
+                                year=pipeline.year)
+        session.add(submission)
+        session.flush()
+        if isinstance(extraction, Failure):
+            _write_note(target, name, extraction.reason)
+            queue_failure_report(pipeline, session, submission)
+            log.warning("%s cannot be read: %s; moved to %s", name, extraction.reason,
+                        submission.stored_path)
+            return Taken(name, "unreadable", extraction.reason)
+        report = pipeline.examiner.report(name, sha, extraction)
+        recorded = record_version(session, submission, report, extraction, pipeline.year)
+        queue_version_report(pipeline, session, recorded)
+        outcome: Outcome = "complete" if recorded.result.complete else "incomplete"
+        log.info("%s: %s, %s version %d, archived as %s", name, outcome,
+                 recorded.application.municipality or "unknown municipality",
+                 recorded.version.number, submission.stored_path)
+        return Taken(name, outcome, submission.stored_path, recorded.application.id,
+                     recorded.version.number)
+
+
+def _write_note(target: Path, name: str, reason: str) -> None:
+    note = target.with_name(target.name + ".txt")
+    note.write_text(f"{name}\n\nKunde inte läsas / could not be read:\n{name} {reason}\n",
+                    encoding="utf-8")
+
+
+_UNSAFE = re.compile(r"[^\w.\- ]+")
+
+
+def _destination(folder: Path, stamp: str, sha: str, name: str) -> Path:
+    """A name that sorts by arrival, cannot collide, and keeps the original name readable."""
+    safe = _UNSAFE.sub("_", name).strip(" .") or "file"
+    stem, dot, suffix = safe.rpartition(".")
+    safe = f"{stem[:120]}.{suffix}" if dot and len(suffix) <= 8 else safe[:128]
+    return folder / f"{stamp}-{sha[:12]}-{safe}"
+
+
+def _free(path: Path) -> Path:
+    candidate, n = path, 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        n += 1
+    return candidate
+
+
+def _move(source: Path, target: Path) -> Path:
+    """Atomic within one file system; across file systems the copy is made durable before the
+    source is removed, so that a crash leaves the file in one place or both, never none."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _free(target)
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        if exc.errno != 18:  # EXDEV: another file system
+            raise
+        partial = target.with_name(target.name + ".partial")
+        shutil.copyfile(source, partial)
+        with open(partial, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+        source.unlink()
+    _sync_folder(target.parent)
+    return target
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

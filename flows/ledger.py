@@ -1,0 +1,164 @@
+"""Recording what was read into the store: applications, versions, results, and what changed.
+
+Plain functions over a SQLAlchemy session; the flows call them, the tests call them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from blankett.extractors import EXTRACTOR_VERSION
+from blankett.flows.store import Application, ProblemRecord, Result, Submission, Version, now
+from blankett.models.records import Extraction, Problem, Report
+from blankett.models.spec import FormSpec
+from blankett.models.validation import activity_key, second_application
+
+
+@dataclass(frozen=True)
+class Recorded:
+    application: Application
+    version: Version
+    result: Result
+    previous: Result | None
+
+
+def application_for(session: Session, report: Report, year: int) -> Application:
+    """The application this form is a version of: same municipality, year and activity.
+
+    A form whose municipality or activity cannot be read stands alone, keyed by its bytes.
+    """
+    municipality, key = identity(report)
+    found = session.scalar(select(Application).where(
+        Application.year == year, Application.municipality == municipality,
+        Application.activity_key == key))
+    if found is not None:
+        return found
+    title = report.fields.get("project_title")
+    application = Application(year=year, municipality=municipality, activity_key=key,
+                              title=str(title) if title else None, created_at=now())
+    session.add(application)
+    session.flush()
+    return application
+
+
+def identity(report: Report) -> tuple[str, str]:
+    municipality = report.fields.get("municipality")
+    title = report.fields.get("project_title")
+    known = isinstance(municipality, str) and not any(
+        p.code == "unknown_municipality" for p in report.problems)
+    if not known or not title:
+        return "", f"file:{report.sha256}"
+    return str(municipality), activity_key(str(title))
+
+
+def record_version(session: Session, submission: Submission, report: Report,
+                   extraction: Extraction, year: int) -> Recorded:
+    application = application_for(session, report, year)
+    previous = application.latest.result if application.versions else None
+    version = Version(application=application, number=len(application.versions) + 1,
+                      submission=submission, created_at=now())
+    session.add(version)
+    title = report.fields.get("project_title")
+    if title:
+        application.title = str(title)
+    result = add_result(session, version, report, extraction)
+    flag_other_activities(session, application, result)
+    return Recorded(application, version, result, previous)
+
+
+def add_result(session: Session, version: Version, report: Report,
+               extraction: Extraction) -> Result:
+    result = Result(
+        version=version, extractor_version=EXTRACTOR_VERSION, kind=report.kind,
+        fields=dict(report.fields), sources={k: s.model_dump() for k, s in report.sources.items()},
+        consultants={"to": list(report.consultants)}, complete=report.complete,
+        raw=extraction.model_dump(mode="json"), created_at=now(),
+        problems=[_problem_record(p) for p in report.problems])
+    session.add(result)
+    session.flush()
+    return result
+
+
+def _problem_record(problem: Problem) -> ProblemRecord:
+    return ProblemRecord(field=problem.field, code=problem.code, severity=problem.severity,
+                         message=problem.message)
+
+
+def flag_other_activities(session: Session, application: Application, result: Result) -> None:
+    """One application per municipality and year can be granted: a second, different activity
+    warns on both."""
+    if not application.municipality:
+        return
+    others = session.scalars(select(Application).where(
+        Application.year == application.year,
+        Application.municipality == application.municipality,
+        Application.id != application.id)).all()
+    for other in others:
+        if not other.versions:
+            continue
+        _warn_once(result, second_application(application.municipality,
+                                              other.title or "", application.year))
+        _warn_once(other.latest.result, second_application(application.municipality,
+                                                           application.title or "",
+                                                           application.year))
+
+
+def _warn_once(result: Result, problem: Problem) -> None:
+    if any(p.code == problem.code and p.message == problem.message for p in result.problems):
+        return
+    result.problems.append(_problem_record(problem))
+
+
+def same_outcome(a: Result, report: Report) -> bool:
+    """Whether checking again changed nothing a consultant would see."""
+    ours = {(p.field, p.code, p.severity, p.message) for p in a.problems
+            if p.code != "second_application"}
+    theirs = {(p.field, p.code, p.severity, p.message) for p in report.problems}
+    return (a.fields == dict(report.fields) and ours == theirs
+            and a.consultants.get("to") == list(report.consultants))
+
+
+def changes(previous: Result | None, current: Result, spec: FormSpec) -> tuple[str, ...]:
+    """What a new version changed, in Swedish, for the consultant."""
+    if previous is None:
+        return ()
+    labels = {f.key: f.label for f in spec.fields}
+    before, after = missing_fields(previous), missing_fields(current)
+    lines: list[str] = []
+    if current.complete and not previous.complete:
+        lines.append("Nu komplett.")
+    elif not current.complete and previous.complete:
+        lines.append("Inte längre komplett.")
+    if filled := [labels[k] for k in before if k not in after and k in labels]:
+        lines.append("Nu ifyllt: " + ", ".join(filled) + ".")
+    if still := [labels[k] for k in after if k in before and k in labels]:
+        lines.append("Saknas fortfarande: " + ", ".join(still) + ".")
+    if new := [labels[k] for k in after if k not in before and k in labels]:
+        lines.append("Saknas nu: " + ", ".join(new) + ".")
+    changed = [labels[k] for k in labels if k not in before and k not in after
+               and previous.fields.get(k) != current.fields.get(k)]
+    if changed:
+        lines.append("Ändrade svar: " + ", ".join(changed) + ".")
+    return tuple(lines) or ("Inga ändringar i svaren.",)
+
+
+def missing_fields(result: Result) -> list[str]:
+    return [p.field for p in result.problems if p.code == "missing" and p.severity == "error"
+            and p.field]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back times without their zone; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def status_of(result: Result) -> Literal["complete", "incomplete", "unreadable"]:
+    """A scan is a file nobody can check until someone reads it: it counts as unreadable."""
+    if result.kind == "pdf-scanned":
+        return "unreadable"
+    return "complete" if result.complete else "incomplete"

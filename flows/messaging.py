@@ -1,0 +1,239 @@
+"""Reports and summaries: built from the store, recorded as messages before they are sent, sent
+once. A message's key makes it idempotent: the same report is never queued twice."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from blankett.flows.delivery import DeliveryError
+from blankett.flows.ledger import Recorded, as_utc, changes, missing_fields, status_of
+from blankett.flows.pipeline import Pipeline
+from blankett.flows.reports import render_report, render_summary, triage_order
+from blankett.flows.store import Application, Message, Result, Submission, Version, now
+from blankett.flows.views import (
+    ApplicationView,
+    CompletenessReport,
+    ProblemView,
+    Status,
+    TriageSummary,
+)
+
+log = logging.getLogger("blankett.delivery")
+
+
+def application_view(pipeline: Pipeline, application: Application, version: Version | None = None,
+                     result: Result | None = None, change_lines: tuple[str, ...] = ()
+                     ) -> ApplicationView:
+    version = version or application.latest
+    result = result or version.result
+    spec = pipeline.spec
+    labels = {f.key: f.label for f in spec.fields}
+    areas = {a.key: a.name for a in spec.areas}
+    area = result.fields.get("strategic_area")
+    amount = result.fields.get("requested_amount_sek")
+    answers = tuple((labels[k], _shown(v, areas if k == "strategic_area" else None))
+                    for k, v in result.fields.items() if v is not None and k in labels)
+    status: Status = status_of(result)
+    return ApplicationView(
+        id=application.id,
+        municipality=application.municipality or _text(result.fields.get("municipality")),
+        library=_text(result.fields.get("library")),
+        title=_text(result.fields.get("project_title")),
+        area=area if isinstance(area, str) else None,
+        area_name=areas.get(area) if isinstance(area, str) else None,
+        amount=amount if isinstance(amount, int) else None,
+        version=version.number,
+        status=status,
+        problems=tuple(ProblemView(labels.get(p.field or ""), p.code, p.severity,  # type: ignore[arg-type]
+                                   p.message) for p in result.problems),
+        answers=answers,
+        missing=tuple(labels[k] for k in missing_fields(result) if k in labels),
+        file_name=version.submission.original_name,
+        archived_path=version.submission.stored_path,
+        received_at=as_utc(version.submission.received_at),
+        changes=change_lines,
+    )
+
+
+def failed_view(submission: Submission) -> ApplicationView:
+    reason = submission.failure_reason or "okänd orsak"
+    return ApplicationView(
+        id=None, municipality=None, library=None, title=None, area=None, area_name=None,
+        amount=None, version=1, status="unreadable",
+        problems=(ProblemView(None, "unreadable", "error",
+                              f"Filen kunde inte läsas: {submission.original_name} {reason}"),),
+        answers=(), missing=(), file_name=submission.original_name,
+        archived_path=submission.stored_path, received_at=as_utc(submission.received_at))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _shown(value: object, areas: dict[str, str] | None) -> str:
+    if areas is not None and isinstance(value, str):
+        return areas.get(value, value)
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", "\u00a0")
+    return str(value)
+
+
+def queue_version_report(pipeline: Pipeline, session: Session, recorded: Recorded) -> None:
+    view = application_view(pipeline, recorded.application, recorded.version, recorded.result,
+                            changes(recorded.previous, recorded.result, pipeline.spec))
+    report = CompletenessReport(key=f"report:submission:{recorded.version.submission_id}",
+                                application=view,
+                                recipients=tuple(recorded.result.consultants["to"]))
+    _queue_report(pipeline, session, report, recorded.application.id,
+                  recorded.version.submission_id)
+
+
+def queue_rerun_report(pipeline: Pipeline, session: Session, application: Application,
+                       previous: Result, result: Result) -> None:
+    view = application_view(pipeline, application, application.latest, result,
+                            ("Läst om med nya regler eller ny läsare.",
+                             *changes(previous, result, pipeline.spec)))
+    report = CompletenessReport(key=f"report:result:{result.id}", application=view,
+                                recipients=tuple(result.consultants["to"]))
+    _queue_report(pipeline, session, report, application.id, application.latest.submission_id)
+
+
+def queue_failure_report(pipeline: Pipeline, session: Session, submission: Submission) -> None:
+    report = CompletenessReport(key=f"report:submission:{submission.id}",
+                                application=failed_view(submission),
+                                recipients=tuple(pipeline.routing.consultants(None)),
+                                attach_original=True)
+    _queue_report(pipeline, session, report, None, submission.id)
+
+
+def _queue_report(pipeline: Pipeline, session: Session, report: CompletenessReport,
+                  application_id: int | None, submission_id: int | None) -> None:
+    if session.scalar(select(Message.id).where(Message.key == report.key)) is not None:
+        return
+    message = render_report(report, sender=pipeline.sender, archive_root=pipeline.home.root)
+    session.add(Message(key=report.key, kind="report", recipients={"to": list(report.recipients)},
+                        subject=str(message["Subject"]), raw=message.as_bytes(),
+                        created_at=now(), state="pending", application_id=application_id,
+                        submission_id=submission_id))
+
+
+@dataclass(frozen=True)
+class SummaryOutcome:
+    queued: int
+    consultants: int
+
+
+def queue_summaries(pipeline: Pipeline, day: str, generated_at: datetime) -> SummaryOutcome:
+    """One triage summary per consultant and day, of their area's applications this year."""
+    queued = 0
+    addresses = _consultants(pipeline)
+    with pipeline.store.session() as session:
+        applications = session.scalars(select(Application).where(
+            Application.year == pipeline.year)).all()
+        failed = session.scalars(select(Submission).where(
+            Submission.year == pipeline.year, Submission.state == "failed")).all()
+        fallback = set(pipeline.routing.consultants(None))
+        for address in addresses:
+            key = f"summary:{day}:{address}"
+            if session.scalar(select(Message.id).where(Message.key == key)) is not None:
+                continue
+            mine = [application_view(pipeline, a) for a in applications
+                    if a.versions and address in a.latest.result.consultants.get("to", [])]
+            if address in fallback:
+                mine += [failed_view(s) for s in failed]
+            snapshot = {_snapshot_key(v): [v.version, v.status] for v in mine}
+            summary = TriageSummary(
+                key=key, consultant=address, consultant_name=pipeline.routing.names.get(address),
+                year=pipeline.year, applications=tuple(triage_order(mine)),
+                new_since_last=_since_last(session, address, mine, snapshot),
+                generated_at=generated_at)
+            message = render_summary(summary, sender=pipeline.sender)
+            session.add(Message(key=key, kind="summary", recipients={"to": [address]},
+                                subject=str(message["Subject"]), raw=message.as_bytes(),
+                                created_at=now(), state="pending", snapshot=snapshot))
+            queued += 1
+    return SummaryOutcome(queued, len(addresses))
+
+
+def _consultants(pipeline: Pipeline) -> list[str]:
+    routing = pipeline.routing
+    found = [a for addresses in routing.areas.values() for a in addresses]
+    return list(dict.fromkeys([*found, *routing.fallback]))
+
+
+def _snapshot_key(view: ApplicationView) -> str:
+    return f"application:{view.id}" if view.id is not None else f"failed:{view.archived_path}"
+
+
+_STATUS = {"complete": "komplett", "incomplete": "ofullständig", "unreadable": "oläslig"}
+
+
+def _since_last(session: Session, address: str, views: list[ApplicationView],
+                snapshot: dict[str, list[object]]) -> tuple[str, ...]:
+    last = session.scalars(select(Message).where(
+        Message.kind == "summary", Message.key.like(f"summary:%:{address}"))
+        .order_by(Message.id.desc())).first()
+    before: dict[str, list[object]] = (last.snapshot or {}) if last else {}
+    lines: list[str] = []
+    for view in views:
+        key = _snapshot_key(view)
+        name = _name(view)
+        status = _STATUS[view.status]
+        if key not in before:
+            lines.append(f"Ny: {name} ({status}).")
+        elif before[key][0] != view.version:
+            lines.append(f"Ny version {view.version}: {name} ({status}).")
+        elif before[key][1] != view.status:
+            lines.append(f"Ändrad status: {name} är nu {status}.")
+    return tuple(lines)
+
+
+def _name(view: ApplicationView) -> str:
+    if view.status == "unreadable":
+        return view.file_name
+    return f"{view.municipality or 'okänd kommun'} – {view.title or view.file_name}"
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    sent: int
+    failed: int
+    pending: int
+
+
+def deliver_pending(pipeline: Pipeline) -> DeliveryOutcome:
+    """Send what is recorded and not yet sent. A message is marked sent only after the server
+    took it; one that fails stays pending for the next run."""
+    with pipeline.store.session() as session:
+        ids = session.scalars(select(Message.id).where(Message.state == "pending")
+                              .order_by(Message.id)).all()
+    sent = failed = 0
+    for message_id in ids:
+        with pipeline.store.session() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.state != "pending":
+                continue
+            parsed = email.message_from_bytes(message.raw, policy=email.policy.default)
+            message.attempts += 1
+            try:
+                pipeline.delivery.send(parsed)  # type: ignore[arg-type]
+            except DeliveryError as exc:
+                message.last_error = str(exc)
+                failed += 1
+                log.warning("%s to %s not delivered: %s; will retry on the next run",
+                            message.kind, ", ".join(message.recipients["to"]), exc)
+                continue
+            message.state = "sent"
+            message.sent_at = now()
+            message.last_error = None
+            sent += 1
+    with pipeline.store.session() as session:
+        pending = len(session.scalars(select(Message.id).where(Message.state == "pending")).all())
+    return DeliveryOutcome(sent, failed, pending)

@@ -1,0 +1,75 @@
+"""Re-validating stored applications against the rules and readers in force, and `rerun`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from blankett.extractors import EXTRACTOR_VERSION
+from blankett.flows.examine import Failure
+from blankett.flows.ledger import add_result, flag_other_activities, same_outcome
+from blankett.flows.messaging import queue_rerun_report
+from blankett.flows.pipeline import Pipeline
+from blankett.flows.store import Application
+from blankett.models.records import Extraction
+
+
+@dataclass(frozen=True)
+class Revalidated:
+    checked: int
+    changed: int
+    reread: int
+
+
+def revalidate_all(pipeline: Pipeline, *, reread: bool = False,
+                   only: list[int] | None = None, report: bool = False) -> Revalidated:
+    """Check every application's latest version again. Versions read by an older reader (or all,
+    with `reread`) are read again from the archived original. A new result is stored only where
+    something changed, and then, with `report`, the consultants get a new report."""
+    checked = changed = reread_count = 0
+    with pipeline.store.session() as session:
+        query = select(Application).where(Application.year == pipeline.year)
+        if only is not None:
+            query = select(Application).where(Application.id.in_(only))
+        for application in session.scalars(query).all():
+            if not application.versions:
+                continue
+            checked += 1
+            outcome = _revalidate(pipeline, session, application, reread, report)
+            changed += outcome[0]
+            reread_count += outcome[1]
+    return Revalidated(checked, changed, reread_count)
+
+
+def _revalidate(pipeline: Pipeline, session: Session, application: Application, reread: bool,
+                report: bool) -> tuple[bool, bool]:
+    version = application.latest
+    previous = version.result
+    submission = version.submission
+    extraction: Extraction | Failure
+    again = reread or previous.extractor_version < EXTRACTOR_VERSION
+    if again:
+        path = pipeline.home.root / submission.stored_path
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return False, False  # the original is gone from the archive: keep what we have
+        extraction = pipeline.examiner.read(submission.original_name, data)
+        if isinstance(extraction, Failure):
+            return False, True
+    else:
+        extraction = Extraction.model_validate(previous.raw)
+    result_report = pipeline.examiner.report(submission.original_name, submission.sha256,
+                                             extraction)
+    if same_outcome(previous, result_report) and not again:
+        return False, again
+    if same_outcome(previous, result_report):
+        previous.extractor_version = EXTRACTOR_VERSION
+        return False, again
+    result = add_result(session, version, result_report, extraction)
+    flag_other_activities(session, application, result)
+    if report:
+        queue_rerun_report(pipeline, session, application, previous, result)
+    return True, again

@@ -1,0 +1,129 @@
+"""The Prefect flows: `intake` (one pass over the inbox) and `nightly` (re-validate everything,
+send the triage summaries). Each is a short list of named steps over plain functions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
+
+from blankett.flows import nightly as nightly_steps
+from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
+from blankett.flows.intake import Taken, take_file
+from blankett.flows.messaging import DeliveryOutcome, deliver_pending, queue_summaries
+from blankett.flows.pipeline import Pipeline, open_pipeline
+from blankett.flows.settings import load_home
+
+# Steps get the open pipeline, quoted: it is no input worth caching, recording or inspecting.
+_step = task(cache_policy=NO_CACHE)
+
+
+@_step
+def find_ready_files(pipeline: Pipeline, patience: float) -> list[Path]:
+    settings = pipeline.home.settings.inbox
+    tracker = StabilityTracker(settings.stable_seconds)
+    return wait_until_ready(pipeline.home.inbox, InboxFilter(), tracker, patience)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def take(pipeline: Pipeline, path: Path) -> Taken:
+    return take_file(pipeline, path)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def deliver(pipeline: Pipeline) -> DeliveryOutcome:
+    return deliver_pending(pipeline)
+
+
+@flow(name="intake", log_prints=False)
+def intake(home: str, patience: float | None = None) -> dict[str, int]:
+    """One pass over the inbox: take every complete file, file it, record it, report it."""
+    logger = get_run_logger()
+    pipeline = open_pipeline(load_home(Path(home)))
+    try:
+        wait = patience if patience is not None else pipeline.home.settings.inbox.stable_seconds * 3
+        ready = find_ready_files(quote(pipeline), wait)
+        taken = [take(quote(pipeline), path) for path in ready]
+        delivered = deliver(quote(pipeline))
+    finally:
+        pipeline.close()
+    counts = count(taken)
+    counts.update(sent=delivered.sent, pending=delivered.pending)
+    for item in taken:
+        logger.info("%s: %s %s", item.name, item.outcome, item.detail)
+    create_markdown_artifact(markdown=intake_table(taken, delivered), key="intake-pass",
+                             description="What the last pass over the inbox took in")
+    return counts
+
+
+def count(taken: list[Taken]) -> dict[str, int]:
+    outcomes = ("complete", "incomplete", "unreadable", "duplicate", "skipped")
+    return {o: sum(t.outcome == o for t in taken) for o in outcomes}
+
+
+def intake_table(taken: list[Taken], delivered: DeliveryOutcome) -> str:
+    lines = ["| fil | resultat | detalj |", "|---|---|---|"]
+    lines += [f"| {_cell(t.name)} | {t.outcome} | {_cell(t.detail)} |" for t in taken]
+    if not taken:
+        lines.append("| – | inget nytt i inkorgen | |")
+    lines.append(f"\nSkickade meddelanden: {delivered.sent}; väntar: {delivered.pending}")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+@_step
+def revalidate(pipeline: Pipeline) -> nightly_steps.Revalidated:
+    return nightly_steps.revalidate_all(pipeline)
+
+
+@_step
+def summarise(pipeline: Pipeline, day: str, generated_at: datetime) -> int:
+    return queue_summaries(pipeline, day, generated_at).queued
+
+
+@flow(name="nightly", log_prints=False)
+def nightly(home: str, day: str | None = None) -> dict[str, Any]:
+    """Re-validate every application of the grant year and send each consultant's summary."""
+    pipeline = open_pipeline(load_home(Path(home)))
+    generated_at = datetime.now(UTC)
+    try:
+        checked = revalidate(quote(pipeline))
+        summaries = summarise(quote(pipeline), day or generated_at.astimezone().date().isoformat(),
+                              generated_at)
+        delivered = deliver(quote(pipeline))
+    finally:
+        pipeline.close()
+    create_markdown_artifact(
+        markdown=(f"Omprövade ansökningar: {checked.checked}, ändrade: {checked.changed}, "
+                  f"omlästa: {checked.reread}\n\nSammanställningar: {summaries}; "
+                  f"skickade meddelanden: {delivered.sent}; väntar: {delivered.pending}"),
+        key="nightly-run", description="The last nightly run")
+    return {"checked": checked.checked, "changed": checked.changed, "reread": checked.reread,
+            "summaries": summaries, "sent": delivered.sent, "pending": delivered.pending}
+
+
+@flow(name="rerun", log_prints=False)
+def rerun(home: str, application_ids: list[int] | None = None) -> dict[str, int]:
+    """Read applications' latest versions again (all of the grant year when no ids are given),
+    check them, and report to the consultants only where the result changed."""
+    pipeline = open_pipeline(load_home(Path(home)))
+    try:
+        checked = reread(quote(pipeline), application_ids)
+        delivered = deliver(quote(pipeline))
+    finally:
+        pipeline.close()
+    return {"checked": checked.checked, "changed": checked.changed, "sent": delivered.sent,
+            "pending": delivered.pending}
+
+
+@_step
+def reread(pipeline: Pipeline, application_ids: list[int] | None) -> nightly_steps.Revalidated:
+    return nightly_steps.revalidate_all(pipeline, reread=True, only=application_ids, report=True)

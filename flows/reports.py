@@ -1,0 +1,245 @@
+"""E-mail messages for the consultants: a completeness report per received version, and a triage summary.
+
+Every word a consultant reads is in the templates under `templates/`; this module only builds the
+context and the envelope. Messages are deterministic (same record → same bytes): the Date comes from
+the record, the Message-ID and the MIME boundaries from its key, so a re-sent message is recognisable
+and the outbox stays idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import cache
+from pathlib import Path, PurePath
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from blankett.flows.views import ApplicationView, CompletenessReport, Status, TriageSummary
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+# Singular and plural, so that counts read naturally ("1 oläslig", "2 oläsliga").
+_STATUS_WORDS: dict[Status, tuple[str, str]] = {
+    "complete": ("komplett", "kompletta"),
+    "incomplete": ("ofullständig", "ofullständiga"),
+    "unreadable": ("oläslig", "oläsliga"),
+}
+# The consultant deals with what cannot be read first, then what is missing parts.
+_TRIAGE_RANK: dict[Status, int] = {"unreadable": 0, "incomplete": 1, "complete": 2}
+
+NotAttached = Literal["not_requested", "not_found", "too_large"]
+
+
+# --- public API -------------------------------------------------------------------------------------
+
+def render_report(report: CompletenessReport, *, sender: str,
+                  archive_root: Path | None = None) -> EmailMessage:
+    app = report.application
+    if not report.recipients:
+        raise ValueError(f"report {report.key} has no recipients")
+    problems = sorted(app.problems, key=lambda p: p.severity != "error")  # stable: errors, then warnings
+    context = {
+        "app": app,
+        "errors": [p for p in problems if p.severity == "error"],
+        "warnings": [p for p in problems if p.severity == "warning"],
+    }
+    attachment, not_attached = _original(report, archive_root)
+    context["not_attached"] = not_attached
+    message = _message(
+        "report", context, key=report.key, sender=sender,
+        recipients=[Address(addr_spec=r) for r in report.recipients], date=app.received_at,
+    )
+    if attachment is not None:
+        data, (maintype, subtype) = attachment
+        message.add_attachment(data, maintype, subtype, filename=_attachment_name(app.file_name))
+    _fix_boundaries(message, report.key)
+    return message
+
+
+def render_summary(summary: TriageSummary, *, sender: str) -> EmailMessage:
+    apps = triage_order(summary.applications)
+    counts = Counter(a.status for a in apps)
+    context = {
+        "summary": summary,
+        "apps": apps,
+        # Incomplete first: it is what the consultant acts on; zero counts are left out.
+        "counts": [(s, counts[s]) for s in ("incomplete", "unreadable", "complete") if counts[s]],
+        # TriageSummary has no area of its own: name it when all its applications share one.
+        "area_name": _common(a.area_name for a in apps),
+    }
+    recipient = Address(display_name=summary.consultant_name or "", addr_spec=summary.consultant)
+    message = _message("summary", context, key=summary.key, sender=sender, recipients=[recipient],
+                       date=summary.generated_at)
+    _fix_boundaries(message, summary.key)
+    return message
+
+
+def triage_order(apps: Iterable[ApplicationView]) -> list[ApplicationView]:
+    """Unreadable, incomplete, complete; within each, by municipality (unknown last), then title."""
+    return sorted(apps, key=lambda a: (
+        _TRIAGE_RANK[a.status], a.municipality is None, _swedish_key(a.municipality or ""),
+        _swedish_key(a.title or ""), a.file_name,
+    ))
+
+
+def message_id(key: str) -> str:
+    return f"<{_key_hash(key)[:32]}@blankett>"
+
+
+# --- the message ------------------------------------------------------------------------------------
+
+def _message(name: str, context: dict[str, object], *, key: str, sender: str,
+             recipients: list[Address], date: datetime) -> EmailMessage:
+    env = environment()
+    subject = env.get_template(f"{name}.subject.j2").render(context)
+    # Applicant text (a title with a line break) must not break the header: fold it to one line.
+    subject = " ".join(subject.split())
+    context = {**context, "subject": subject}
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = recipients
+    message["Date"] = format_datetime(_aware(date).astimezone(STOCKHOLM))
+    message["Message-ID"] = message_id(key)
+    message["X-Blankett-Key"] = key
+    # Quoted-printable keeps the message 7-bit: it then passes any SMTP server, 8BITMIME or not.
+    message.set_content(env.get_template(f"{name}.txt.j2").render(context), cte="quoted-printable")
+    message.add_alternative(env.get_template(f"{name}.html.j2").render(context), subtype="html",
+                            cte="quoted-printable")
+    return message
+
+
+def _fix_boundaries(message: EmailMessage, key: str) -> None:
+    """Replace the random MIME boundaries with ones derived from the key.
+
+    "=_" cannot occur in quoted-printable or base64 text, so the boundary never collides with a body.
+    """
+    digest = _key_hash(key)[:24]
+    for depth, part in enumerate(p for p in message.walk() if p.is_multipart()):
+        part.set_boundary(f"=_blankett_{depth}_{digest}")
+
+
+def _original(report: CompletenessReport, archive_root: Path | None
+              ) -> tuple[tuple[bytes, tuple[str, str]] | None, NotAttached | None]:
+    """The archived original and its content type, or why it is only referenced by its path."""
+    if not report.attach_original:
+        return None, "not_requested"
+    path = Path(report.application.archived_path)
+    if not path.is_absolute():
+        if archive_root is None:
+            return None, "not_found"
+        path = archive_root / path
+    try:
+        if path.stat().st_size > MAX_ATTACHMENT_BYTES:
+            return None, "too_large"
+        data = path.read_bytes()
+    except OSError:
+        return None, "not_found"
+    return (data, _content_type(data)), None
+
+
+def _content_type(data: bytes) -> tuple[str, str]:
+    # By content, never by name: the pipeline reads the same way (extractors/sniff.py).
+    if b"%PDF-" in data[:1024]:
+        return "application", "pdf"
+    if data.startswith(b"PK"):
+        return "application", "vnd.openxmlformats-officedocument.wordprocessingml.document"
+    return "application", "octet-stream"
+
+
+def _attachment_name(file_name: str) -> str:
+    # The name as received, without any folder a sender's client may have left in it.
+    return PurePath(file_name.replace("\\", "/")).name or "ansokan"
+
+
+# --- templates and their filters --------------------------------------------------------------------
+
+@cache
+def environment() -> jinja2.Environment:
+    """The one jinja environment: HTML templates (*.html.j2) autoescaped, all filters registered here."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("blankett.flows", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        amount=format_amount,
+        local_time=lambda d: _aware(d).astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
+        local_date=lambda d: _aware(d).astimezone(STOCKHOLM).strftime("%Y-%m-%d"),
+        status_word=status_word,
+        short_label=lambda label: label.split(" (")[0],
+        lacks=lacks,
+        cell=cell,
+        activity=lambda app: app.title or app.file_name,  # an unreadable file has no title
+    )
+    return env
+
+
+def format_amount(value: int | None) -> str:
+    return "–" if value is None else f"{value:,} kr".replace(",", " ")
+
+
+def status_word(status: Status, count: int = 1) -> str:
+    singular, plural = _STATUS_WORDS[status]
+    return singular if count == 1 else plural
+
+
+def lacks(app: ApplicationView) -> list[str]:
+    """What keeps an application from being complete: missing fields, then other errors' fields.
+
+    For an unreadable file, and for an error about the whole file, the problem's message itself.
+    """
+    if app.status == "unreadable":
+        return [p.message for p in app.problems if p.severity == "error"]
+    items = [label.split(" (")[0] for label in app.missing]
+    for problem in app.problems:
+        if problem.severity != "error":
+            continue
+        item = problem.label.split(" (")[0] if problem.label else problem.message
+        if item not in items:
+            items.append(item)
+    return items
+
+
+def cell(value: object, width: int) -> str:
+    """Pad or cut a value to a fixed-width column of the plain-text table."""
+    text = "–" if value is None else " ".join(str(value).split())
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.ljust(width)
+
+
+# --- small helpers ----------------------------------------------------------------------------------
+
+def _aware(moment: datetime) -> datetime:
+    # A naive time is taken as UTC, as stores (SQLite) commonly keep it; views should carry aware times.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _common(values: Iterable[str | None]) -> str | None:
+    distinct = {v for v in values if v}
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+# Swedish alphabetical order puts å, ä, ö after z (Åmål, Öckerö last), unlike code point order.
+_SWEDISH = str.maketrans({"å": "z\x01", "ä": "z\x02", "ö": "z\x03", "æ": "z\x02", "ø": "z\x03"})
+
+
+def _swedish_key(text: str) -> str:
+    return text.casefold().translate(_SWEDISH)

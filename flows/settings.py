@@ -1,0 +1,223 @@
+"""A blankett home: its folders and its settings file, `blankett.toml`."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SETTINGS_FILE = "blankett.toml"
+DEFAULT_HOME = "blankett-data"
+
+
+class SettingsError(Exception):
+    """A settings file or home that cannot be used; the message is one line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GrantSettings(_Section):
+    year: int | None = Field(default=None, ge=2000, le=2100)
+
+
+class InboxSettings(_Section):
+    path: str = "inbox"
+    stable_seconds: float = Field(default=2.0, ge=0)
+    scan_interval_seconds: float = Field(default=30.0, gt=0)
+
+
+class StoreSettings(_Section):
+    url: str = ""
+
+
+class RoutingSettings(_Section):
+    file: str = ""
+    spec_file: str = ""
+
+
+class SmtpSettings(_Section):
+    host: str = ""
+    port: int = Field(default=587, gt=0, lt=65536)
+    starttls: bool = True
+    ssl: bool = False
+    user: str = ""
+    password_env: str = "BLANKETT_SMTP_PASSWORD"
+    sender: str = "blankett@localhost"
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class ScheduleSettings(_Section):
+    nightly_cron: str = "0 2 * * *"
+    timezone: str = "Europe/Stockholm"
+    intake_interval_seconds: int = Field(default=60, gt=0)
+
+
+class LimitSettings(_Section):
+    max_file_mb: int = Field(default=50, gt=0)
+    max_pages: int = Field(default=200, gt=0)
+
+
+class Settings(_Section):
+    grant: GrantSettings = GrantSettings()
+    inbox: InboxSettings = InboxSettings()
+    store: StoreSettings = StoreSettings()
+    routing: RoutingSettings = RoutingSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    limits: LimitSettings = LimitSettings()
+
+
+class Home:
+    """The folders of one blankett installation and its settings."""
+
+    def __init__(self, root: Path, settings: Settings) -> None:
+        self.root = root
+        self.settings = settings
+
+    @property
+    def inbox(self) -> Path:
+        return self._path(self.settings.inbox.path)
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def failed(self) -> Path:
+        return self.root / "failed"
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.root / ".prefect"
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.store.url or f"sqlite:///{self.root / 'blankett.db'}"
+
+    def year(self, today: date) -> int:
+        return self.settings.grant.year or today.year
+
+    def optional_path(self, value: str) -> Path | None:
+        return self._path(value) if value else None
+
+    def _path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+
+def load_home(root: Path) -> Home:
+    """Open an existing home; every problem is one line naming what to do."""
+    root = root.expanduser()
+    settings_path = root / SETTINGS_FILE
+    if not root.is_dir():
+        raise SettingsError(f"{root}: no blankett home here; create one with `blankett init {root}`")
+    if not settings_path.is_file():
+        raise SettingsError(f"{settings_path}: missing; create it with `blankett init {root}`")
+    try:
+        data = tomllib.loads(settings_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{settings_path}: cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{settings_path}: not valid TOML ({exc})") from None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        what = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+        raise SettingsError(f"{settings_path}: {where}: {what}") from None
+    home = Home(root.resolve(), settings)
+    for folder in (home.inbox, home.archive, home.failed, home.outbox):
+        if not folder.is_dir():
+            raise SettingsError(f"{folder}: missing folder; run `blankett init {root}` to create it")
+    return home
+
+
+SETTINGS_TEMPLATE = """\
+# blankett's settings for this home. Paths are relative to this folder.
+# Every setting is optional: delete a line to get its default back.
+
+[grant]
+# The grant year whose applications are checked and summarised (default: this year).
+# year = 2026
+
+[inbox]
+# Where staff drop received forms.
+path = "inbox"
+# A file is taken once its size and time have not changed for this long (seconds).
+stable_seconds = 2.0
+# While watching, the whole inbox is also scanned this often, since shared network
+# drives send no change events.
+scan_interval_seconds = 30
+
+[store]
+# A SQLAlchemy database URL, e.g. "postgresql+psycopg://user@host/blankett".
+# Empty: the SQLite file blankett.db in this home.
+url = ""
+
+[routing]
+# Your own routing table (area -> consultants) and form specification, as TOML files.
+# Empty: the ones shipped with blankett (see models/routing.toml and models/form.toml).
+file = ""
+spec_file = ""
+
+[smtp]
+# Empty host: each message is written as an .eml file into outbox/<recipient>/.
+host = ""
+port = 587
+starttls = true
+ssl = false
+user = ""
+# The password is read from this environment variable, never from this file.
+password_env = "BLANKETT_SMTP_PASSWORD"
+sender = "blankett@localhost"
+timeout_seconds = 30
+
+[schedule]
+# `blankett serve`: the nightly run (cron, in this time zone) and the intake interval.
+nightly_cron = "0 2 * * *"
+timezone = "Europe/Stockholm"
+intake_interval_seconds = 60
+
+[limits]
+# Files larger than this, or PDFs with more pages, are refused into failed/.
+max_file_mb = 50
+max_pages = 200
+"""
+
+
+def init_home(root: Path) -> tuple[Home, list[str]]:
+    """Create the folders and a commented settings file; keep whatever is there already."""
+    root = root.expanduser()
+    created: list[str] = []
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        settings_path = root / SETTINGS_FILE
+        if not settings_path.exists():
+            settings_path.write_text(SETTINGS_TEMPLATE, encoding="utf-8")
+            created.append(str(settings_path))
+        home = load_home_folders_only(root)
+        for folder in (home.inbox, home.archive, home.failed, home.outbox):
+            if not folder.is_dir():
+                folder.mkdir(parents=True)
+                created.append(str(folder) + "/")
+    except OSError as exc:
+        raise SettingsError(f"{root}: cannot create the home ({exc.strerror or exc})") from None
+    return load_home(root), created
+
+
+def load_home_folders_only(root: Path) -> Home:
+    """The home's layout from its settings, before its folders exist."""
+    try:
+        data = tomllib.loads((root / SETTINGS_FILE).read_text(encoding="utf-8"))
+        return Home(root.resolve(), Settings.model_validate(data))
+    except (tomllib.TOMLDecodeError, ValidationError, OSError):
+        return Home(root.resolve(), Settings())

@@ -1,0 +1,200 @@
+"""The database: what was received, the applications and their versions, what was read from each
+version, and every message with its delivery state.
+
+SQLite in the home by default (WAL, a busy timeout, so that a nightly run and an intake can share
+it); any SQLAlchemy URL by setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used; one line."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class Submission(Base):
+    """One file taken from the inbox, readable or not. The same bytes are one submission."""
+
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    original_name: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    size: Mapped[int]
+    # archived | failed
+    state: Mapped[str] = mapped_column(String(16))
+    stored_path: Mapped[str] = mapped_column(Text)  # relative to the home
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int]
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[Version | None] = relationship(back_populates="submission")
+
+
+class Application(Base):
+    """One municipality's activity in one grant year; corrected forms are its versions."""
+
+    __tablename__ = "applications"
+    __table_args__ = (UniqueConstraint("year", "municipality", "activity_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(index=True)
+    municipality: Mapped[str] = mapped_column(String(64))  # "" when it could not be read
+    activity_key: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    versions: Mapped[list[Version]] = relationship(back_populates="application",
+                                                   order_by="Version.number")
+
+    @property
+    def latest(self) -> Version:
+        return self.versions[-1]
+
+
+class Version(Base):
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("application_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    number: Mapped[int]
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    created_at: Mapped[datetime]
+    application: Mapped[Application] = relationship(back_populates="versions")
+    submission: Mapped[Submission] = relationship(back_populates="version")
+    results: Mapped[list[Result]] = relationship(back_populates="version", order_by="Result.id")
+
+    @property
+    def result(self) -> Result:
+        return self.results[-1]
+
+
+class Result(Base):
+    """What one extractor version read from one version, and the problems found in it."""
+
+    __tablename__ = "results"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    extractor_version: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))
+    fields: Mapped[dict[str, Any]]
+    sources: Mapped[dict[str, Any]]
+    consultants: Mapped[dict[str, Any]]  # {"to": [...]}
+    complete: Mapped[bool] = mapped_column(Boolean)
+    # What the reader returned, so that new rules can be applied without reading the file again.
+    raw: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    version: Mapped[Version] = relationship(back_populates="results")
+    problems: Mapped[list[ProblemRecord]] = relationship(order_by="ProblemRecord.id",
+                                                         cascade="all, delete-orphan")
+
+
+class ProblemRecord(Base):
+    __tablename__ = "problems"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id"), index=True)
+    field: Mapped[str | None] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class Message(Base):
+    """A report or summary, recorded before it is sent; `key` makes sending it idempotent."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # report | summary
+    recipients: Mapped[dict[str, Any]]  # {"to": [...]}
+    subject: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    # pending | sent
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    # For a summary: what it showed, to tell what changed by the next one.
+    snapshot: Mapped[dict[str, Any] | None]
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        try:
+            self.engine = _engine(url)
+            Base.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreError(f"the database {_safe(url)} cannot be opened ({first})") from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def submission_by_sha(self, session: Session, sha256: str) -> Submission | None:
+        return session.scalar(select(Submission).where(Submission.sha256 == sha256))
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            # WAL lets a reader (status, nightly) run while intake writes; the busy timeout
+            # makes a second writer wait instead of failing with "database is locked".
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown without anything before '@'
+        return url.split("@")[-1]

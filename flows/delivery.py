@@ -6,6 +6,7 @@ SMTP password.
 
 from __future__ import annotations
 
+import base64
 import copy
 import email.policy
 import hashlib
@@ -69,7 +70,7 @@ class SmtpDelivery:
                 if self.starttls:
                     smtp.starttls(context=_ssl.create_default_context())
                 if self.username:
-                    smtp.login(self.username, self.password or "")
+                    self._login(smtp, self.username, self.password or "")
                 refused = smtp.send_message(message)
         except smtplib.SMTPException as exc:
             raise DeliveryError(self._scrub(self._smtp_problem(exc))) from None
@@ -88,6 +89,21 @@ class SmtpDelivery:
                                     context=_ssl.create_default_context())
         return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
 
+    def _login(self, smtp: smtplib.SMTP, username: str, password: str) -> None:
+        if (username + password).isascii():
+            smtp.login(username, password)
+            return
+        # smtplib encodes credentials as ASCII and fails on "å"; AUTH PLAIN (RFC 4616) carries UTF-8,
+        # so send that one ourselves.
+        smtp.ehlo_or_helo_if_needed()
+        if "PLAIN" not in smtp.esmtp_features.get("auth", "").upper().split():
+            raise DeliveryError(f"SMTP server {self.where} does not offer AUTH PLAIN, which a user name or "
+                                "password with non-ASCII characters needs")
+        token = base64.b64encode(b"\0" + username.encode() + b"\0" + password.encode()).decode("ascii")
+        code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+        if code != 235:
+            raise smtplib.SMTPAuthenticationError(code, reply)
+
     def _smtp_problem(self, exc: smtplib.SMTPException) -> str:
         server = f"SMTP server {self.where}"
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -100,6 +116,9 @@ class SmtpDelivery:
         if isinstance(exc, smtplib.SMTPDataError):
             return f"{server} rejected the message: {_reply(exc.smtp_code, exc.smtp_error)}"
         if isinstance(exc, smtplib.SMTPServerDisconnected):
+            # smtplib reports a reply that never came as a disconnection "...: timed out".
+            if "timed out" in str(exc):
+                return f"{server} did not answer within {self.timeout:g} s"
             return f"{server} closed the connection unexpectedly"
         if isinstance(exc, smtplib.SMTPResponseException):
             return f"{server} answered {_reply(exc.smtp_code, exc.smtp_error)}"

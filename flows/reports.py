@@ -33,7 +33,7 @@ _STATUS_WORDS: dict[Status, tuple[str, str]] = {
     "incomplete": ("ofullständig", "ofullständiga"),
     "unreadable": ("oläslig", "oläsliga"),
 }
-# The consultant deals with what cannot be read first, then what is missing parts.
+# The consultant deals first with what cannot be read, then with what lacks parts.
 _TRIAGE_RANK: dict[Status, int] = {"unreadable": 0, "incomplete": 1, "complete": 2}
 
 NotAttached = Literal["not_requested", "not_found", "too_large"]
@@ -179,7 +179,6 @@ def environment() -> jinja2.Environment:
         local_time=lambda d: _aware(d).astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
         local_date=lambda d: _aware(d).astimezone(STOCKHOLM).strftime("%Y-%m-%d"),
         status_word=status_word,
-        short_label=lambda label: label.split(" (")[0],
         lacks=lacks,
         cell=cell,
         activity=lambda app: app.title or app.file_name,  # an unreadable file has no title
@@ -203,11 +202,11 @@ def lacks(app: ApplicationView) -> list[str]:
     """
     if app.status == "unreadable":
         return [p.message for p in app.problems if p.severity == "error"]
-    items = [label.split(" (")[0] for label in app.missing]
+    items = [_short_label(label) for label in app.missing]
     for problem in app.problems:
         if problem.severity != "error":
             continue
-        item = problem.label.split(" (")[0] if problem.label else problem.message
+        item = _short_label(problem.label) if problem.label else problem.message
         if item not in items:
             items.append(item)
     return items
@@ -226,6 +225,11 @@ def cell(value: object, width: int) -> str:
 def _aware(moment: datetime) -> datetime:
     # A naive time is taken as UTC, as stores (SQLite) commonly keep it; views should carry aware times.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _short_label(label: str) -> str:
+    # "Sökt belopp (kr)" → "Sökt belopp": the explanation in brackets does not fit a table cell.
+    return label.split(" (")[0]
 
 
 def _key_hash(key: str) -> str:

@@ -20,10 +20,13 @@ class _DropShutdownNoise(logging.Filter):
 
 def prepare_prefect(home: Home, *, quiet: bool = True) -> None:
     home.prefect_home.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PREFECT_HOME", str(home.prefect_home))
+    os.environ["PREFECT_HOME"] = str(home.prefect_home)
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["DO_NOT_TRACK"] = "1"
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    # The steps log through `blankett.*`; Prefect then records those lines with each run.
+    os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = "blankett"
+    logging.getLogger("blankett").setLevel(logging.INFO)
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     for name in ("prefect.server.services.task_run_recorder", "prefect.server", "prefect._internal",

@@ -1,0 +1,77 @@
+"""How long the intake takes per file, without Prefect (the plain steps) and as a Prefect flow on
+its temporary server (start-up included).
+
+Run: .venv/bin/python benchmarks/intake.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from blankett.fixtures.corpus import build_corpus
+from blankett.flows.delivery import OutboxDelivery
+from blankett.flows.intake import take_file
+from blankett.flows.pipeline import open_pipeline
+from blankett.flows.settings import init_home, load_home
+
+
+def _home(root: Path) -> Path:
+    init_home(root)
+    settings = root / "blankett.toml"
+    settings.write_text(settings.read_text().replace("# year = 2026", "year = 2026"))
+    return root
+
+
+def plain_steps() -> None:
+    cases = build_corpus(2026)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _home(Path(tmp) / "home")
+        home = load_home(root)
+        pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+        timings: dict[str, list[float]] = {}
+        for case in cases:
+            path = home.inbox / case.name
+            path.write_bytes(case.data)
+            start = time.perf_counter()
+            taken = take_file(pipeline, path)
+            timings.setdefault(taken.outcome, []).append((time.perf_counter() - start) * 1000)
+        pipeline.close()
+    print("| outcome | files | median ms | max ms |")
+    print("|---|---|---|---|")
+    for outcome, runs in sorted(timings.items()):
+        print(f"| {outcome} | {len(runs)} | {statistics.median(runs):.1f} | {max(runs):.1f} |")
+    total = sum(sum(r) for r in timings.values())
+    print(f"\n{len(cases)} files taken in {total / 1000:.2f} s (hash, read, check, file, record, "
+          "render the report; delivery not included)")
+
+
+def as_flow() -> None:
+    cases = [c for c in build_corpus(2026) if c.kind][:20]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _home(Path(tmp) / "home")
+        for case in cases:
+            (root / "inbox" / case.name).write_bytes(case.data)
+        past = time.time() - 60
+        for path in (root / "inbox").iterdir():
+            os.utime(path, (past, past))
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "blankett.flows", "run", "--home", str(root)],
+                       check=True, capture_output=True)
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "blankett.flows", "run", "--home", str(root)],
+                       check=True, capture_output=True)
+        empty = time.perf_counter() - start
+    print(f"\n`blankett run` over {len(cases)} forms, new home (Prefect's temporary server "
+          f"creating its database): {first:.1f} s; an empty pass afterwards: {empty:.1f} s")
+
+
+if __name__ == "__main__":
+    plain_steps()
+    as_flow()

@@ -1,0 +1,196 @@
+"""What the pipeline tests share: a test home with its own routing table, corpus files dropped into
+its inbox, one intake pass over plain functions, a recording delivery, a real local SMTP server."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from blankett.fixtures.corpus import Case
+from blankett.flows.delivery import DeliveryError, recipients
+from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
+from blankett.flows.intake import Taken, take_file
+from blankett.flows.messaging import DeliveryOutcome, deliver_pending
+from blankett.flows.pipeline import Pipeline
+from blankett.flows.settings import Home, init_home, load_home
+
+YEAR = 2026
+SENDER = "blankett@example.org"
+
+AREAS: dict[str, tuple[str, ...]] = {
+    "open": ("open@example.org",),
+    "reading": ("reading1@example.org", "reading2@example.org"),
+    "digital": ("digital@example.org",),
+    "learning": ("learning@example.org",),
+}
+FALLBACK = ("fallback1@example.org", "fallback2@example.org")
+CONSULTANTS = (*dict.fromkeys(a for addresses in AREAS.values() for a in addresses), *FALLBACK)
+NAMES = {"open@example.org": "Olle Öppen", "reading1@example.org": "Läsa Ett"}
+
+# Files that editors, sync clients and browsers leave in a shared folder: never taken.
+IGNORED = ("~$ansokan.docx", ".~lock.ansokan.docx#", ".hidden", "Thumbs.db", "desktop.ini",
+           "ansokan.pdf.part", "ansokan.tmp", "ansokan.pdf.crdownload")
+
+
+def routing_toml(areas: dict[str, tuple[str, ...]] = AREAS,
+                 fallback: tuple[str, ...] = FALLBACK) -> str:
+    lines = ["[areas]"]
+    lines += [f"{area} = {list(addresses)!r}".replace("'", '"') for area, addresses in areas.items()]
+    lines += ["", "[fallback]", f"consultants = {list(fallback)!r}".replace("'", '"'), "", "[names]"]
+    lines += [f'"{address}" = "{name}"' for address, name in NAMES.items()]
+    return "\n".join(lines) + "\n"
+
+
+def make_home(root: Path, *, smtp_port: int | None = None,
+              areas: dict[str, tuple[str, ...]] = AREAS) -> Home:
+    """A fresh home for grant year 2026, quick to settle, routing to @example.org consultants;
+    by SMTP to 127.0.0.1 when a port is given, else into its outbox/."""
+    init_home(root)
+    smtp = (f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nstarttls = false\n'
+            f'sender = "{SENDER}"\ntimeout_seconds = 10\n' if smtp_port
+            else f'[smtp]\nsender = "{SENDER}"\n')
+    (root / "blankett.toml").write_text(
+        f'[grant]\nyear = {YEAR}\n\n[inbox]\nstable_seconds = 0.2\n\n'
+        f'[routing]\nfile = "routing.toml"\n\n{smtp}', encoding="utf-8")
+    write_routing(root, areas)
+    return load_home(root)
+
+
+def write_routing(root: Path, areas: dict[str, tuple[str, ...]] = AREAS) -> None:
+    (root / "routing.toml").write_text(routing_toml(areas), encoding="utf-8")
+
+
+def drop(home: Home, cases: Iterable[Case], *, name: Callable[[Case], str] = lambda c: c.name,
+         age: float = 600.0) -> list[Path]:
+    """Copy the cases into the inbox as a person would, their times `age` seconds in the past and
+    one second apart in the given order (oldest first), so that a pass takes them in that order."""
+    paths = []
+    base = time.time() - age
+    for i, case in enumerate(cases):
+        path = home.inbox / name(case)
+        path.write_bytes(case.data)
+        os.utime(path, (base + i, base + i))
+        paths.append(path)
+    return paths
+
+
+def drop_ignored(home: Home) -> dict[str, bytes]:
+    """The files a pass must leave alone, with their bytes."""
+    kept = {}
+    for name in IGNORED:
+        data = f"not a form: {name}".encode()
+        (home.inbox / name).write_bytes(data)
+        kept[name] = data
+    return kept
+
+
+def intake_pass(pipeline: Pipeline, patience: float = 3.0) -> tuple[list[Taken], DeliveryOutcome]:
+    """What the `intake` flow does, without Prefect."""
+    tracker = StabilityTracker(pipeline.home.settings.inbox.stable_seconds)
+    ready = wait_until_ready(pipeline.home.inbox, InboxFilter(), tracker, patience)
+    taken = [take_file(pipeline, path) for path in ready]
+    return taken, deliver_pending(pipeline)
+
+
+def expected_recipients(case: Case) -> tuple[str, ...]:
+    """The area's consultants; the fallback ones for an unclear area, a scan, an unreadable file."""
+    area = case.fields.get("strategic_area") if case.kind not in (None, "pdf-scanned") else None
+    return AREAS[area] if isinstance(area, str) else FALLBACK
+
+
+def expected_outcome(case: Case) -> str:
+    if case.kind in (None, "pdf-scanned"):
+        return "unreadable"
+    return "complete" if case.complete else "incomplete"
+
+
+def by_name(corpus: list[Case], *names: str) -> list[Case]:
+    found = {c.name: c for c in corpus}
+    return [found[n] for n in names]
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def plain_body(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return part.get_content()  # type: ignore[no-any-return]
+
+
+# --- deliveries -----------------------------------------------------------------------------------
+
+@dataclass
+class Recording:
+    """A delivery that keeps what it is given; `failing` makes every send fail as SMTP would;
+    `before_send` looks at each message before it is taken."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    failing: bool = False
+    before_send: Callable[[EmailMessage], None] | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.before_send is not None:
+            self.before_send(message)
+        if self.failing:
+            raise DeliveryError("SMTP server 127.0.0.1:25 refused the connection")
+        self.messages.append(message)
+
+    def by_recipient(self) -> dict[str, list[str]]:
+        return received(((recipients(m), str(m["Subject"])) for m in self.messages))
+
+
+def received(pairs: Iterable[tuple[Iterable[str], str]]) -> dict[str, list[str]]:
+    """recipient -> subjects, sorted."""
+    out: dict[str, list[str]] = {}
+    for to, subject in pairs:
+        for address in to:
+            out.setdefault(address, []).append(subject)
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+@dataclass
+class Collector:
+    """An aiosmtpd handler keeping each envelope: its recipients and the raw message."""
+
+    envelopes: list[tuple[list[str], bytes]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
+        return "250 Message accepted for delivery"
+
+    def messages(self) -> list[tuple[list[str], EmailMessage]]:
+        return [(to, parse(raw)) for to, raw in self.envelopes]
+
+    def by_recipient(self) -> dict[str, list[str]]:
+        return received((to, str(m["Subject"])) for to, m in self.messages())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[Collector, int]]:
+    collector = Collector()
+    port = free_port()
+    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield collector, port
+    finally:
+        controller.stop()

@@ -50,9 +50,26 @@ def read_pdf(data: bytes, context: ReadContext) -> Extraction:
         # A fillable form never filled in may show nothing but its boxes; a scan has no fields.
         return read_form(reader, data, context, form, by_index) if form.data_fields else scanned()
     values = answers(pages, context)
+    if not values and not form.data_fields and _has_page_images(reader):
+        # Page images and a few words that are no label of the form: a scanner's stamp or an
+        # app's "Scanned with ..." line, not a text layer.
+        return scanned()
     if form.data_fields and not _answers_printed(form, by_index, values, context):
         return read_form(reader, data, context, form, by_index)
     return Extraction(kind="pdf-text", values=values)
+
+
+def _has_page_images(reader: PdfReader) -> bool:
+    try:
+        for page in reader.pages:
+            resources = page.get("/Resources")
+            xobjects = resources.get_object().get("/XObject") if resources else None
+            if xobjects and any(x.get_object().get("/Subtype") == "/Image"
+                                for x in xobjects.get_object().values()):
+                return True
+    except PYPDF_ERRORS:
+        return False
+    return False
 
 
 def _answers_printed(form: FormInfo, pages: dict[int, PageText], values: dict[str, FoundValue],

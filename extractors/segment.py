@@ -68,7 +68,8 @@ class Segmenter:
             return True
         # A near-miss inside an answer is more likely text than a label, unless it is set out
         # as one: a heading or bold line, or a short head before a colon with its answer.
-        if not (match.exact or block.emphasised or inline) and self._open is not None:
+        asked = block.text.rstrip().endswith("?")  # the form's questions, asked on a line
+        if not (match.exact or block.emphasised or inline or asked) and self._open is not None:
             return False
         if self._has_answer(match.key):
             return False

@@ -25,7 +25,7 @@ _DEFINITE = ("en", "et", "n", "t", "na", "arna", "erna")
 # Labels longer than this many words are sentences, not labels.
 MAX_LABEL_WORDS = 16
 # A wording recognised only by its keywords must be shorter still.
-MAX_KEYWORD_LABEL_WORDS = 9
+MAX_KEYWORD_LABEL_WORDS = 12
 # Fuzzy matching only for labels at least this long: short ones ("Mål", "Tel") must match exactly.
 MIN_FUZZY_LENGTH = 6
 FUZZY_RATIO = 0.88
@@ -94,9 +94,18 @@ class LabelMatcher:
                 return found, rest.strip()
         return None
 
+    def _names_a_place(self, folded: str) -> bool:
+        words = folded.split()
+        # "Vara" and "Mark" are also everyday words ("ska vara klart").
+        places = self._places - {"vara", "mark"}
+        return any(p in places or (p.endswith("s") and p[:-1] in places)
+                   for p in _phrases(words))
+
     def _by_keywords(self, folded: str) -> str | None:
         if not folded or len(folded.split()) > MAX_KEYWORD_LABEL_WORDS or folded in self._answers:
             return None
+        if self._names_a_place(folded):
+            return None  # "Alingsås kommun", "Lerums bibliotek": answers name places, labels don't
         # Swedish puts the head of a phrase last: "Bibliotekets egen insats" is the insats.
         best: tuple[int, str] | None = None
         for key, pattern in self._keywords:
@@ -143,6 +152,10 @@ class LabelMatcher:
             if close >= best_ratio - 0.02:
                 return None
         return self._variants[best]
+
+
+def _phrases(words: list[str]) -> set[str]:
+    return {" ".join(words[i:i + n]) for n in (1, 2) for i in range(len(words) - n + 1)}
 
 
 def _looks_like_label(text: str) -> bool:

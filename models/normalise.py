@@ -13,20 +13,43 @@ from blankett.models.text import fold
 _SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ", "'": " ",
                          "’": " ", "\u2212": "-", "–": "-"})
 _NUMBER = re.compile(
-    r"(?P<sign>-\s?)?(?P<num>\d{1,3}(?:[ .]\d{3})+(?:,\d{1,2})?(?!\d)|\d+(?:[.,]\d+)?)"
+    r"(?P<sign>-\s?)?(?P<num>\d{1,3}(?:[ .,]\d{3})+(?:,\d{1,2})?(?!\d)|\d+(?:[.,]\d+)?)"
     r"\s*(?P<unit>tkr|tusen|t\s?kr|k(?:r|sek)?\b|miljon|mkr|sek|kr|kronor|:-)?",
     re.IGNORECASE,
 )
+# The amount applied for, among others in the same answer ("Totalt 90 000 kr varav 45 000 kr söks").
+_APPLIED = re.compile(r"\b(?:sök|sok|ansök|ansok|söks|soks|sökt|sokt|apply|applied|request)\w*",
+                      re.IGNORECASE)
 
 
 def parse_amount(text: str) -> int | None:
-    """The first amount in `text`, in whole kronor: "45.000:-" -> 45000, "50 tkr" -> 50000."""
-    match = _NUMBER.search(text.translate(_SPACES))
-    if match is None:
+    """The amount applied for, in whole kronor: "45.000:-" -> 45000, "50 tkr" -> 50000,
+    "SEK 25,000" -> 25000. With several amounts, the one next to "söks"/"söker" wins, else the
+    first."""
+    spaced = text.translate(_SPACES)
+    found = [(m, _value(m, spaced)) for m in _NUMBER.finditer(spaced)]
+    if not found:
         return None
+    if len({v for _, v in found}) > 1:
+        for verb in _APPLIED.finditer(spaced):
+            nearest = min(found, key=lambda item: _distance(item[0], verb))
+            if _distance(nearest[0], verb) <= 40:
+                return nearest[1]
+    return found[0][1]
+
+
+def _distance(number: re.Match[str], verb: re.Match[str]) -> int:
+    if number.end() <= verb.start():
+        return verb.start() - number.end()
+    return max(0, number.start() - verb.end())
+
+
+def _value(match: re.Match[str], text: str) -> int:
     num = match["num"]
-    if re.fullmatch(r"\d{1,3}(?:[ .]\d{3})+(?:,\d{1,2})?", num):
-        value = float(num.replace(" ", "").replace(".", "").replace(",", "."))
+    if re.fullmatch(r"\d{1,3}(?:[ .,]\d{3})+(?:,\d{1,2})?", num):
+        # Grouped thousands: "45 000", "45.000", "25,000" (English); a decimal comma after them.
+        head, _, cents = num.rpartition(",") if re.search(r",\d{1,2}$", num) else (num, "", "")
+        value = float(re.sub(r"[ .,]", "", head) + ("." + cents if cents else ""))
     else:
         value = float(num.replace(",", "."))
     unit = (match["unit"] or "").lower().replace(" ", "")
@@ -34,8 +57,7 @@ def parse_amount(text: str) -> int | None:
         value *= 1000
     elif unit in ("miljon", "mkr"):
         value *= 1_000_000
-    if match["sign"] and match.start() == len(text.translate(_SPACES)) - len(
-            text.translate(_SPACES).lstrip()):
+    if match["sign"] and not text[: match.start()].strip():
         value = -value
     return round(value)
 
@@ -50,13 +72,23 @@ class MunicipalityIndex:
         self._suffixes = sorted((fold(s) for s in m.suffixes), key=len, reverse=True)
 
     def canonical(self, text: str) -> str | None:
-        base = fold(re.sub(r"\([^)]*\)", " ", text))
-        for candidate in self._candidates(base):
+        """The municipality named, also as the first part of "Uddevalla kommun, Stadsbiblioteket"
+        or "Kungälvs kommun / Kungälvs bibliotek"."""
+        whole = re.sub(r"\([^)]*\)", " ", text)
+        parts = [whole, *re.split(r"[,/;–—\n]| - ", whole)]
+        for part in parts:
+            found = self._exact(fold(part))
+            if found:
+                return found
+        return self._closest(fold(whole)) or self._closest(fold(parts[1]))
+
+    def _exact(self, folded: str) -> str | None:
+        for candidate in self._candidates(folded):
             if candidate in self._aliases:
                 return self._aliases[candidate]
             if candidate in self._names:
                 return self._names[candidate]
-        return self._closest(base)
+        return None
 
     def _candidates(self, folded: str) -> list[str]:
         forms = [folded]
@@ -168,6 +200,7 @@ class AreaIndex:
                     self._names.append((folded, area.key))
         # Longest first so that "det lasfrämjande biblioteket" wins over a bare word.
         self._names.sort(key=lambda item: len(item[0]), reverse=True)
+        self._full = [(_fold_area(a.name), a.key) for a in spec.areas]
 
     def read(self, text: str) -> AreaReading:
         lines = [line for line in re.split(r"[\n;]|(?=[☐☒☑□■])", text) if line.strip()]
@@ -176,13 +209,19 @@ class AreaIndex:
             chosen = [b["rest"] for b in boxes if b and b["on"]]
             keys = self._keys(" ; ".join(chosen))
             return AreaReading(tuple(dict.fromkeys(keys)), bool(chosen))
-        keys = self._keys(text)
-        return AreaReading(tuple(dict.fromkeys(keys)), bool(fold(text)))
+        keys = list(dict.fromkeys(self._keys(text)))
+        if len(keys) > 1:
+            # "Vi söker inom det digitala biblioteket, även om läsfrämjande arbete ingår": the
+            # area named by its full name is the one chosen.
+            full = list(dict.fromkeys(k for k in self._keys(text, full_only=True)))
+            if len(full) == 1:
+                keys = full
+        return AreaReading(tuple(keys), bool(fold(text)))
 
-    def _keys(self, text: str) -> list[str]:
+    def _keys(self, text: str, *, full_only: bool = False) -> list[str]:
         folded = " " + _fold_area(text) + " "
         found: list[tuple[int, str]] = []
-        for name, key in self._names:
+        for name, key in self._full if full_only else self._names:
             pos = folded.find(" " + name + " ")
             if pos >= 0:
                 found.append((pos, key))

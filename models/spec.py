@@ -40,6 +40,7 @@ class FieldSpec(_Strict):
     keywords: tuple[str, ...] = ()
     hint: str | None = None
     warn_when_missing: bool = False
+    one_line: bool = False
 
     @property
     def labels(self) -> tuple[str, ...]:

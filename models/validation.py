@@ -96,9 +96,12 @@ def check(extraction: Extraction, rules: Rules) -> Checked:
     if extraction.kind == "pdf-scanned":
         # Nothing was read, so nothing can be said to be missing: the scan is the problem.
         return Checked(fields, problems, rules.routing.consultants(None), sources)
+    answers = _gather_contact(
+        {s.key: _answer(found.value, s, rules)
+         for s in rules.spec.fields if (found := extraction.values.get(s.key))})
     for spec in rules.spec.fields:
         found = extraction.values.get(spec.key)
-        text = _answer(found.value, spec, rules) if found else ""
+        text = answers.get(spec.key, "")
         if found and text:
             sources[spec.key] = found.source
         fields[spec.key] = _normalise(spec, text, rules, problems)
@@ -118,7 +121,36 @@ def _answer(raw: str, spec: FieldSpec, rules: Rules) -> str:
     applicant's program drew its bullets."""
     lines = [_BULLET.sub("- ", line) for line in collapse_space(raw).split("\n")
              if not rules.is_filler(line, spec)]
+    if spec.one_line:
+        lines = lines[:1]
     return "\n".join(lines).strip()
+
+
+_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?:\+\d{2}[\s-]?|0)\d{1,4}[\s-]?\d{2,3}(?:[\s-]?\d{2,3}){1,3}")
+
+
+def _gather_contact(answers: dict[str, str]) -> dict[str, str]:
+    """"Kontaktperson: Anna Berg, anna@ale.se, 0303-33 00 00" on one line: the address and the
+    number go to their own fields when those are empty. Likewise "Kommun: Uddevalla kommun,
+    Stadsbiblioteket" names the library when nothing else does."""
+    gathered = dict(answers)
+    municipality = answers.get("municipality", "")
+    if not answers.get("library") and "," in municipality:
+        rest = municipality.split(",", 1)[1].strip()
+        if re.search(r"bibliotek", rest, re.IGNORECASE):
+            gathered["library"] = rest
+    name = answers.get("contact_name", "")
+    if not name:
+        return gathered
+    if not gathered.get("contact_email") and (address := _ADDRESS.search(name)):
+        gathered["contact_email"] = address.group()
+        name = name.replace(address.group(), " ")
+    if not gathered.get("contact_phone") and (phone := _PHONE.search(name)):
+        gathered["contact_phone"] = phone.group().strip()
+        name = name.replace(phone.group(), " ")
+    gathered["contact_name"] = re.sub(r"\s*[,;/|]\s*(?=[,;/|]|$)", "", " ".join(name.split())).strip(" ,;/|")
+    return gathered
 
 
 def _problem(problems: list[Problem], spec: FieldSpec, code: str, severity: Severity,
@@ -188,6 +220,10 @@ def _municipality(spec: FieldSpec, text: str, rules: Rules, problems: list[Probl
 
 
 def _amount(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> Value:
+    if fold(text) in ("kr", "sek", "kronor"):
+        # Only the template's unit is left in the cell.
+        _problem(problems, spec, "missing", "error")
+        return None
     amount = parse_amount(text)
     limit = rules.spec.grant.max_amount_sek
     if amount is None:

@@ -207,6 +207,17 @@ def test_header_row_with_answers_below(context: ReadContext) -> None:
         "municipality": "Tjörn", "library": "Skärhamns bibliotek", "contact_name": "Eva"}
 
 
+def test_header_row_whose_answers_name_their_municipality(context: ReadContext) -> None:
+    # "Alingsås kommun" in the first cell of the answer row is no label, though "kommun" is.
+    data = build(tbl(tr("Kommun", "Bibliotek", "Kontaktperson", "E-post", "Telefon"),
+                     tr("Alingsås kommun", "Alingsås bibliotek", "Johan Åberg",
+                        "johan.aberg@alingsas.example.org", "0322-61 60 00")))
+    assert answers(data, context) == {
+        "municipality": "Alingsås kommun", "library": "Alingsås bibliotek",
+        "contact_name": "Johan Åberg", "contact_email": "johan.aberg@alingsas.example.org",
+        "contact_phone": "0322-61 60 00"}
+
+
 def test_shaded_unknown_label_hides_its_answer(context: ReadContext) -> None:
     data = build(tbl(
         tr(tc("Organisationsnummer", shade="D9D9D9"), "Mål: inget som hör hit"),

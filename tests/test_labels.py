@@ -105,6 +105,12 @@ def test_template_labels_survive_numbering_case_and_punctuation(field, numbering
     ("Vad vill ni uppnå?", "goal"),
     ("Varför vill ni göra detta?", "purpose"),
     ("Vilka resultat hoppas ni på?", "expected_results"),
+    ("Vad heter aktiviteten?", "project_title"),
+    ("Hur mycket pengar söker ni?", "requested_amount_sek"),
+    ("Vem vänder sig aktiviteten till?", "target_group"),
+    ("Hur ska arbetet fortsätta i ordinarie verksamhet när projektet är slut?", "continuation"),
+    ("Vad bidrar biblioteket själv med?", "own_contribution"),
+    ("Vem skriver under?", "signatory"),
 ])
 def test_unlisted_wordings_set_out_as_labels_are_read_by_their_keywords(text: str, key: str) -> None:
     found = MATCHER.match(text, loose=True)
@@ -113,6 +119,8 @@ def test_unlisted_wordings_set_out_as_labels_are_read_by_their_keywords(text: st
 
 @pytest.mark.parametrize("text", [
     "Det digitala biblioteket",  # an area ticked on a bold line is an answer
+    "Alingsås kommun",  # answers name places; labels don't
+    "Lerums bibliotek",
     "SÖKT BELOPP: 25.000:-",  # a label with its answer is split, not taken whole
     "Vi vill att biblioteket blir en mötesplats för alla invånare i hela kommunen året om",
 ])

@@ -27,6 +27,9 @@ AREAS = AreaIndex(SPEC)
     ("50 000 kr", 50000), ("45.000:-", 45000), ("30 000 SEK", 30000), ("30000", 30000),
     ("50\u00a0000 kr", 50000), ("50 000,00 kr", 50000), ("45 tkr", 45000), ("Ca 40 000 kronor", 40000),
     ("0 kr", 0), ("-5000", -5000), ("60 000 kr", 60000), ("femtio tusen", None), ("", None),
+    ("SEK 25,000", 25000), ("45,000 SEK", 45000),
+    ("Totalt 90 000 kr varav 45 000 kr söks", 45000),
+    ("Vi söker 40 000 kr av totalt 80 000 kr", 40000),
 ])
 def test_amounts(text: str, amount: int | None) -> None:
     assert parse_amount(text) == amount
@@ -52,6 +55,8 @@ def test_any_written_amount_reads_back(n: int, sep: str, suffix: str, prefix: st
     ("MÖLNDAL", "Mölndal"), ("Lilla Edets kommun", "Lilla Edet"), ("Dals-Eds kommun", "Dals-Ed"),
     ("Borås Stad", "Borås"), ("Lerums bibliotek", "Lerum"), ("Trollhattan", "Trollhättan"),
     ("Skövde kommun (Stadsbiblioteket)", "Skövde"), ("Stockholm", None), ("Markaryd", None),
+    ("Uddevalla kommun, Stadsbiblioteket", "Uddevalla"),
+    ("Kungälvs kommun / Kungälvs bibliotek", "Kungälv"),
     ("Malmö", None),
 ])
 def test_municipalities(text: str, name: str | None) -> None:
@@ -84,6 +89,8 @@ def test_dates(text: str, iso: str | None) -> None:
     ("[X] Det lärande biblioteket\n[ ] Det digitala biblioteket", ("learning",)),
     ("☐ Det öppna biblioteket\n☐ Det digitala biblioteket", ()),
     ("Kultur för alla", ()),
+    # Named in a sentence with another area's word: the full name is the choice.
+    ("Vi söker inom det digitala biblioteket, även om en del är läsfrämjande arbete", ("digital",)),
 ])
 def test_areas(text: str, areas: tuple[str, ...]) -> None:
     assert AREAS.read(text).areas == areas

@@ -745,6 +745,19 @@ def test_image_only_pdf_is_scanned(context: ReadContext) -> None:
     ]
 
 
+def test_scan_with_a_stamped_line_of_text_is_still_a_scan(context: ReadContext) -> None:
+    noise = random.Random(3)
+    image = Image.new("L", (200, 280))
+    image.putdata([noise.randrange(256) for _ in range(200 * 280)])
+
+    def page(c: Canvas) -> None:
+        c.drawImage(ImageReader(image), 0, 0, width=WIDTH, height=HEIGHT)
+        c.setFont("Helvetica", 8)
+        c.drawString(10, 10, "Scanned with CamScanner – Skannad 2026-03-03 10:14 – Sida 1")
+
+    assert read_pdf(canvas_pdf(page), context).kind == "pdf-scanned"
+
+
 def with_xfa(data: bytes) -> bytes:
     def change(writer: PdfWriter) -> None:
         template = StreamObject()

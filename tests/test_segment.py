@@ -58,3 +58,13 @@ def test_section_headings_end_an_answer() -> None:
     got = _answers(Block("Kommun"), Block("Ale"), Block("Beskrivning av aktiviteten"),
                    Block("Inledande text som inte är något svar."))
     assert got == {"municipality": "Ale"}
+
+
+def test_the_forms_questions_asked_as_plain_lines_are_labels() -> None:
+    got = _answers(
+        Block("Vad är syftet med aktiviteten?"), Block("Att fler ska läsa."),
+        Block("Vad heter aktiviteten?"), Block("Läslust"),
+        Block("Hur mycket pengar söker ni?"), Block("35 000 kr"),
+    )
+    assert got == {"purpose": "Att fler ska läsa.", "project_title": "Läslust",
+                   "requested_amount_sek": "35 000 kr"}

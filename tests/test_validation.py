@@ -127,3 +127,22 @@ def test_a_corrected_version_is_not_a_second_application() -> None:
     reports = [_report("a", "Ale", "Läslust i Ale"), _report("b", "Ale", "Läslust i Ale ")]
     flag_second_applications(reports, 2026)
     assert all(r.problems == [] for r in reports)
+
+
+def test_contact_details_written_on_the_name_line_go_to_their_fields() -> None:
+    checked = check(_extraction(contact_name="Anna Berg, anna.berg@molndal.se, 031-123 45 67",
+                                contact_email="", contact_phone=""), RULES)
+    assert checked.fields["contact_name"] == "Anna Berg"
+    assert checked.fields["contact_email"] == "anna.berg@molndal.se"
+    assert checked.fields["contact_phone"] == "031-123 45 67"
+    assert checked.problems == []
+
+
+def test_one_line_fields_keep_their_first_line() -> None:
+    checked = check(_extraction(signatory="Per Persson\nBilaga 1: budget\nLokalhyra 5 000 kr"), RULES)
+    assert checked.fields["signatory"] == "Per Persson"
+
+
+def test_an_amount_cell_holding_only_its_unit_is_missing() -> None:
+    checked = check(_extraction(requested_amount_sek="kr"), RULES)
+    assert _codes(checked.problems) == {("requested_amount_sek", "missing", "error")}

@@ -17,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 # Replaced by tests; the commands read it when they run, not when they are defined.
@@ -24,8 +25,19 @@ environment = Environment()
 
 
 
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        print(f"blankett {version('blankett')}", file=environment.stdout)
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
     """Keep the libraries' own warnings about odd files off the terminal."""
     for name in ("pypdf", "pdfminer", "pdfplumber", "PIL"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -33,9 +45,10 @@ def _root() -> None:
 
 @app.command()
 def extract(
-    files: Annotated[list[Path], typer.Argument(help="Received forms: .docx or PDF (the type is "
-                                                     "read from the content, not the name).",
-                                                show_default=False)],
+    files: Annotated[list[Path], typer.Argument(
+        help="Received forms: .docx or PDF; the type is read from the content, not the name. "
+             "Old .doc, .odt and images are refused. Put -- before names that start with -.",
+        show_default=False, metavar="FILE")],
     json: Annotated[bool, typer.Option("--json", help="One JSON object per file, one per line.")]
     = False,
     year: Annotated[int | None, typer.Option(help="The grant year the timeline is checked against.",
@@ -49,8 +62,7 @@ def extract(
 ) -> None:
     """Read forms and show every field, what is missing or wrong, and who gets each form.
 
-    Exit status: 0 when every file was read, complete or not; 2 when any could not be read
-    (the others are still reported).
+    Exit status: 0 when every file was read, complete or not; 2 when any could not be.
     """
     from blankett.flows.extract_command import run_extract
 
@@ -167,4 +179,11 @@ def demo(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except BrokenPipeError:
+        # `blankett status | head`: the reader has all it wanted.
+        import os
+        import sys
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -36,7 +36,8 @@ def run_extract(env: Environment, files: list[Path], *, as_json: bool, year: int
         from rich.console import Console
 
         console = Console(file=env.stdout, highlight=False, soft_wrap=False,
-                          force_terminal=env.stdout_is_terminal or None)
+                          force_terminal=env.stdout_is_terminal or None,
+                          width=None if env.stdout_is_terminal else 120)
     for result in results:
         if isinstance(result, Failure):
             env.error(result.line)

@@ -17,7 +17,11 @@ from typing import Literal
 
 from blankett.flows.examine import Failure
 from blankett.flows.ledger import record_version, status_of
-from blankett.flows.messaging import queue_failure_report, queue_version_report
+from blankett.flows.messaging import (
+    queue_failure_report,
+    queue_version_report,
+    queue_warning_reports,
+)
 from blankett.flows.pipeline import Pipeline, relative
 from blankett.flows.store import Submission
 
@@ -91,6 +95,7 @@ def _record(pipeline: Pipeline, target: Path, name: str, sha: str, size: int, re
         report = pipeline.examiner.report(name, sha, extraction)
         recorded = record_version(session, submission, report, extraction, pipeline.year)
         queue_version_report(pipeline, session, recorded)
+        queue_warning_reports(pipeline, session, recorded.application, recorded.warned)
         outcome: Outcome = status_of(recorded.result)
         log.info("%s: %s, %s version %d, archived as %s", name, outcome,
                  recorded.application.municipality or "unknown municipality",

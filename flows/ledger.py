@@ -25,6 +25,8 @@ class Recorded:
     version: Version
     result: Result
     previous: Result | None
+    # Other activities of the same municipality that were warned of this one only now.
+    warned: tuple[Application, ...] = ()
 
 
 def application_for(session: Session, report: Report, year: int) -> Application:
@@ -67,8 +69,8 @@ def record_version(session: Session, submission: Submission, report: Report,
     if title:
         application.title = str(title)
     result = add_result(session, version, report, extraction)
-    flag_other_activities(session, application, result)
-    return Recorded(application, version, result, previous)
+    warned = flag_other_activities(session, application, result)
+    return Recorded(application, version, result, previous, tuple(warned))
 
 
 def add_result(session: Session, version: Version, report: Report,
@@ -89,29 +91,35 @@ def _problem_record(problem: Problem) -> ProblemRecord:
                          message=problem.message)
 
 
-def flag_other_activities(session: Session, application: Application, result: Result) -> None:
+def flag_other_activities(session: Session, application: Application, result: Result
+                          ) -> list[Application]:
     """One application per municipality and year can be granted: a second, different activity
-    warns on both."""
+    warns on both. Returns the other applications that got the warning only now: their
+    consultants have not been told yet."""
     if not application.municipality:
-        return
+        return []
     others = session.scalars(select(Application).where(
         Application.year == application.year,
         Application.municipality == application.municipality,
         Application.id != application.id)).all()
+    warned: list[Application] = []
     for other in others:
         if not other.versions:
             continue
         _warn_once(result, second_application(application.municipality,
                                               other.title or "", application.year))
-        _warn_once(other.latest.result, second_application(application.municipality,
-                                                           application.title or "",
-                                                           application.year))
+        if _warn_once(other.latest.result, second_application(application.municipality,
+                                                              application.title or "",
+                                                              application.year)):
+            warned.append(other)
+    return warned
 
 
-def _warn_once(result: Result, problem: Problem) -> None:
+def _warn_once(result: Result, problem: Problem) -> bool:
     if any(p.code == problem.code and p.message == problem.message for p in result.problems):
-        return
+        return False
     result.problems.append(_problem_record(problem))
+    return True
 
 
 def same_outcome(a: Result, report: Report) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,6 +106,37 @@ def queue_rerun_report(pipeline: Pipeline, session: Session, application: Applic
     _queue_report(pipeline, session, report, application.id, application.latest.submission_id)
 
 
+def queue_warning_reports(pipeline: Pipeline, session: Session, cause: Application,
+                          warned: Iterable[Application]) -> None:
+    """Tell the consultants of each other activity of the same municipality about `cause`.
+
+    When an application's own report is still waiting to be sent, it is written again with the
+    warning in it; once sent, they get a new report that says what is new."""
+    for other in warned:
+        version = other.latest
+        result = version.result
+        waiting = session.scalar(select(Message).where(
+            Message.key == f"report:submission:{version.submission_id}",
+            Message.state == "pending"))
+        if waiting is not None:
+            previous = other.versions[-2].result if len(other.versions) > 1 else None
+            view = application_view(pipeline, other, version, result,
+                                    changes(previous, result, pipeline.spec))
+            report = CompletenessReport(key=waiting.key, application=view,
+                                        recipients=tuple(waiting.recipients["to"]))
+            message = render_report(report, sender=pipeline.sender,
+                                    archive_root=pipeline.home.root)
+            waiting.subject = str(message["Subject"])
+            waiting.raw = message.as_bytes()
+            continue
+        lines = tuple(f"Ny varning: {p.message}" for p in result.problems
+                      if p.code == "second_application" and cause.title and cause.title in p.message)
+        view = application_view(pipeline, other, version, result, lines)
+        report = CompletenessReport(key=f"report:second:{result.id}:{cause.id}", application=view,
+                                    recipients=tuple(result.consultants["to"]))
+        _queue_report(pipeline, session, report, other.id, version.submission_id)
+
+
 def queue_failure_report(pipeline: Pipeline, session: Session, submission: Submission) -> None:
     report = CompletenessReport(key=f"report:submission:{submission.id}",
                                 application=failed_view(submission),
@@ -177,8 +209,11 @@ _STATUS = {"complete": "komplett", "incomplete": "ofullständig", "unreadable": 
 
 def _since_last(session: Session, address: str, views: list[ApplicationView],
                 snapshot: dict[str, list[object]]) -> tuple[str, ...]:
+    # Escaped: "_" and "%" in an address are wildcards to LIKE, and would find another
+    # consultant's summary (eva_fred@ and evaxfred@).
     last = session.scalars(select(Message).where(
-        Message.kind == "summary", Message.key.like(f"summary:%:{address}"))
+        Message.kind == "summary", Message.key.startswith("summary:", autoescape=True),
+        Message.key.endswith(f":{address}", autoescape=True))
         .order_by(Message.id.desc())).first()
     before: dict[str, list[object]] = (last.snapshot or {}) if last else {}
     lines: list[str] = []

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from blankett.extractors import EXTRACTOR_VERSION
 from blankett.flows.examine import Failure
 from blankett.flows.ledger import add_result, flag_other_activities, same_outcome
-from blankett.flows.messaging import queue_rerun_report
+from blankett.flows.messaging import queue_rerun_report, queue_warning_reports
 from blankett.flows.pipeline import Pipeline
 from blankett.flows.store import Application
 from blankett.models.records import Extraction
@@ -69,7 +69,8 @@ def _revalidate(pipeline: Pipeline, session: Session, application: Application, 
         previous.extractor_version = EXTRACTOR_VERSION
         return False, again
     result = add_result(session, version, result_report, extraction)
-    flag_other_activities(session, application, result)
+    warned = flag_other_activities(session, application, result)
     if report:
         queue_rerun_report(pipeline, session, application, previous, result)
+        queue_warning_reports(pipeline, session, application, warned)
     return True, again

@@ -48,7 +48,7 @@ def intake(home: str, patience: float | None = None) -> dict[str, int]:
     try:
         wait = patience if patience is not None else pipeline.home.settings.inbox.stable_seconds * 3
         ready = find_ready_files(quote(pipeline), wait)
-        taken = [take(quote(pipeline), path) for path in ready]
+        taken = [_take_or_skip(pipeline, path) for path in ready]
         delivered = deliver(quote(pipeline))
     finally:
         pipeline.close()
@@ -59,6 +59,19 @@ def intake(home: str, patience: float | None = None) -> dict[str, int]:
     create_markdown_artifact(markdown=intake_table(taken, delivered), key="intake-pass",
                              description="What the last pass over the inbox took in")
     return counts
+
+
+def _take_or_skip(pipeline: Pipeline, path: Path) -> Taken:
+    """One file's fault, after its retries, must not keep the others from being taken and
+    reported: the file stays in the inbox (take_file puts it back) for the next pass."""
+    state = take(quote(pipeline), path, return_state=True)
+    if state.is_completed():
+        return state.result()  # type: ignore[no-any-return]
+    error = state.result(raise_on_failure=False)
+    reason = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+    get_run_logger().error("%s: left in the inbox for the next pass; taking it failed (%s)",
+                           path.name, reason)
+    return Taken(path.name, "skipped", f"failed, left in the inbox: {reason}")
 
 
 def count(taken: list[Taken]) -> dict[str, int]:

@@ -127,7 +127,7 @@ def parse(raw: bytes) -> EmailMessage:
 def plain_body(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
-    return part.get_content()  # type: ignore[no-any-return]
+    return str(part.get_content()).replace("\r\n", "\n")  # by SMTP the lines end in CRLF
 
 
 # --- deliveries -----------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ class Recording:
         self.messages.append(message)
 
     def by_recipient(self) -> dict[str, list[str]]:
-        return received(((recipients(m), str(m["Subject"])) for m in self.messages))
+        return received((recipients(m), str(m["Subject"])) for m in self.messages)
 
 
 def received(pairs: Iterable[tuple[Iterable[str], str]]) -> dict[str, list[str]]:

@@ -1,0 +1,148 @@
+"""The home commands as a person runs them: `python -m blankett.flows init|run|status ...` in a
+subprocess; exit codes, the lines on stdout and stderr."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from pipeline_support import by_name, drop, make_home
+
+from blankett.fixtures.corpus import Case
+from blankett.flows.settings import SETTINGS_FILE
+
+
+def blankett(*args: str | Path, home_env: Path | None = None, prefect_home: Path | None = None,
+             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PREFECT_", "BLANKETT_")) and k != "DO_NOT_TRACK"}
+    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    if prefect_home is not None:
+        env["PREFECT_HOME"] = str(prefect_home)
+    if home_env is not None:
+        env["BLANKETT_HOME"] = str(home_env)
+    command = [sys.executable, "-m", "blankett.flows", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
+                          check=False)
+
+
+def test_init_creates_the_folders_and_a_commented_settings_file(tmp_path: Path) -> None:
+    root = tmp_path / "hemma"
+    result = blankett("init", root)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    for folder in ("inbox", "archive", "failed", "outbox"):
+        assert (root / folder).is_dir()
+        assert f"created {root / folder}/" in result.stdout
+    settings = (root / SETTINGS_FILE).read_text(encoding="utf-8")
+    assert sum(line.startswith("#") for line in settings.splitlines()) >= 10
+    parsed = tomllib.loads(settings)
+    assert {"inbox", "smtp", "routing", "store"} <= set(parsed)
+
+    # Twice is harmless: nothing changes, and it says so.
+    (root / "inbox" / "keep.docx").write_bytes(b"PK")
+    (root / SETTINGS_FILE).write_text(settings + "\n# my note\n", encoding="utf-8")
+    again = blankett("init", root)
+    assert again.returncode == 0, again.stderr
+    assert "nothing changed" in again.stdout and "created" not in again.stdout
+    assert (root / SETTINGS_FILE).read_text(encoding="utf-8").endswith("# my note\n")
+    assert (root / "inbox" / "keep.docx").read_bytes() == b"PK"
+
+
+def test_init_uses_blankett_home_and_fills_in_missing_folders(tmp_path: Path) -> None:
+    root = tmp_path / "from-env"
+    assert blankett("init", home_env=root).returncode == 0
+    (root / "outbox").rmdir()
+    result = blankett("init", home_env=root)
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0] == f"created {root / 'outbox'}/"
+    assert (root / "outbox").is_dir()
+
+
+@pytest.mark.parametrize(("section", "text", "setting"), [
+    ("[smtp]", "prot = 1", "smtp.prot"),
+    ("[inbox]", 'stable_seconds = "x"', "inbox.stable_seconds"),
+    ("[smtp]", "port = 0", "smtp.port"),
+    ("[grant]", "year = 1999", "grant.year"),
+])
+def test_a_wrong_setting_is_one_error_line_naming_file_and_setting(
+        tmp_path: Path, section: str, text: str, setting: str) -> None:
+    root = tmp_path / "home"
+    assert blankett("init", root).returncode == 0
+    path = root / SETTINGS_FILE
+    path.write_text(f"{section}\n{text}\n", encoding="utf-8")
+    commands = [["run", "--home", root]]
+    if setting == "smtp.prot":
+        commands.append(["status", "--home", root])
+    for command in commands:
+        result = blankett(*command)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("error: ")
+        assert str(path) in lines[0] and setting in lines[0], lines[0]
+        assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_a_settings_file_that_is_not_toml_is_one_error_line(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    assert blankett("init", root).returncode == 0
+    (root / SETTINGS_FILE).write_text("[smtp\nhost = ", encoding="utf-8")
+    result = blankett("run", "--home", root)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {root / SETTINGS_FILE}: not valid TOML")
+
+
+def test_a_wrong_routing_file_is_one_error_line(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    (home.root / "routing.toml").write_text('[areas]\nopen = ["a@example.org"]\n', encoding="utf-8")
+    result = blankett("run", "--home", home.root)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ") and "routing.toml" in line
+
+
+@pytest.mark.parametrize("command", ["run", "status"])
+def test_a_missing_home_tells_to_run_init(tmp_path: Path, command: str) -> None:
+    root = tmp_path / "nowhere"
+    result = blankett(command, "--home", root)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ") and f"blankett init {root}" in line
+    assert not root.exists()
+
+
+def test_a_missing_folder_tells_to_run_init(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    assert blankett("init", root).returncode == 0
+    (root / "failed").rmdir()
+    result = blankett("run", "--home", root)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {root / 'failed'}") and "blankett init" in line
+
+
+def test_run_takes_the_inbox_and_prints_one_line(corpus: list[Case], tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    cases = by_name(corpus, "docx_mall_goteborg.docx", "docx_ofullstandig_vara.docx",
+                    "ansokan_trasig.docx")
+    drop(home, cases)
+    result = blankett("run", "--home", home.root, prefect_home=tmp_path / "prefect", timeout=90)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output and "ERROR" not in output, output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    assert lines[0].startswith("Took 3 files: 1 complete, 1 incomplete, 1 unreadable, 0 duplicate.")
+    assert "Messages sent: 3" in lines[0]
+    assert list(home.inbox.iterdir()) == []
+    assert len(list((home.archive / "2026").iterdir())) == 2
+    assert len(list(home.failed.iterdir())) == 2
+    eml = sorted(p.parent.name for p in home.outbox.rglob("*.eml"))
+    assert eml == sorted(["digital@example.org", "learning@example.org",
+                          "fallback1@example.org", "fallback2@example.org"])

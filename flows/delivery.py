@@ -16,11 +16,14 @@ import smtplib
 import socket
 import ssl as _ssl
 import tempfile
+from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Protocol
+
+from blankett.flows.durable import fsync_folder
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +32,13 @@ class DeliveryError(Exception):
     """A message could not be delivered; the message is one line, without secrets."""
 
 
+class ServerUnavailable(DeliveryError):
+    """The server could not be reached at all: no use trying the next message now."""
+
+
 class Delivery(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: EmailMessage, to: Sequence[str] | None = None) -> None:
+        """Deliver to `to` (default: every recipient the message's headers name)."""
 
 
 def recipients(message: EmailMessage) -> list[str]:
@@ -64,18 +72,20 @@ class SmtpDelivery:
     def where(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, to: Sequence[str] | None = None) -> None:
         try:
             with self._connect() as smtp:
                 if self.starttls:
                     smtp.starttls(context=_ssl.create_default_context())
                 if self.username:
                     self._login(smtp, self.username, self.password or "")
-                refused = smtp.send_message(message)
+                refused = smtp.send_message(message, to_addrs=list(to) if to else None)
+        except smtplib.SMTPServerDisconnected as exc:
+            raise ServerUnavailable(self._scrub(self._smtp_problem(exc))) from None
         except smtplib.SMTPException as exc:
             raise DeliveryError(self._scrub(self._smtp_problem(exc))) from None
         except OSError as exc:  # includes TimeoutError, ssl.SSLError and name resolution errors
-            raise DeliveryError(self._scrub(self._connection_problem(exc))) from None
+            raise ServerUnavailable(self._scrub(self._connection_problem(exc))) from None
         if refused:
             # Some recipients were accepted: say so, so that a retry is known to duplicate for them.
             raise DeliveryError(self._scrub(
@@ -177,8 +187,8 @@ class OutboxDelivery:
 
     outbox: Path
 
-    def send(self, message: EmailMessage) -> None:
-        addresses = recipients(message)
+    def send(self, message: EmailMessage, to: Sequence[str] | None = None) -> None:
+        addresses = [a.lower() for a in to] if to else recipients(message)
         if not addresses:
             raise DeliveryError("the message has no recipients (To, Cc or Bcc)")
         folders = [_recipient_folder(a) for a in addresses]  # refuse before writing anything
@@ -237,18 +247,4 @@ def _write_atomically(folder: Path, name: str, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform (Windows), hence best effort.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_folder(folder)

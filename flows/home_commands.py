@@ -99,6 +99,9 @@ def _counts_line(counts: dict[str, int], home: Home) -> str:
         line = (f"Took {taken} file{'s' * (taken != 1)}: {counts['complete']} complete, "
                 f"{counts['incomplete']} incomplete, {counts['unreadable']} unreadable, "
                 f"{counts['duplicate']} duplicate.")
+    if counts.get("skipped"):
+        line += (f" {counts['skipped']} file{'s' * (counts['skipped'] != 1)} left in the inbox "
+                 "for the next pass (see the log).")
     where = "outbox/" if not home.settings.smtp.host else home.settings.smtp.host
     line += f" Messages sent: {counts['sent']} (to {where})"
     if counts.get("pending"):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from blankett.flows.durable import fsync_folder
 from blankett.flows.examine import Failure
 from blankett.flows.ledger import record_version, status_of
 from blankett.flows.messaging import (
@@ -52,7 +53,10 @@ def take_file(pipeline: Pipeline, path: Path) -> Taken:
     with pipeline.store.session() as session:
         known = pipeline.store.submission_by_sha(session, sha)
         if known is not None:
-            target = _destination(pipeline.home.archive / str(pipeline.year) / "duplicates",
+            # Beside the first copy: a repeated unreadable file stays with the unreadable ones.
+            first = pipeline.home.failed if known.state == "failed" else \
+                pipeline.home.archive / str(pipeline.year)
+            target = _destination(first / "duplicates",
                                   received.astimezone().strftime("%Y%m%d-%H%M%S"), sha, name)
             target = _move(path, target)
             known.duplicates += 1
@@ -145,18 +149,5 @@ def _move(source: Path, target: Path) -> Path:
             os.fsync(handle.fileno())
         os.replace(partial, target)
         source.unlink()
-    _sync_folder(target.parent)
+    fsync_folder(target.parent)
     return target
-
-
-def _sync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

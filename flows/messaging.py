@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from blankett.flows.delivery import DeliveryError
+from blankett.flows.delivery import DeliveryError, ServerUnavailable
 from blankett.flows.ledger import Recorded, as_utc, changes, missing_fields, status_of
 from blankett.flows.pipeline import Pipeline
 from blankett.flows.reports import render_report, render_summary, triage_order
@@ -244,31 +244,55 @@ class DeliveryOutcome:
 
 
 def deliver_pending(pipeline: Pipeline) -> DeliveryOutcome:
-    """Send what is recorded and not yet sent. A message is marked sent only after the server
-    took it; one that fails stays pending for the next run."""
+    """Send what is recorded and not yet sent, one recipient at a time, so that a recipient
+    refused or a connection lost half-way never makes the others get a message twice. A message
+    is marked sent once every recipient has it; until then it stays pending for the next run."""
     with pipeline.store.session() as session:
         ids = session.scalars(select(Message.id).where(Message.state == "pending")
                               .order_by(Message.id)).all()
     sent = failed = 0
     for message_id in ids:
-        with pipeline.store.session() as session:
-            message = session.get(Message, message_id)
-            if message is None or message.state != "pending":
-                continue
-            parsed = email.message_from_bytes(message.raw, policy=email.policy.default)
-            message.attempts += 1
-            try:
-                pipeline.delivery.send(parsed)  # type: ignore[arg-type]
-            except DeliveryError as exc:
-                message.last_error = str(exc)
-                failed += 1
-                log.warning("%s to %s not delivered: %s; will retry on the next run",
-                            message.kind, ", ".join(message.recipients["to"]), exc)
-                continue
-            message.state = "sent"
-            message.sent_at = now()
-            message.last_error = None
-            sent += 1
+        outcome = _deliver_one(pipeline, message_id)
+        sent += outcome == "sent"
+        failed += outcome in ("failed", "unavailable")
+        if outcome == "unavailable":
+            log.warning("the mail server is unavailable; the rest waits for the next run")
+            break
     with pipeline.store.session() as session:
         pending = len(session.scalars(select(Message.id).where(Message.state == "pending")).all())
     return DeliveryOutcome(sent, failed, pending)
+
+
+def _deliver_one(pipeline: Pipeline, message_id: int) -> str:
+    """"sent" once every recipient has the message, "failed" when some recipient could not get
+    it, "unavailable" when the server could not be reached, "" when there was nothing to do.
+    Who already has it is recorded in the same transaction, whatever happens."""
+    with pipeline.store.session() as session:
+        message = session.get(Message, message_id)
+        if message is None or message.state != "pending":
+            return ""
+        parsed = email.message_from_bytes(message.raw, policy=email.policy.default)
+        done = list(message.recipients.get("sent", []))
+        message.attempts += 1
+        outcome = "sent"
+        for address in message.recipients["to"]:
+            if address in done:
+                continue
+            try:
+                pipeline.delivery.send(parsed, to=[address])  # type: ignore[arg-type]
+            except DeliveryError as exc:
+                message.last_error = str(exc)
+                log.warning("%s to %s not delivered: %s; will retry on the next run",
+                            message.kind, address, exc)
+                if isinstance(exc, ServerUnavailable):
+                    outcome = "unavailable"
+                    break
+                outcome = "failed"
+                continue
+            done.append(address)
+        message.recipients = {**message.recipients, "sent": done}
+        if outcome == "sent":
+            message.state = "sent"
+            message.sent_at = now()
+            message.last_error = None
+        return outcome

@@ -8,7 +8,7 @@ import email.policy
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -140,16 +140,21 @@ class Recording:
     messages: list[EmailMessage] = field(default_factory=list)
     failing: bool = False
     before_send: Callable[[EmailMessage], None] | None = None
+    envelopes: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, to: Sequence[str] | None = None) -> None:
         if self.before_send is not None:
             self.before_send(message)
         if self.failing:
             raise DeliveryError("SMTP server 127.0.0.1:25 refused the connection")
-        self.messages.append(message)
+        envelope = list(to) if to else recipients(message)
+        if not any(m is message for m in self.messages):
+            self.messages.append(message)
+        self.envelopes.append((envelope, message))
 
     def by_recipient(self) -> dict[str, list[str]]:
-        return received((recipients(m), str(m["Subject"])) for m in self.messages)
+        """recipient -> subjects of what was delivered to them (the envelope, not the headers)."""
+        return received((to, str(m["Subject"])) for to, m in self.envelopes)
 
 
 def received(pairs: Iterable[tuple[Iterable[str], str]]) -> dict[str, list[str]]:
@@ -176,6 +181,11 @@ class Collector:
 
     def by_recipient(self) -> dict[str, list[str]]:
         return received((to, str(m["Subject"])) for to, m in self.messages())
+
+    def distinct(self) -> set[str]:
+        """The messages received, by Message-ID: one message goes out in one envelope per
+        recipient."""
+        return {str(m["Message-ID"]) for _, m in self.messages()}
 
 
 def free_port() -> int:

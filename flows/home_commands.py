@@ -228,13 +228,15 @@ def status_rows(home: Home, year: int) -> list[dict[str, Any]]:
                     "last_report_sent": as_utc(sent).astimezone().isoformat(timespec="seconds")
                     if sent else None,
                     "file": app.latest.submission.stored_path,
+                    "received_as": app.latest.submission.original_name,
                 })
             for sub in session.scalars(select(Submission).where(
                     Submission.year == year, Submission.state == "failed")):
                 rows.append({"id": None, "municipality": None, "area": None,
                              "activity": None, "version": None, "status": "unreadable",
                              "missing": [], "consultants": [], "last_report_sent": None,
-                             "file": sub.stored_path, "reason": sub.failure_reason})
+                             "file": sub.stored_path, "received_as": sub.original_name,
+                             "reason": sub.failure_reason})
     finally:
         store.close()
     return rows
@@ -279,7 +281,7 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
     for row in rows:
         table.add_row(
             str(row["id"] or "–"), row["municipality"] or "–", row["area"] or "–",
-            row["activity"] or Path(row["file"]).name, str(row["version"] or "–"),
+            row["activity"] or row["received_as"], str(row["version"] or "–"),
             f"[{style[row['status']]}]{row['status']}[/]",
             ", ".join(labels.get(k, k) for k in row["missing"]) or row.get("reason") or "",
             ", ".join(a.split("@")[0] for a in row["consultants"]),

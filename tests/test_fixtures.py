@@ -20,8 +20,7 @@ import pytest
 from lxml import etree
 from pypdf import PdfReader
 
-from blankett.fixtures import build_corpus, build_template_docx, build_template_pdf
-from blankett.fixtures.corpus import SAMPLES, Case, write_corpus
+from blankett.fixtures.corpus import SAMPLES, Case, build_corpus, write_corpus
 from blankett.fixtures.form import (
     AREAS,
     DESCRIPTION_KEYS,
@@ -31,6 +30,7 @@ from blankett.fixtures.form import (
     MUNICIPALITIES,
     REQUIRED,
 )
+from blankett.fixtures.template import build_template_docx, build_template_pdf
 
 YEAR = 2026
 FORM_TOML = Path(__file__).resolve().parents[1] / "models" / "form.toml"

@@ -146,3 +146,32 @@ def test_run_takes_the_inbox_and_prints_one_line(corpus: list[Case], tmp_path: P
     eml = sorted(p.parent.name for p in home.outbox.rglob("*.eml"))
     assert eml == sorted(["digital@example.org", "learning@example.org",
                           "fallback1@example.org", "fallback2@example.org"])
+
+
+def test_the_readmes_first_command_runs_without_the_test_extras(tmp_path: Path) -> None:
+    # `blankett demo` reads the shipped samples; the generators beside them need reportlab,
+    # which a plain install does not have.
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, blankett.fixtures; "
+         "assert 'reportlab' not in sys.modules and 'PIL' not in sys.modules"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert probe.returncode == 0, probe.stderr
+
+
+def test_demo_makes_a_home_takes_the_samples_and_shows_their_status(tmp_path: Path) -> None:
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    home = tmp_path / "demo"
+    result = subprocess.run([sys.executable, "-m", "blankett.flows", "demo", "--home", str(home)],
+                            capture_output=True, text=True, timeout=180, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Took 8 files" in result.stdout
+    for municipality in ("Göteborg", "Kungälv", "Vara", "Skara", "Strömstad"):
+        assert municipality in result.stdout
+    assert len(list((home / "archive" / "2026").iterdir())) == 8
+    assert list((home / "outbox").glob("*/*.eml"))
+    # A second demo replaces the first.
+    again = subprocess.run([sys.executable, "-m", "blankett.flows", "demo", "--home", str(home)],
+                           capture_output=True, text=True, timeout=180, env=env, check=False)
+    assert again.returncode == 0, again.stderr
+    assert len(list((home / "archive" / "2026").iterdir())) == 8

@@ -24,7 +24,8 @@ from blankett.flows.settings import init_home, load_home
 def _home(root: Path) -> Path:
     init_home(root)
     settings = root / "blankett.toml"
-    settings.write_text(settings.read_text().replace("# year = 2026", "year = 2026"))
+    settings.write_text(settings.read_text().replace("# year = 2026", "year = 2026")
+                        .replace("unfinished_grace_seconds = 60", "unfinished_grace_seconds = 0"))
     return root
 
 

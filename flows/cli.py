@@ -178,7 +178,19 @@ def demo(
     raise typer.Exit(cmd_demo(environment, home))
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a service manager, `kill`) stops like Ctrl-C: runs end cleanly and the Prefect
+    server a command started is shut down with it."""
+    import signal
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main() -> None:
+    _stop_on_sigterm()
     try:
         app()
     except BrokenPipeError:

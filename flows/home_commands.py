@@ -82,11 +82,35 @@ def _check_pipeline(env: Environment, home: Home) -> bool:
     return True
 
 
+EXIT_FAILED = 1
+
+
+def _flow(env: Environment, name: str, call: Any) -> Any:
+    """A run that failed for a reason nobody caused (a bug, a dead server): one line, the
+    details in the run's log; Busy (another run held the home too long) likewise."""
+    from blankett.flows.locking import Busy
+
+    try:
+        return call()
+    except Busy as exc:
+        env.error(f"error: {exc}")
+    except USER_ERRORS as exc:
+        env.error(f"error: {exc}")
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        env.error(f"error: the {name} run failed ({type(exc).__name__}: {first}); "
+                  "nothing was lost, see the log above and run it again")
+    return None
+
+
 def cmd_run(env: Environment, root: Path) -> int:
     home = _open(env, root)
     if home is None or not _check_pipeline(env, home):
         return EXIT_ERROR
-    counts = _flows(home).intake(str(home.root))
+    flows = _flows(home)
+    counts = _flow(env, "intake", lambda: flows.intake(str(home.root)))
+    if counts is None:
+        return EXIT_FAILED
     print(_counts_line(counts, home), file=env.stdout)
     return EXIT_OK
 
@@ -137,7 +161,9 @@ def cmd_watch(env: Environment, root: Path) -> int:
 
 
 def _watch_pass(env: Environment, flows: Any, home: Home) -> None:
-    counts = flows.intake(str(home.root))
+    counts = _flow(env, "intake", lambda: flows.intake(str(home.root)))
+    if counts is None:
+        return  # said on stderr; the next event or scan tries again
     if any(counts[k] for k in ("complete", "incomplete", "unreadable", "duplicate", "sent")):
         stamp = datetime.now().strftime("%H:%M:%S")
         print(f"{stamp} {_counts_line(counts, home)}", file=env.stdout, flush=True)
@@ -147,7 +173,10 @@ def cmd_nightly(env: Environment, root: Path) -> int:
     home = _open(env, root)
     if home is None or not _check_pipeline(env, home):
         return EXIT_ERROR
-    result = _flows(home).nightly(str(home.root))
+    flows = _flows(home)
+    result = _flow(env, "nightly", lambda: flows.nightly(str(home.root)))
+    if result is None:
+        return EXIT_FAILED
     print(f"Checked {result['checked']} applications ({result['changed']} changed, "
           f"{result['reread']} read again); {result['summaries']} summaries queued; "
           f"messages sent: {result['sent']}"
@@ -166,8 +195,16 @@ def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool
     ids = None if everything else _application_ids(env, home, targets)
     if ids is None and not everything:
         return EXIT_ERROR
-    result = _flows(home).rerun(str(home.root), ids)
-    print(f"Read {result['checked']} applications again: {result['changed']} changed "
+    flows = _flows(home)
+    result = _flow(env, "rerun", lambda: flows.rerun(str(home.root), ids))
+    if result is None:
+        return EXIT_FAILED
+    if ids is not None and result["checked"] < len(set(ids)):
+        env.error(f"error: {len(set(ids)) - result['checked']} of the ids name no application "
+                  "of this home; see `blankett status`")
+        return EXIT_ERROR
+    checked = result["checked"]
+    print(f"Read {checked} application{'s' * (checked != 1)} again: {result['changed']} changed "
           f"(reported), messages sent: {result['sent']}.", file=env.stdout)
     return EXIT_OK
 
@@ -212,6 +249,12 @@ def status_rows(home: Home, year: int) -> list[dict[str, Any]]:
                 select(Message.application_id, func.max(Message.sent_at))
                 .where(Message.kind == "report", Message.state == "sent")
                 .group_by(Message.application_id)).all())
+            failed_sent = dict(session.execute(
+                select(Message.submission_id, func.max(Message.sent_at))
+                .where(Message.kind == "report", Message.state == "sent",
+                       Message.application_id.is_(None))
+                .group_by(Message.submission_id)).all())
+            fallback = list(pipeline_routing(home).consultants(None))
             for app in session.scalars(select(Application).where(Application.year == year)
                                        .order_by(Application.id)):
                 if not app.versions:
@@ -224,6 +267,8 @@ def status_rows(home: Home, year: int) -> list[dict[str, Any]]:
                     "version": app.latest.number,
                     "status": status_of(result),
                     "missing": missing_fields(result),
+                    "errors": [p.code for p in result.problems
+                               if p.severity == "error" and p.code != "missing"],
                     "consultants": result.consultants.get("to", []),
                     "last_report_sent": as_utc(sent).astimezone().isoformat(timespec="seconds")
                     if sent else None,
@@ -232,14 +277,23 @@ def status_rows(home: Home, year: int) -> list[dict[str, Any]]:
                 })
             for sub in session.scalars(select(Submission).where(
                     Submission.year == year, Submission.state == "failed")):
+                sent = failed_sent.get(sub.id)
                 rows.append({"id": None, "municipality": None, "area": None,
                              "activity": None, "version": None, "status": "unreadable",
-                             "missing": [], "consultants": [], "last_report_sent": None,
+                             "missing": [], "errors": ["unreadable"], "consultants": fallback,
+                             "last_report_sent": as_utc(sent).astimezone().isoformat(
+                                 timespec="seconds") if sent else None,
                              "file": sub.stored_path, "received_as": sub.original_name,
                              "reason": sub.failure_reason})
     finally:
         store.close()
     return rows
+
+
+def pipeline_routing(home: Home) -> Any:
+    from blankett.models.spec import load_routing
+
+    return load_routing(home.optional_path(home.settings.routing.file))
 
 
 def cmd_status(env: Environment, root: Path, as_json: bool) -> int:
@@ -274,7 +328,7 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
     labels = {f.key: f.label.split(" (")[0] for f in load_spec(
         home.optional_path(home.settings.routing.spec_file)).fields}
     table = Table(box=None, header_style="dim", pad_edge=False)
-    for column in ("id", "municipality", "area", "activity", "v", "status", "missing",
+    for column in ("id", "municipality", "area", "activity", "v", "status", "lacks",
                    "consultants", "report sent"):
         table.add_column(column, overflow="fold")
     style = {"complete": "green", "incomplete": "yellow", "unreadable": "red"}
@@ -283,7 +337,9 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
             str(row["id"] or "–"), row["municipality"] or "–", row["area"] or "–",
             row["activity"] or row["received_as"], str(row["version"] or "–"),
             f"[{style[row['status']]}]{row['status']}[/]",
-            ", ".join(labels.get(k, k) for k in row["missing"]) or row.get("reason") or "",
+            ", ".join([*(labels.get(k, k) for k in row["missing"]),
+                       *(c for c in row["errors"] if c != "unreadable")])
+            or row.get("reason") or "",
             ", ".join(a.split("@")[0] for a in row["consultants"]),
             (row["last_report_sent"] or "")[:16].replace("T", " "))
     console.print(table)
@@ -328,8 +384,8 @@ def cmd_demo(env: Environment, root: Path) -> int:
     print(file=env.stdout)
     home = load_home(root)
     print_status(env, status_rows(home, home.year(env.today)), home)
-    print(f"\nReports: {home.outbox}/<consultant>/*.eml; originals: {home.archive}, "
-          f"unreadable files: {home.failed}.", file=env.stdout)
+    print(f"\nReports: {home.outbox}/<consultant>/*.eml; originals: {home.archive} (files that "
+          f"cannot be opened at all: {home.failed}).", file=env.stdout)
     print(f"Try: blankett status --home {root}; blankett nightly --home {root}", file=env.stdout)
     return EXIT_OK
 

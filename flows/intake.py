@@ -12,8 +12,10 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from blankett.flows.durable import fsync_folder
 from blankett.flows.examine import Failure
@@ -49,15 +51,26 @@ def take_file(pipeline: Pipeline, path: Path) -> Taken:
         return Taken(name, "skipped", f"cannot be read now ({exc.strerror or exc})")
     sha = hashlib.sha256(data).hexdigest()
     received = pipeline.clock()
+    try:
+        return _take(pipeline, path, name, data, sha, received)
+    except OSError as exc:
+        # The archive or failed/ cannot be written (full, read-only): the file stays where it
+        # is, nothing is recorded, and the next pass tries again.
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        reason = f"cannot be filed ({exc.strerror or exc}{where})"
+        log.error("%s %s; left in the inbox", name, reason)
+        return Taken(name, "skipped", reason)
 
+
+def _take(pipeline: Pipeline, path: Path, name: str, data: bytes, sha: str,
+          received: datetime) -> Taken:
     with pipeline.store.session() as session:
         known = pipeline.store.submission_by_sha(session, sha)
         if known is not None:
             # Beside the first copy: a repeated unreadable file stays with the unreadable ones.
             first = pipeline.home.failed if known.state == "failed" else \
                 pipeline.home.archive / str(pipeline.year)
-            target = _destination(first / "duplicates",
-                                  received.astimezone().strftime("%Y%m%d-%H%M%S"), sha, name)
+            target = _destination(first / "duplicates", _stamp(pipeline, received), sha, name)
             target = _move(path, target)
             known.duplicates += 1
             log.info("%s: the same file as %s, received before; filed as %s", name,
@@ -65,7 +78,10 @@ def take_file(pipeline: Pipeline, path: Path) -> Taken:
             return Taken(name, "duplicate", f"same as {known.original_name}")
 
     extraction = pipeline.examiner.read(name, data)
-    stamp = received.astimezone().strftime("%Y%m%d-%H%M%S")
+    if isinstance(extraction, Failure) and _maybe_unfinished(pipeline, path, extraction, received):
+        return Taken(name, "skipped", "looks unfinished (damaged or empty and changed just now); "
+                                      "waiting for the copy to complete")
+    stamp = _stamp(pipeline, received)
     if isinstance(extraction, Failure):
         target = _destination(pipeline.home.failed, stamp, sha, name)
     else:
@@ -77,6 +93,28 @@ def take_file(pipeline: Pipeline, path: Path) -> Taken:
         # Not recorded: put the file back so that nothing is lost and the next pass retries.
         _move(target, _free(path))
         raise
+
+
+def _stamp(pipeline: Pipeline, moment: datetime) -> str:
+    """Arrival time in the grant office's time zone, as people read file names."""
+    zone = ZoneInfo(pipeline.home.settings.schedule.timezone)
+    return moment.astimezone(zone).strftime("%Y%m%d-%H%M%S")
+
+
+_UNFINISHED = ("is a damaged", "is empty")
+
+
+def _maybe_unfinished(pipeline: Pipeline, path: Path, failure: Failure,
+                      now: datetime) -> bool:
+    """A copy that paused longer than the stability wait reads as a damaged file. While such a
+    file is young it is left alone; only one that stays damaged is filed as unreadable."""
+    if not failure.reason.startswith(_UNFINISHED):
+        return False
+    try:
+        age = now.timestamp() - path.stat().st_mtime
+    except OSError:
+        return False
+    return age < pipeline.home.settings.inbox.unfinished_grace_seconds
 
 
 def _record(pipeline: Pipeline, target: Path, name: str, sha: str, size: int, received,

@@ -32,12 +32,22 @@ class Recorded:
 def application_for(session: Session, report: Report, year: int) -> Application:
     """The application this form is a version of: same municipality, year and activity.
 
-    A form whose municipality or activity cannot be read stands alone, keyed by its bytes.
+    A form that names its municipality but not its activity is taken as a version of that
+    municipality's one application (one per municipality and year is the rule), and a later form
+    with the activity's name completes it. A form whose municipality cannot be read stands
+    alone, keyed by its bytes.
     """
     municipality, key = identity(report)
-    found = session.scalar(select(Application).where(
-        Application.year == year, Application.municipality == municipality,
-        Application.activity_key == key))
+    found = _find(session, year, municipality, key)
+    if found is None and municipality:
+        same_place = session.scalars(select(Application).where(
+            Application.year == year, Application.municipality == municipality)).all()
+        if key == "" and len(same_place) == 1:
+            found = same_place[0]
+        elif key != "":
+            found = next((a for a in same_place if a.activity_key == ""), None)
+            if found is not None:
+                found.activity_key = key  # the corrected form names the activity
     if found is not None:
         return found
     title = report.fields.get("project_title")
@@ -48,14 +58,21 @@ def application_for(session: Session, report: Report, year: int) -> Application:
     return application
 
 
+def _find(session: Session, year: int, municipality: str, key: str) -> Application | None:
+    return session.scalar(select(Application).where(
+        Application.year == year, Application.municipality == municipality,
+        Application.activity_key == key))
+
+
 def identity(report: Report) -> tuple[str, str]:
+    """(municipality, activity key); the activity key is "" when the form names no activity."""
     municipality = report.fields.get("municipality")
     title = report.fields.get("project_title")
     known = isinstance(municipality, str) and not any(
         p.code == "unknown_municipality" for p in report.problems)
-    if not known or not title:
+    if not known:
         return "", f"file:{report.sha256}"
-    return str(municipality), activity_key(str(title))
+    return str(municipality), activity_key(str(title)) if title else ""
 
 
 def record_version(session: Session, submission: Submission, report: Report,

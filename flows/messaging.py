@@ -7,8 +7,9 @@ import email
 import email.policy
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -149,11 +150,20 @@ def _queue_report(pipeline: Pipeline, session: Session, report: CompletenessRepo
                   application_id: int | None, submission_id: int | None) -> None:
     if session.scalar(select(Message.id).where(Message.key == report.key)) is not None:
         return
-    message = render_report(report, sender=pipeline.sender, archive_root=pipeline.home.root)
+    message = render_report(_worldwide(report, pipeline), sender=pipeline.sender,
+                            archive_root=pipeline.home.root)
     session.add(Message(key=report.key, kind="report", recipients={"to": list(report.recipients)},
                         subject=str(message["Subject"]), raw=message.as_bytes(),
                         created_at=now(), state="pending", application_id=application_id,
                         submission_id=submission_id))
+
+
+_Keyed = TypeVar("_Keyed", CompletenessReport, TriageSummary)
+
+
+def _worldwide(record: _Keyed, pipeline: Pipeline) -> _Keyed:
+    """The record with a key unique beyond this store, for its Message-ID and outbox name."""
+    return replace(record, key=f"{record.key}@{pipeline.instance}")
 
 
 @dataclass(frozen=True)
@@ -186,7 +196,7 @@ def queue_summaries(pipeline: Pipeline, day: str, generated_at: datetime) -> Sum
                 year=pipeline.year, applications=tuple(triage_order(mine)),
                 new_since_last=_since_last(session, address, mine, snapshot),
                 generated_at=generated_at)
-            message = render_summary(summary, sender=pipeline.sender)
+            message = render_summary(_worldwide(summary, pipeline), sender=pipeline.sender)
             session.add(Message(key=key, kind="summary", recipients={"to": [address]},
                                 subject=str(message["Subject"]), raw=message.as_bytes(),
                                 created_at=now(), state="pending", snapshot=snapshot))

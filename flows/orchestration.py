@@ -15,6 +15,7 @@ from prefect.utilities.annotations import quote
 from blankett.flows import nightly as nightly_steps
 from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
 from blankett.flows.intake import Taken, take_file
+from blankett.flows.locking import home_lock
 from blankett.flows.messaging import DeliveryOutcome, deliver_pending, queue_summaries
 from blankett.flows.pipeline import Pipeline, open_pipeline
 from blankett.flows.settings import load_home
@@ -46,10 +47,12 @@ def intake(home: str, patience: float | None = None) -> dict[str, int]:
     logger = get_run_logger()
     pipeline = open_pipeline(load_home(Path(home)))
     try:
-        wait = patience if patience is not None else pipeline.home.settings.inbox.stable_seconds * 3
-        ready = find_ready_files(quote(pipeline), wait)
-        taken = [_take_or_skip(pipeline, path) for path in ready]
-        delivered = deliver(quote(pipeline))
+        with home_lock(pipeline.home.root):
+            wait = patience if patience is not None else \
+                pipeline.home.settings.inbox.stable_seconds * 3
+            ready = find_ready_files(quote(pipeline), wait)
+            taken = [_take_or_skip(pipeline, path) for path in ready]
+            delivered = deliver(quote(pipeline))
     finally:
         pipeline.close()
     counts = count(taken)
@@ -108,10 +111,11 @@ def nightly(home: str, day: str | None = None) -> dict[str, Any]:
     pipeline = open_pipeline(load_home(Path(home)))
     generated_at = datetime.now(UTC)
     try:
-        checked = revalidate(quote(pipeline))
-        summaries = summarise(quote(pipeline), day or generated_at.astimezone().date().isoformat(),
-                              generated_at)
-        delivered = deliver(quote(pipeline))
+        with home_lock(pipeline.home.root):
+            checked = revalidate(quote(pipeline))
+            summaries = summarise(quote(pipeline),
+                                  day or generated_at.astimezone().date().isoformat(), generated_at)
+            delivered = deliver(quote(pipeline))
     finally:
         pipeline.close()
     create_markdown_artifact(
@@ -129,8 +133,9 @@ def rerun(home: str, application_ids: list[int] | None = None) -> dict[str, int]
     check them, and report to the consultants only where the result changed."""
     pipeline = open_pipeline(load_home(Path(home)))
     try:
-        checked = reread(quote(pipeline), application_ids)
-        delivered = deliver(quote(pipeline))
+        with home_lock(pipeline.home.root):
+            checked = reread(quote(pipeline), application_ids)
+            delivered = deliver(quote(pipeline))
     finally:
         pipeline.close()
     return {"checked": checked.checked, "changed": checked.changed, "sent": delivered.sent,

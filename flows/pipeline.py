@@ -28,6 +28,7 @@ class Pipeline:
     year: int
     sender: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    instance: str = ""  # the store's own name, in every Message-ID
 
     def close(self) -> None:
         self.store.close()
@@ -43,9 +44,11 @@ def open_pipeline(home: Home, *, today: date | None = None,
     year = home.year(today or date.today())
     limits = Limits(max_file_bytes=settings.limits.max_file_mb * MB,
                     max_pages=settings.limits.max_pages)
+    store = Store(home.database_url)
     return Pipeline(
         home=home,
-        store=Store(home.database_url),
+        store=store,
+        instance=store.instance(),
         spec=spec,
         routing=routing,
         examiner=Examiner(spec, routing, year, limits),

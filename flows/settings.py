@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SETTINGS_FILE = "blankett.toml"
 DEFAULT_HOME = "blankett-data"
@@ -14,6 +16,9 @@ DEFAULT_HOME = "blankett-data"
 
 class SettingsError(Exception):
     """A settings file or home that cannot be used; the message is one line."""
+
+
+_CRON_FIELD = re.compile(r"[\d*/,\-A-Za-z?LW#]+")
 
 
 class _Section(BaseModel):
@@ -28,6 +33,7 @@ class InboxSettings(_Section):
     path: str = "inbox"
     stable_seconds: float = Field(default=2.0, ge=0)
     scan_interval_seconds: float = Field(default=30.0, gt=0)
+    unfinished_grace_seconds: float = Field(default=60.0, ge=0)
 
 
 class StoreSettings(_Section):
@@ -54,6 +60,24 @@ class ScheduleSettings(_Section):
     nightly_cron: str = "0 2 * * *"
     timezone: str = "Europe/Stockholm"
     intake_interval_seconds: int = Field(default=60, gt=0)
+
+    @field_validator("nightly_cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+            raise ValueError(f"{value!r} is not a cron expression of five fields "
+                             "(minute hour day month weekday), e.g. \"0 2 * * *\"")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone, e.g. \"Europe/Stockholm\"") from None
+        return value
 
 
 class LimitSettings(_Section):
@@ -132,7 +156,8 @@ def load_home(root: Path) -> Home:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        what = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+        what = "unknown setting" if err["type"] == "extra_forbidden" else \
+            err["msg"].removeprefix("Value error, ")
         raise SettingsError(f"{settings_path}: {where}: {what}") from None
     home = Home(root.resolve(), settings)
     for folder in (home.inbox, home.archive, home.failed, home.outbox):
@@ -157,6 +182,9 @@ stable_seconds = 2.0
 # While watching, the whole inbox is also scanned this often, since shared network
 # drives send no change events.
 scan_interval_seconds = 30
+# A damaged or empty file is left alone this long after its last change, in case its copy
+# only paused; after that it is filed in failed/ as unreadable.
+unfinished_grace_seconds = 60
 
 [store]
 # A SQLAlchemy database URL, e.g. "postgresql+psycopg://user@host/blankett".

@@ -7,6 +7,7 @@ it); any SQLAlchemy URL by setting.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -149,6 +150,14 @@ class Message(Base):
     snapshot: Mapped[dict[str, Any] | None]
 
 
+class Meta(Base):
+    """Facts about this store itself."""
+
+    __tablename__ = "meta"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class Store:
     def __init__(self, url: str) -> None:
         try:
@@ -166,6 +175,16 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def instance(self) -> str:
+        """A name of this store, made once: messages from two homes (a test home and the real
+        one, say) must never share a Message-ID, or a mail system may drop the second."""
+        with self.session() as session:
+            found = session.get(Meta, "instance")
+            if found is None:
+                found = Meta(name="instance", value=uuid.uuid4().hex[:16])
+                session.add(found)
+            return found.value
 
     def submission_by_sha(self, session: Session, sha256: str) -> Submission | None:
         return session.scalar(select(Submission).where(Submission.sha256 == sha256))

@@ -61,7 +61,7 @@ def make_home(root: Path, *, smtp_port: int | None = None,
             f'sender = "{SENDER}"\ntimeout_seconds = 10\n' if smtp_port
             else f'[smtp]\nsender = "{SENDER}"\n')
     (root / "blankett.toml").write_text(
-        f'[grant]\nyear = {YEAR}\n\n[inbox]\nstable_seconds = 0.2\n\n'
+        f'[grant]\nyear = {YEAR}\n\n[inbox]\nstable_seconds = 0.2\nunfinished_grace_seconds = 0\n\n'
         f'[routing]\nfile = "routing.toml"\n\n{smtp}', encoding="utf-8")
     write_routing(root, areas)
     return load_home(root)

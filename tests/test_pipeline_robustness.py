@@ -1,0 +1,131 @@
+"""What a trial as a new user found: overlapping runs, copies that pause, an archive that cannot
+be written, a form that names no activity, Message-IDs across homes."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from pathlib import Path
+
+import docx
+from pipeline_support import Recording, by_name, drop, intake_pass, make_home
+from sqlalchemy import select
+
+from blankett.fixtures.corpus import Case
+from blankett.flows.locking import home_lock
+from blankett.flows.pipeline import open_pipeline
+from blankett.flows.settings import load_home
+from blankett.flows.store import Application, Store
+
+
+def _run(home, delivery=None):  # type: ignore[no-untyped-def]
+    pipeline = open_pipeline(home, delivery=delivery or Recording())
+    try:
+        return intake_pass(pipeline)
+    finally:
+        pipeline.close()
+
+
+def test_overlapping_runs_wait_for_each_other(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    order: list[str] = []
+
+    def second() -> None:
+        with home_lock(home.root, wait_seconds=10):
+            order.append("second")
+
+    with home_lock(home.root):
+        other = threading.Thread(target=second)
+        other.start()
+        time.sleep(0.5)
+        order.append("first done")
+    other.join(timeout=10)
+    assert order == ["first done", "second"]
+
+
+def test_a_damaged_file_changed_just_now_waits_then_is_filed(corpus: list[Case],
+                                                             tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    make_home(root)
+    settings = root / "blankett.toml"
+    settings.write_text(settings.read_text().replace("unfinished_grace_seconds = 0",
+                                                     "unfinished_grace_seconds = 30"))
+    home = load_home(root)
+    (broken,) = by_name(corpus, "ansokan_avbruten.pdf")  # a PDF cut short, as a paused copy is
+    path = home.inbox / broken.name
+    path.write_bytes(broken.data)
+    past = time.time() - 1  # settled for the stability check, but changed a second ago
+    os.utime(path, (past, past))
+
+    taken, _ = _run(home)
+    assert [t.outcome for t in taken] == ["skipped"]
+    assert path.read_bytes() == broken.data
+    assert list(home.failed.iterdir()) == []
+
+    old = time.time() - 120
+    os.utime(path, (old, old))
+    taken, _ = _run(home)
+    assert [t.outcome for t in taken] == ["unreadable"]
+    assert not path.exists()
+
+
+def test_an_archive_that_cannot_be_written_keeps_the_file_in_the_inbox(
+        corpus: list[Case], tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    cases = by_name(corpus, "docx_mall_goteborg.docx")
+    drop(home, cases)
+    # A file where the year's folder should be: the archive cannot take anything.
+    (home.archive / "2026").write_text("in the way")
+    taken, delivered = _run(home)
+    assert [t.outcome for t in taken] == ["skipped"]
+    assert "cannot be filed" in taken[0].detail
+    assert (home.inbox / cases[0].name).read_bytes() == cases[0].data
+    assert delivered.sent == 0
+    (home.archive / "2026").unlink()
+    taken, delivered = _run(home)
+    assert [t.outcome for t in taken] == ["complete"]
+    assert delivered.sent == 1
+
+
+def _typed_form(lines: list[str]) -> bytes:
+    """A form typed by hand as "Label: answer" lines."""
+    document = docx.Document()
+    for line in lines:
+        document.add_paragraph(line)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_form_naming_no_activity_is_completed_by_its_corrected_version(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    common = ["Kommun: Ale kommun", "Bibliotek: Ale bibliotek", "Kontaktperson: Eva Ek",
+              "E-post: eva.ek@ale.example.org", "Sökt belopp: 30 000 kr"]
+    (home.inbox / "utan-namn.docx").write_bytes(_typed_form(common))
+    _run(home)
+    (home.inbox / "rattad.docx").write_bytes(
+        _typed_form([*common, "Aktivitetens namn: Läslust i Ale"]))
+    _run(home)
+    store = Store(home.database_url)
+    try:
+        with store.session() as session:
+            applications = session.scalars(select(Application)).all()
+            assert len(applications) == 1
+            assert applications[0].municipality == "Ale"
+            assert [v.number for v in applications[0].versions] == [1, 2]
+            assert applications[0].title == "Läslust i Ale"
+    finally:
+        store.close()
+
+
+def test_two_homes_never_share_a_message_id(corpus: list[Case], tmp_path: Path) -> None:
+    ids = []
+    for name in ("one", "two"):
+        home = make_home(tmp_path / name)
+        drop(home, by_name(corpus, "docx_mall_goteborg.docx"))
+        delivery = Recording()
+        _run(home, delivery)
+        ids.append({str(m["Message-ID"]) for m in delivery.messages})
+    assert ids[0] and ids[1] and not ids[0] & ids[1]

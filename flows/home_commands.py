@@ -14,6 +14,7 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -243,6 +244,7 @@ def status_rows(home: Home, year: int) -> list[dict[str, Any]]:
 
     store = Store(home.database_url)
     rows: list[dict[str, Any]] = []
+    zone = ZoneInfo(home.settings.schedule.timezone)  # as the reports give times
     try:
         with store.session() as session:
             last_sent = dict(session.execute(
@@ -270,7 +272,7 @@ def status_rows(home: Home, year: int) -> list[dict[str, Any]]:
                     "errors": [p.code for p in result.problems
                                if p.severity == "error" and p.code != "missing"],
                     "consultants": result.consultants.get("to", []),
-                    "last_report_sent": as_utc(sent).astimezone().isoformat(timespec="seconds")
+                    "last_report_sent": as_utc(sent).astimezone(zone).isoformat(timespec="seconds")
                     if sent else None,
                     "file": app.latest.submission.stored_path,
                     "received_as": app.latest.submission.original_name,
@@ -281,7 +283,7 @@ def status_rows(home: Home, year: int) -> list[dict[str, Any]]:
                 rows.append({"id": None, "municipality": None, "area": None,
                              "activity": None, "version": None, "status": "unreadable",
                              "missing": [], "errors": ["unreadable"], "consultants": fallback,
-                             "last_report_sent": as_utc(sent).astimezone().isoformat(
+                             "last_report_sent": as_utc(sent).astimezone(zone).isoformat(
                                  timespec="seconds") if sent else None,
                              "file": sub.stored_path, "received_as": sub.original_name,
                              "reason": sub.failure_reason})

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blankett.extractors import ReadContext, Unreadable, read
-from blankett.models.limits import Limits
+from blankett.flows.isolation import Refused, read_isolated
+from blankett.models.limits import MB, Limits
 from blankett.models.records import Extraction, Report
 from blankett.models.spec import FormSpec, Routing
 from blankett.models.validation import Rules, check, flag_second_applications
@@ -70,10 +71,15 @@ class Examiner:
     def read(self, name: str, data: bytes) -> Extraction | Failure:
         """What the file says, before any check; a Failure when it cannot be read."""
         try:
+            if self.limits.read_seconds is not None:
+                return read_isolated(data, self.context, seconds=self.limits.read_seconds,
+                                     memory_bytes=self.limits.read_memory_mb * MB)
             with warnings.catch_warnings():
                 # The PDF libraries warn about every oddity of a file they can still read.
                 warnings.simplefilter("ignore")
                 return read(data, self.context)
+        except Refused as exc:
+            return Failure(name, f"could not be read: the reader failed ({exc})")
         except Unreadable as exc:
             return Failure(name, str(exc))
         except (RecursionError, MemoryError):

@@ -43,7 +43,9 @@ def open_pipeline(home: Home, *, today: date | None = None,
     routing = load_routing(home.optional_path(settings.routing.file))
     year = home.year(today or date.today())
     limits = Limits(max_file_bytes=settings.limits.max_file_mb * MB,
-                    max_pages=settings.limits.max_pages)
+                    max_pages=settings.limits.max_pages,
+                    read_seconds=settings.limits.read_seconds,
+                    read_memory_mb=settings.limits.read_memory_mb)
     store = Store(home.database_url)
     return Pipeline(
         home=home,

@@ -83,6 +83,8 @@ class ScheduleSettings(_Section):
 class LimitSettings(_Section):
     max_file_mb: int = Field(default=50, gt=0)
     max_pages: int = Field(default=200, gt=0)
+    read_seconds: float = Field(default=60.0, gt=0)
+    read_memory_mb: int = Field(default=1024, gt=64)
 
 
 class Settings(_Section):
@@ -219,6 +221,10 @@ intake_interval_seconds = 60
 # Files larger than this, or PDFs with more pages, are refused into failed/.
 max_file_mb = 50
 max_pages = 200
+# Each file is read in a worker process that may take this long and this much memory;
+# a file that needs more is refused into failed/, and the run goes on.
+read_seconds = 60
+read_memory_mb = 1024
 """
 
 

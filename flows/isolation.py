@@ -1,0 +1,83 @@
+"""Reading one file in a worker process with a time and a memory limit, so that a hostile or
+broken file (a PDF stream that inflates to gigabytes, a reader caught in a loop) costs one
+refusal, never the run.
+
+Workers are forked from a forkserver that has already imported the readers: a fresh, single-
+threaded process each time (Prefect runs threads, and forking those is unsafe), in milliseconds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import warnings
+from multiprocessing.connection import Connection
+from typing import Any
+
+from blankett.extractors import ReadContext, Unreadable, read
+from blankett.models.limits import MB
+from blankett.models.records import Extraction
+
+_PRELOAD = ["blankett.extractors", "blankett.extractors.docx", "blankett.extractors.pdf"]
+_context: Any = None
+
+
+def _workers() -> Any:
+    global _context
+    if _context is None:
+        _context = multiprocessing.get_context("forkserver")
+        _context.set_forkserver_preload(_PRELOAD)
+    return _context
+
+
+class Refused(Exception):
+    """The worker gave up on the file; the message is the one-line reason."""
+
+
+def read_isolated(data: bytes, context: ReadContext, *, seconds: float,
+                  memory_bytes: int) -> Extraction:
+    """What `read` returns, or Unreadable (also for a file that needs more time or memory than
+    allowed). Any other failure of the reader comes back as Refused with its type and message."""
+    receive, send = _workers().Pipe(duplex=False)
+    worker = _workers().Process(target=_work, args=(send, data, context, memory_bytes),
+                                daemon=True)
+    worker.start()
+    send.close()
+    try:
+        if not receive.poll(seconds):
+            raise Unreadable(f"took longer than {seconds:g} s to read and was stopped; "
+                             "possibly built to stall a reader")
+        try:
+            kind, payload = receive.recv()
+        except EOFError:
+            raise Unreadable(f"stopped the reader (it died, probably for want of memory within "
+                             f"{memory_bytes // MB} MB); possibly built to exhaust memory") from None
+    finally:
+        if worker.is_alive():
+            worker.kill()
+        worker.join(timeout=5)
+        receive.close()
+    if kind == "ok":
+        return payload  # type: ignore[no-any-return]
+    if kind == "unreadable":
+        raise Unreadable(payload)
+    raise Refused(payload)
+
+
+def _work(send: Connection, data: bytes, context: ReadContext, memory_bytes: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result: tuple[str, Any] = ("ok", read(data, context))
+    except Unreadable as exc:
+        result = ("unreadable", str(exc))
+    except MemoryError:
+        result = ("unreadable", f"needs more than {memory_bytes // MB} MB to read; possibly "
+                                "built to exhaust memory")
+    except RecursionError:
+        result = ("unreadable", "is too deeply nested to read safely")
+    except Exception as exc:
+        result = ("error", f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
+    send.send(result)
+    send.close()

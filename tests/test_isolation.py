@@ -1,0 +1,53 @@
+"""One file read in a worker under a time and a memory limit: a hostile file costs a refusal."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from blankett.extractors import ReadContext, Unreadable
+from blankett.fixtures.corpus import Case
+from blankett.fixtures.hostile import flate_bomb_pdf
+from blankett.flows.examine import Examiner, Failure
+from blankett.flows.isolation import read_isolated
+from blankett.models.limits import MB, Limits
+from blankett.models.records import Report
+from blankett.models.spec import load_routing, load_spec
+
+SPEC = load_spec()
+
+
+def test_a_stream_inflating_past_the_memory_limit_is_refused_quickly() -> None:
+    bomb = flate_bomb_pdf(400)
+    assert len(bomb) < 1024 * 1024
+    start = time.monotonic()
+    with pytest.raises(Unreadable, match="MB"):
+        read_isolated(bomb, ReadContext(SPEC), seconds=60, memory_bytes=256 * MB)
+    assert time.monotonic() - start < 30
+
+
+def test_a_read_past_the_time_limit_is_stopped(corpus: list[Case]) -> None:
+    printed = next(c for c in corpus if c.kind == "pdf-text")
+    with pytest.raises(Unreadable, match="longer than"):
+        read_isolated(printed.data, ReadContext(SPEC), seconds=0.001, memory_bytes=1024 * MB)
+
+
+def test_the_worker_reads_what_the_process_reads(corpus: list[Case]) -> None:
+    isolated = Examiner(SPEC, load_routing(), 2026, Limits())
+    inline = Examiner(SPEC, load_routing(), 2026, Limits(read_seconds=None))
+    for case in corpus[::5]:
+        a, b = isolated.examine_bytes(case.name, case.data), inline.examine_bytes(case.name, case.data)
+        assert type(a) is type(b)
+        if isinstance(a, Report):
+            assert isinstance(b, Report) and a.model_dump() == b.model_dump()
+        else:
+            assert isinstance(a, Failure) and isinstance(b, Failure) and a.line == b.line
+
+
+def test_the_other_files_of_a_run_are_read_after_a_hostile_one(corpus: list[Case]) -> None:
+    examiner = Examiner(SPEC, load_routing(), 2026, Limits(read_memory_mb=256))
+    bomb = examiner.examine_bytes("bomb.pdf", flate_bomb_pdf(400))
+    assert isinstance(bomb, Failure) and bomb.line.startswith("error: bomb.pdf ")
+    good = next(c for c in corpus if c.kind == "docx" and c.complete)
+    assert isinstance(examiner.examine_bytes(good.name, good.data), Report)

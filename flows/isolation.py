@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
+import sys
+import types
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -30,6 +34,19 @@ def _workers() -> Any:
     return _context
 
 
+@contextmanager
+def _without_main() -> Iterator[None]:
+    """A worker needs nothing of the main script. Left in view, multiprocessing makes every
+    worker import it again: the CLI's imports (typer, rich) cost 100 ms a file, and a script
+    without a `__main__` guard would run again."""
+    real = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = real
+
+
 class Refused(Exception):
     """The worker gave up on the file; the message is the one-line reason."""
 
@@ -41,7 +58,8 @@ def read_isolated(data: bytes, context: ReadContext, *, seconds: float,
     receive, send = _workers().Pipe(duplex=False)
     worker = _workers().Process(target=_work, args=(send, data, context, memory_bytes),
                                 daemon=True)
-    worker.start()
+    with _without_main():
+        worker.start()
     send.close()
     try:
         if not receive.poll(seconds):

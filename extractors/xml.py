@@ -20,4 +20,5 @@ def parse_xml(data: bytes, part: str) -> etree._Element:
     try:
         return etree.fromstring(data, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
-        raise Unreadable(f"is a damaged Word file: {part} is not well-formed XML ({exc.msg})") from None
+        detail = " ".join(str(exc.msg).split())  # libxml2's messages may hold line breaks
+        raise Unreadable(f"is a damaged Word file: {part} is not well-formed XML ({detail})") from None

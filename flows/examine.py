@@ -28,7 +28,8 @@ class Failure:
 
     @property
     def line(self) -> str:
-        return f"error: {self.file} {self.reason}"
+        # One line whatever a library put into its message.
+        return f"error: {self.file} {' '.join(self.reason.split())}"
 
 
 @dataclass

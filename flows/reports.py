@@ -157,8 +157,10 @@ def _content_type(data: bytes) -> tuple[str, str]:
 
 
 def _attachment_name(file_name: str) -> str:
-    # The name as received, without any folder a sender's client may have left in it.
-    return PurePath(file_name.replace("\\", "/")).name or "ansokan"
+    # The name as received, without any folder a sender's client may have left in it, and
+    # without line breaks or other control characters, which no mail header may hold.
+    name = PurePath(file_name.replace("\\", "/")).name
+    return " ".join("".join(c if c.isprintable() else " " for c in name).split()) or "ansokan"
 
 
 # --- templates and their filters --------------------------------------------------------------------

@@ -6,6 +6,7 @@ into failed/ with a note beside it when not.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from blankett.flows.durable import fsync_folder
 from blankett.flows.examine import Failure
 from blankett.flows.ledger import record_version, status_of
@@ -27,6 +30,7 @@ from blankett.flows.messaging import (
 )
 from blankett.flows.pipeline import Pipeline, relative
 from blankett.flows.store import Submission
+from blankett.models.records import Extraction
 
 log = logging.getLogger("blankett.intake")
 
@@ -66,6 +70,10 @@ def _take(pipeline: Pipeline, path: Path, name: str, data: bytes, sha: str,
           received: datetime) -> Taken:
     with pipeline.store.session() as session:
         known = pipeline.store.submission_by_sha(session, sha)
+        if known is not None and known.state == "moving":
+            # A crashed run meant to file this very file and never did: start again.
+            session.delete(known)
+            known = None
         if known is not None:
             # Beside the first copy: a repeated unreadable file stays with the unreadable ones.
             first = pipeline.home.failed if known.state == "failed" else \
@@ -82,17 +90,64 @@ def _take(pipeline: Pipeline, path: Path, name: str, data: bytes, sha: str,
         return Taken(name, "skipped", "looks unfinished (damaged or empty and changed just now); "
                                       "waiting for the copy to complete")
     stamp = _stamp(pipeline, received)
-    if isinstance(extraction, Failure):
-        target = _destination(pipeline.home.failed, stamp, sha, name)
-    else:
-        target = _destination(pipeline.home.archive / str(pipeline.year), stamp, sha, name)
-    target = _move(path, target)
+    folder = pipeline.home.failed if isinstance(extraction, Failure) else \
+        pipeline.home.archive / str(pipeline.year)
+    target = _free(_destination(folder, stamp, sha, name))
+    # Write-ahead: the store learns where the file is going before it goes, so that a crash
+    # between the move and the record is finished by `recover`, never forgotten.
+    intent = _intend(pipeline, sha, name, len(data), received, target)
     try:
-        return _record(pipeline, target, name, sha, len(data), received, extraction)
+        _move_to(path, target)
+    except BaseException:
+        _forget(pipeline, intent)
+        raise
+    try:
+        return _record(pipeline, intent, target, name, sha, extraction)
     except BaseException:
         # Not recorded: put the file back so that nothing is lost and the next pass retries.
         _move(target, _free(path))
+        _forget(pipeline, intent)
         raise
+
+
+def _intend(pipeline: Pipeline, sha: str, name: str, size: int, received: datetime,
+            target: Path) -> int:
+    with pipeline.store.session() as session:
+        submission = Submission(sha256=sha, original_name=name, received_at=received, size=size,
+                                state="moving", stored_path=relative(pipeline.home, target),
+                                year=pipeline.year)
+        session.add(submission)
+        session.flush()
+        return submission.id
+
+
+def _forget(pipeline: Pipeline, intent: int) -> None:
+    with pipeline.store.session() as session:
+        submission = session.get(Submission, intent)
+        if submission is not None and submission.state == "moving":
+            session.delete(submission)
+
+
+def recover(pipeline: Pipeline) -> list[Taken]:
+    """Finish what a crashed run left half-done: a file moved into the archive or failed/ whose
+    record was never completed is recorded and reported now; an intent whose file never left
+    the inbox is dropped, and the file is taken again as new."""
+    with pipeline.store.session() as session:
+        intents = [(s.id, s.stored_path, s.original_name, s.sha256)
+                   for s in session.scalars(select(Submission).where(Submission.state == "moving"))]
+    done: list[Taken] = []
+    for intent, stored, name, sha in intents:
+        target = pipeline.home.root / stored
+        if not target.exists():
+            _forget(pipeline, intent)
+            continue
+        extraction = pipeline.examiner.read(name, target.read_bytes())
+        if isinstance(extraction, Failure) != (target.parent == pipeline.home.failed):
+            # Read differently now (a new limit, say): keep it where it is; the record says why.
+            log.warning("%s: read differently after a restart; kept at %s", name, stored)
+        log.info("%s: finishing a crashed run's work", name)
+        done.append(_record(pipeline, intent, target, name, sha, extraction))
+    return done
 
 
 def _stamp(pipeline: Pipeline, moment: datetime) -> str:
@@ -117,16 +172,14 @@ def _maybe_unfinished(pipeline: Pipeline, path: Path, failure: Failure,
     return age < pipeline.home.settings.inbox.unfinished_grace_seconds
 
 
-def _record(pipeline: Pipeline, target: Path, name: str, sha: str, size: int, received,
-            extraction) -> Taken:
+def _record(pipeline: Pipeline, intent: int, target: Path, name: str, sha: str,
+            extraction: Extraction | Failure) -> Taken:
     with pipeline.store.session() as session:
-        submission = Submission(sha256=sha, original_name=name, received_at=received, size=size,
-                                state="failed" if isinstance(extraction, Failure) else "archived",
-                                stored_path=relative(pipeline.home, target),
-                                failure_reason=extraction.reason
-                                if isinstance(extraction, Failure) else None,
-                                year=pipeline.year)
-        session.add(submission)
+        submission = session.get(Submission, intent)
+        if submission is None or submission.state != "moving":
+            raise RuntimeError(f"{name}: its record changed while it was being filed")
+        submission.state = "failed" if isinstance(extraction, Failure) else "archived"
+        submission.failure_reason = extraction.reason if isinstance(extraction, Failure) else None
         session.flush()
         if isinstance(extraction, Failure):
             _write_note(target, name, extraction.reason)
@@ -169,6 +222,14 @@ def _free(path: Path) -> Path:
         candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
         n += 1
     return candidate
+
+
+def _move_to(source: Path, target: Path) -> None:
+    """To exactly `target`, which the caller has made free."""
+    moved = _move(source, target)
+    if moved != target:  # taken meanwhile by another process: undo rather than misfile
+        os.replace(moved, source)
+        raise FileExistsError(errno.EEXIST, "the archive name was taken meanwhile", str(target))
 
 
 def _move(source: Path, target: Path) -> Path:

@@ -14,7 +14,7 @@ from prefect.utilities.annotations import quote
 
 from blankett.flows import nightly as nightly_steps
 from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.intake import Taken, take_file
+from blankett.flows.intake import Taken, recover, take_file
 from blankett.flows.locking import home_lock
 from blankett.flows.messaging import DeliveryOutcome, deliver_pending, queue_summaries
 from blankett.flows.pipeline import Pipeline, open_pipeline
@@ -29,6 +29,11 @@ def find_ready_files(pipeline: Pipeline, patience: float) -> list[Path]:
     settings = pipeline.home.settings.inbox
     tracker = StabilityTracker(settings.stable_seconds)
     return wait_until_ready(pipeline.home.inbox, InboxFilter(), tracker, patience)
+
+
+@_step
+def finish_interrupted(pipeline: Pipeline) -> list[Taken]:
+    return recover(pipeline)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
@@ -50,8 +55,9 @@ def intake(home: str, patience: float | None = None) -> dict[str, int]:
         with home_lock(pipeline.home.root):
             wait = patience if patience is not None else \
                 pipeline.home.settings.inbox.stable_seconds * 3
+            taken = finish_interrupted(quote(pipeline))
             ready = find_ready_files(quote(pipeline), wait)
-            taken = [_take_or_skip(pipeline, path) for path in ready]
+            taken += [_take_or_skip(pipeline, path) for path in ready]
             delivered = deliver(quote(pipeline))
     finally:
         pipeline.close()

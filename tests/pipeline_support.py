@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from blankett.fixtures.corpus import Case
 from blankett.flows.delivery import DeliveryError, recipients
 from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.intake import Taken, take_file
+from blankett.flows.intake import Taken, recover, take_file
 from blankett.flows.messaging import DeliveryOutcome, deliver_pending
 from blankett.flows.pipeline import Pipeline
 from blankett.flows.settings import Home, init_home, load_home
@@ -97,9 +97,10 @@ def drop_ignored(home: Home) -> dict[str, bytes]:
 
 def intake_pass(pipeline: Pipeline, patience: float = 3.0) -> tuple[list[Taken], DeliveryOutcome]:
     """What the `intake` flow does, without Prefect."""
+    taken = recover(pipeline)
     tracker = StabilityTracker(pipeline.home.settings.inbox.stable_seconds)
     ready = wait_until_ready(pipeline.home.inbox, InboxFilter(), tracker, patience)
-    taken = [take_file(pipeline, path) for path in ready]
+    taken += [take_file(pipeline, path) for path in ready]
     return taken, deliver_pending(pipeline)
 
 

@@ -1,0 +1,31 @@
+"""Run by tests/test_crash.py as a separate process, to be killed at any moment: intake passes
+over a home, one after another, the way `blankett watch` runs them (without Prefect)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from blankett.flows.delivery import OutboxDelivery
+from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
+from blankett.flows.intake import recover, take_file
+from blankett.flows.locking import home_lock
+from blankett.flows.messaging import deliver_pending
+from blankett.flows.pipeline import open_pipeline
+from blankett.flows.settings import load_home
+
+
+def main(root: Path) -> None:
+    home = load_home(root)
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    tracker = StabilityTracker(home.settings.inbox.stable_seconds)
+    while True:
+        with home_lock(root):
+            recover(pipeline)
+            for path in wait_until_ready(home.inbox, InboxFilter(), tracker, 0.5):
+                take_file(pipeline, path)
+            deliver_pending(pipeline)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

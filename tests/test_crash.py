@@ -52,22 +52,27 @@ def test_sigkill_at_random_moments_loses_nothing_and_reports_once(
         corpus: list[Case], tmp_path: Path) -> None:
     home = make_home(tmp_path / "home")
     rng = random.Random(20261125)
-    waiting = list(corpus)
-    rng.shuffle(waiting)
+    # Eight new files a round, each round's copies made distinct by a trailing line (readers
+    # that then refuse a file file it in failed/: still exactly once).
+    waiting = [Case(name=f"{n:03d}-{c.name}", data=c.data + b"\n%d\n" % n, kind=c.kind,
+                    fields=c.fields, problems=c.problems, complete=c.complete, error=c.error,
+                    tags=c.tags)
+               for n, c in enumerate(rng.choice(corpus) for _ in range(8 * KILLS + 8))]
     dropped: dict[str, bytes] = {}
     env = {**os.environ, "PYTHONPATH": str(WORKER.parent)}
-    per_round = max(1, len(waiting) // KILLS + 1)
     deadline = time.monotonic() + 20 * 60
+    caught = Counter[str]()
     for _ in range(KILLS):
-        for case in waiting[:per_round]:
+        for case in waiting[:8]:
             _drop(home.inbox, case)
             dropped[case.name] = case.data
-        waiting = waiting[per_round:]
+        waiting = waiting[8:]
         worker = subprocess.Popen([sys.executable, str(WORKER), str(home.root)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 3.0))
+        time.sleep(rng.uniform(0.3, 2.0))
         worker.kill()
         worker.wait()
+        caught.update(_caught_doing(home.root))
         assert time.monotonic() < deadline
     for case in waiting:
         _drop(home.inbox, case)
@@ -106,4 +111,22 @@ def test_sigkill_at_random_moments_loses_nothing_and_reports_once(
         message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
         delivered[(str(message["X-Blankett-Key"]).rsplit("@", 1)[0], eml.parent.name)] += 1
     assert delivered == expected
+    print(f"\n{KILLS} kills; killed while: {dict(caught)}")
+
+
+def _caught_doing(root: Path) -> list[str]:
+    """What the killed worker had left half-done, as the next start finds it."""
+    found = []
+    if any(p for p in (root / "inbox").iterdir() if not p.name.startswith(".")):
+        found.append("files waiting in the inbox")
+    store = Store(f"sqlite:///{root / 'blankett.db'}")
+    try:
+        with store.session() as session:
+            if session.scalars(select(Submission).where(Submission.state == "moving")).first():
+                found.append("a file between its move and its record")
+            if session.scalars(select(Message).where(Message.state == "pending")).first():
+                found.append("reports recorded, not yet delivered")
+    finally:
+        store.close()
+    return found
 

@@ -6,6 +6,7 @@ and only by the commands that run a flow.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -354,7 +355,7 @@ def cmd_demo(env: Environment, root: Path) -> int:
         return EXIT_ERROR
     if marker.exists():
         shutil.rmtree(root)
-    code = cmd_init(Environment(stdout=_Null(), stderr=env.stderr, variables=env.variables,
+    code = cmd_init(Environment(stdout=io.StringIO(), stderr=env.stderr, variables=env.variables,
                                 today=env.today), root)
     if code:
         return code
@@ -390,12 +391,4 @@ def cmd_demo(env: Environment, root: Path) -> int:
           f"cannot be opened at all: {home.failed}).", file=env.stdout)
     print(f"Try: blankett status --home {root}; blankett nightly --home {root}", file=env.stdout)
     return EXIT_OK
-
-
-class _Null:
-    def write(self, _text: str) -> int:
-        return 0
-
-    def flush(self) -> None:
-        pass
 

@@ -137,13 +137,12 @@ def _iso(year: int, month: int, day: int) -> str | None:
 
 def parse_date(text: str) -> str | None:
     """An ISO date from "2026-03-15", "15/3 2026", "15.03.2026", "15 mars 2026", "Ale 2026-03-15"."""
-    t = text
-    if m := re.search(r"(\d{4})[-./ ](\d{1,2})[-./ ](\d{1,2})(?!\d)", t):
+    if m := re.search(r"(\d{4})[-./ ](\d{1,2})[-./ ](\d{1,2})(?!\d)", text):
         return _iso(int(m[1]), int(m[2]), int(m[3]))
-    if m := re.search(r"(?<!\d)(\d{1,2})[-./](\d{1,2})[-./ ]\s?(\d{4}|\d{2})(?!\d)", t):
+    if m := re.search(r"(?<!\d)(\d{1,2})[-./](\d{1,2})[-./ ]\s?(\d{4}|\d{2})(?!\d)", text):
         year = int(m[3]) + (2000 if len(m[3]) == 2 else 0)
         return _iso(year, int(m[2]), int(m[1]))
-    folded = fold(t)
+    folded = fold(text)
     if m := re.search(rf"(?<!\d)(\d{{1,2}}) ({_MONTH_WORD}) (\d{{4}})", folded):
         return _iso(int(m[3]), _MONTHS[m[2]], int(m[1]))
     if m := re.search(rf"({_MONTH_WORD}) (\d{{1,2}}) (\d{{4}})", folded):

@@ -163,6 +163,11 @@ def cmd_watch(env: Environment, root: Path) -> int:
 
 
 def _watch_pass(env: Environment, flows: Any, home: Home) -> None:
+    try:
+        load_home(home.root)  # the inbox deleted, a setting broken meanwhile: one line, not a run
+    except SettingsError as exc:
+        env.error(f"error: {exc}; watching on")
+        return
     counts = _flow(env, "intake", lambda: flows.intake(str(home.root)))
     if counts is None:
         return  # said on stderr; the next event or scan tries again

@@ -74,13 +74,19 @@ class SmtpDelivery:
 
     def send(self, message: EmailMessage, to: Sequence[str] | None = None) -> None:
         try:
-            with self._connect() as smtp:
+            smtp = self._connect()
+            try:
                 if self.starttls:
                     smtp.starttls(context=_ssl.create_default_context())
                 if self.username:
                     self._login(smtp, self.username, self.password or "")
                 refused = smtp.send_message(message, to_addrs=list(to) if to else None)
-        except smtplib.SMTPServerDisconnected as exc:
+            finally:
+                _close(smtp)
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPAuthenticationError,
+                smtplib.SMTPSenderRefused, smtplib.SMTPNotSupportedError) as exc:
+            # Wrong for every message alike: trying the next one only repeats a failed login,
+            # which may lock the account.
             raise ServerUnavailable(self._scrub(self._smtp_problem(exc))) from None
         except smtplib.SMTPException as exc:
             raise DeliveryError(self._scrub(self._smtp_problem(exc))) from None
@@ -167,6 +173,14 @@ def _reply(code: int, text: bytes | str) -> str:
 
 def _line(exc: BaseException) -> str:
     return _flat(str(exc)) or type(exc).__name__
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    """After DATA was accepted the message is delivered, whatever the server says to QUIT."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 def _flat(text: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blankett.extractors import ReadContext, Unreadable, read
-from blankett.flows.isolation import Refused, read_isolated
+from blankett.flows.isolation import Refused, WorkerUnavailable, read_isolated
 from blankett.models.limits import MB, Limits
 from blankett.models.records import Extraction, Report
 from blankett.models.spec import FormSpec, Routing
@@ -79,6 +79,8 @@ class Examiner:
                 # The PDF libraries warn about every oddity of a file they can still read.
                 warnings.simplefilter("ignore")
                 return read(data, self.context)
+        except WorkerUnavailable:
+            raise
         except Refused as exc:
             return Failure(name, f"could not be read: the reader failed ({exc})")
         except Unreadable as exc:

@@ -230,12 +230,19 @@ def _application_ids(env: Environment, home: Home, targets: list[str]) -> list[i
                 path = Path(target)
                 stored = str(path.resolve().relative_to(home.root)) if path.is_absolute() or \
                     path.exists() else target
-                version = session.scalar(select(Version).join(Submission).where(
-                    (Submission.stored_path == stored) | (Submission.original_name == path.name)))
-                if version is None:
+                versions = session.scalars(select(Version).join(Submission).where(
+                    Submission.stored_path == stored)).all() or session.scalars(
+                    select(Version).join(Submission).where(
+                        Submission.original_name == path.name)).all()
+                found = sorted({v.application_id for v in versions})
+                if not found:
                     env.error(f"error: {target}: no application has this file")
                     return None
-                ids.append(version.application_id)
+                if len(found) > 1:
+                    env.error(f"error: {target}: several applications have a file of this name "
+                              f"(ids {', '.join(map(str, found))}); name the id or the archived file")
+                    return None
+                ids.append(found[0])
     except ValueError:
         env.error(f"error: {targets[0]}: not inside {home.root}")
         return None
@@ -310,14 +317,14 @@ def cmd_status(env: Environment, root: Path, as_json: bool) -> int:
         return EXIT_ERROR
     try:
         rows = status_rows(home, home.year(env.today))
-    except StoreError as exc:
+        if as_json:
+            for row in rows:
+                print(json.dumps(row, ensure_ascii=False), file=env.stdout)
+        else:
+            print_status(env, rows, home)
+    except USER_ERRORS as exc:
         env.error(f"error: {exc}")
         return EXIT_ERROR
-    if as_json:
-        for row in rows:
-            print(json.dumps(row, ensure_ascii=False), file=env.stdout)
-        return EXIT_OK
-    print_status(env, rows, home)
     return EXIT_OK
 
 

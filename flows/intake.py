@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from blankett.flows.durable import fsync_folder
 from blankett.flows.examine import Failure
+from blankett.flows.isolation import WorkerUnavailable
 from blankett.flows.ledger import record_version, status_of
 from blankett.flows.messaging import (
     queue_failure_report,
@@ -49,6 +50,9 @@ class Taken:
 def take_file(pipeline: Pipeline, path: Path) -> Taken:
     name = path.name
     try:
+        size = path.stat().st_size
+        if size > pipeline.examiner.limits.max_file_bytes:
+            return _take_oversized(pipeline, path, name, size)
         data = path.read_bytes()
     except OSError as exc:
         # Gone or locked between listing and reading: the next pass sees it again if it is back.
@@ -57,6 +61,9 @@ def take_file(pipeline: Pipeline, path: Path) -> Taken:
     received = pipeline.clock()
     try:
         return _take(pipeline, path, name, data, sha, received)
+    except WorkerUnavailable as exc:
+        log.error("%s: %s; left in the inbox for the next pass", name, exc)
+        return Taken(name, "skipped", str(exc))
     except OSError as exc:
         # The archive or failed/ cannot be written (full, read-only): the file stays where it
         # is, nothing is recorded, and the next pass tries again.
@@ -66,8 +73,8 @@ def take_file(pipeline: Pipeline, path: Path) -> Taken:
         return Taken(name, "skipped", reason)
 
 
-def _take(pipeline: Pipeline, path: Path, name: str, data: bytes, sha: str,
-          received: datetime) -> Taken:
+def _file_if_duplicate(pipeline: Pipeline, path: Path, name: str, sha: str,
+                       received: datetime) -> Taken | None:
     with pipeline.store.session() as session:
         known = pipeline.store.submission_by_sha(session, sha)
         if known is not None and known.state == "moving":
@@ -85,17 +92,49 @@ def _take(pipeline: Pipeline, path: Path, name: str, data: bytes, sha: str,
                      known.original_name, relative(pipeline.home, target))
             return Taken(name, "duplicate", f"same as {known.original_name}")
 
+    return None
+
+
+def _take_oversized(pipeline: Pipeline, path: Path, name: str, size: int) -> Taken:
+    """Refused without being read into memory: hashed as a stream, filed in failed/."""
+    limit = pipeline.examiner.limits.max_file_bytes
+    with open(path, "rb") as handle:
+        sha = hashlib.file_digest(handle, "sha256").hexdigest()
+    failure = Failure(name, f"is too large ({size // 1024 // 1024} MB; the limit is "
+                            f"{limit // 1024 // 1024} MB)")
+    received = pipeline.clock()
+    try:
+        duplicate = _file_if_duplicate(pipeline, path, name, sha, received)
+        if duplicate is not None:
+            return duplicate
+        return _file(pipeline, path, name, sha, size, received, failure)
+    except OSError as exc:
+        log.error("%s cannot be filed (%s); left in the inbox", name, exc.strerror or exc)
+        return Taken(name, "skipped", f"cannot be filed ({exc.strerror or exc})")
+
+
+def _take(pipeline: Pipeline, path: Path, name: str, data: bytes, sha: str,
+          received: datetime) -> Taken:
+    duplicate = _file_if_duplicate(pipeline, path, name, sha, received)
+    if duplicate is not None:
+        return duplicate
+
     extraction = pipeline.examiner.read(name, data)
     if isinstance(extraction, Failure) and _maybe_unfinished(pipeline, path, extraction, received):
         return Taken(name, "skipped", "looks unfinished (damaged or empty and changed just now); "
                                       "waiting for the copy to complete")
+    return _file(pipeline, path, name, sha, len(data), received, extraction)
+
+
+def _file(pipeline: Pipeline, path: Path, name: str, sha: str, size: int, received: datetime,
+          extraction: Extraction | Failure) -> Taken:
     stamp = _stamp(pipeline, received)
     folder = pipeline.home.failed if isinstance(extraction, Failure) else \
         pipeline.home.archive / str(pipeline.year)
     target = _free(_destination(folder, stamp, sha, name))
     # Write-ahead: the store learns where the file is going before it goes, so that a crash
     # between the move and the record is finished by `recover`, never forgotten.
-    intent = _intend(pipeline, sha, name, len(data), received, target)
+    intent = _intend(pipeline, sha, name, size, received, target)
     try:
         _move_to(path, target)
     except BaseException:
@@ -137,17 +176,26 @@ def recover(pipeline: Pipeline) -> list[Taken]:
                    for s in session.scalars(select(Submission).where(Submission.state == "moving"))]
     done: list[Taken] = []
     for intent, stored, name, sha in intents:
-        target = pipeline.home.root / stored
-        if not target.exists():
-            _forget(pipeline, intent)
-            continue
-        extraction = pipeline.examiner.read(name, target.read_bytes())
-        if isinstance(extraction, Failure) != (target.parent == pipeline.home.failed):
-            # Read differently now (a new limit, say): keep it where it is; the record says why.
-            log.warning("%s: read differently after a restart; kept at %s", name, stored)
-        log.info("%s: finishing a crashed run's work", name)
-        done.append(_record(pipeline, intent, target, name, sha, extraction))
+        try:
+            done += _finish(pipeline, intent, stored, name, sha)
+        except Exception as exc:
+            log.error("%s: a crashed run's filing cannot be finished yet (%s: %s)", name,
+                      type(exc).__name__, exc)
+            done.append(Taken(name, "skipped", f"filing left by a crashed run: {exc}"))
     return done
+
+
+def _finish(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str) -> list[Taken]:
+    target = pipeline.home.root / stored
+    if not target.exists():
+        _forget(pipeline, intent)
+        return []
+    extraction = pipeline.examiner.read(name, target.read_bytes())
+    if isinstance(extraction, Failure) != (target.parent == pipeline.home.failed):
+        # Read differently now (a new limit, say): kept where it is; the record says why.
+        log.warning("%s: read differently after a restart; kept at %s", name, stored)
+    log.info("%s: finishing a crashed run's work", name)
+    return [_record(pipeline, intent, target, name, sha, extraction)]
 
 
 def _stamp(pipeline: Pipeline, moment: datetime) -> str:

@@ -47,6 +47,11 @@ def _without_main() -> Iterator[None]:
         sys.modules["__main__"] = real
 
 
+class WorkerUnavailable(RuntimeError):
+    """No worker could be started (no memory to fork, no file descriptors): the machine's
+    trouble, not the file's; the file must wait for a later pass."""
+
+
 class Refused(Exception):
     """The worker gave up on the file; the message is the one-line reason."""
 
@@ -58,8 +63,14 @@ def read_isolated(data: bytes, context: ReadContext, *, seconds: float,
     receive, send = _workers().Pipe(duplex=False)
     worker = _workers().Process(target=_work, args=(send, data, context, memory_bytes),
                                 daemon=True)
-    with _without_main():
-        worker.start()
+    try:
+        with _without_main():
+            worker.start()
+    except OSError as exc:
+        receive.close()
+        send.close()
+        raise WorkerUnavailable(f"no reader process could be started ({exc.strerror or exc})") \
+            from None
     send.close()
     try:
         if not receive.poll(seconds):

@@ -119,13 +119,13 @@ def queue_warning_reports(pipeline: Pipeline, session: Session, cause: Applicati
         waiting = session.scalar(select(Message).where(
             Message.key == f"report:submission:{version.submission_id}",
             Message.state == "pending"))
-        if waiting is not None:
+        if waiting is not None and not waiting.recipients.get("sent"):
             previous = other.versions[-2].result if len(other.versions) > 1 else None
             view = application_view(pipeline, other, version, result,
                                     changes(previous, result, pipeline.spec))
             report = CompletenessReport(key=waiting.key, application=view,
                                         recipients=tuple(waiting.recipients["to"]))
-            message = render_report(report, sender=pipeline.sender,
+            message = render_report(_worldwide(report, pipeline), sender=pipeline.sender,
                                     archive_root=pipeline.home.root)
             waiting.subject = str(message["Subject"])
             waiting.raw = message.as_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -14,6 +15,8 @@ from blankett.flows.messaging import queue_rerun_report, queue_warning_reports
 from blankett.flows.pipeline import Pipeline
 from blankett.flows.store import Application
 from blankett.models.records import Extraction
+
+log = logging.getLogger("blankett.nightly")
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,8 @@ def revalidate_all(pipeline: Pipeline, *, reread: bool = False,
     with pipeline.store.session() as session:
         query = select(Application).where(Application.year == pipeline.year)
         if only is not None:
-            query = select(Application).where(Application.id.in_(only))
+            # Only the grant year's: last year's forms are not judged by this year's rules.
+            query = query.where(Application.id.in_(only))
         for application in session.scalars(query).all():
             if not application.versions:
                 continue
@@ -54,10 +58,15 @@ def _revalidate(pipeline: Pipeline, session: Session, application: Application, 
         path = pipeline.home.root / submission.stored_path
         try:
             data = path.read_bytes()
-        except OSError:
-            return False, False  # the original is gone from the archive: keep what we have
+        except OSError as exc:
+            log.warning("%s: the archived original %s cannot be read (%s); its last result is "
+                        "kept", submission.original_name, submission.stored_path,
+                        exc.strerror or exc)
+            return False, False
         extraction = pipeline.examiner.read(submission.original_name, data)
         if isinstance(extraction, Failure):
+            log.warning("%s: reading it again failed (%s); its last result is kept",
+                        submission.original_name, extraction.reason)
             return False, True
     else:
         extraction = Extraction.model_validate(previous.raw)

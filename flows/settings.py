@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SETTINGS_FILE = "blankett.toml"
 DEFAULT_HOME = "blankett-data"
@@ -54,6 +54,13 @@ class SmtpSettings(_Section):
     password_env: str = "BLANKETT_SMTP_PASSWORD"
     sender: str = "blankett@localhost"
     timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_kind_of_tls(self) -> SmtpSettings:
+        if self.ssl and self.starttls:
+            raise ValueError("choose ssl = true (TLS from the start, port 465) or starttls = true "
+                             "(upgrade a plain connection, port 587), not both")
+        return self
 
 
 class ScheduleSettings(_Section):

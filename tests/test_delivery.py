@@ -17,7 +17,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from blankett.flows.delivery import DeliveryError, OutboxDelivery, SmtpDelivery, eml_name
+from blankett.flows.delivery import (
+    DeliveryError,
+    OutboxDelivery,
+    ServerUnavailable,
+    SmtpDelivery,
+    eml_name,
+)
 from blankett.flows.reports import render_report
 from blankett.flows.views import ApplicationView, CompletenessReport
 
@@ -260,3 +266,13 @@ def test_outbox_file_is_the_same_for_a_stored_and_reparsed_message(tmp_path: Pat
     (b,) = (tmp_path / "b" / "eva.fred@example.org").iterdir()
     assert a.name == b.name
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_rejected_login_stops_the_pass_instead_of_trying_every_message(
+        smtp_server: tuple[Collector, int], tmp_path: Path) -> None:
+    # A wrong password fails for every message alike; trying each one would only repeat the
+    # failed login until the mail account is locked.
+    _, port = smtp_server
+    delivery = SmtpDelivery("127.0.0.1", port, username="blankett", password="wrong", timeout=5)
+    with pytest.raises(ServerUnavailable):
+        delivery.send(report_message(tmp_path))

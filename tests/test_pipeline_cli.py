@@ -175,3 +175,17 @@ def test_demo_makes_a_home_takes_the_samples_and_shows_their_status(tmp_path: Pa
                            capture_output=True, text=True, timeout=180, env=env, check=False)
     assert again.returncode == 0, again.stderr
     assert len(list((home / "archive" / "2026").iterdir())) == 8
+
+
+def test_ssl_and_starttls_together_are_one_clear_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    subprocess.run([sys.executable, "-m", "blankett.flows", "init", str(home)], check=True,
+                   capture_output=True)
+    settings = home / SETTINGS_FILE
+    settings.write_text(settings.read_text().replace("ssl = false", "ssl = true"))
+    result = subprocess.run([sys.executable, "-m", "blankett.flows", "status", "--home", str(home)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {settings}: smtp: ")
+    assert "ssl" in lines[0] and "starttls" in lines[0]

@@ -129,3 +129,19 @@ def test_two_homes_never_share_a_message_id(corpus: list[Case], tmp_path: Path) 
         _run(home, delivery)
         ids.append({str(m["Message-ID"]) for m in delivery.messages})
     assert ids[0] and ids[1] and not ids[0] & ids[1]
+
+
+def test_a_file_over_the_size_limit_is_refused_without_being_read_whole(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    make_home(root)
+    settings = root / "blankett.toml"
+    settings.write_text(settings.read_text() + "\n[limits]\nmax_file_mb = 1\n")
+    home = load_home(root)
+    big = home.inbox / "stor.pdf"
+    big.write_bytes(b"%PDF-1.7\n" + b"0" * (2 * 1024 * 1024))
+    past = time.time() - 60
+    os.utime(big, (past, past))
+    taken, _ = _run(home)
+    assert [(t.outcome, t.detail) for t in taken] == [
+        ("unreadable", "is too large (2 MB; the limit is 1 MB)")]
+    assert len([p for p in home.failed.iterdir() if not p.name.endswith(".txt")]) == 1

@@ -103,7 +103,7 @@ def queue_rerun_report(pipeline: Pipeline, session: Session, application: Applic
                             ("Läst om med nya regler eller ny läsare.",
                              *changes(previous, result, pipeline.spec)))
     report = CompletenessReport(key=f"report:result:{result.id}", application=view,
-                                recipients=tuple(result.consultants["to"]))
+                                recipients=tuple(result.consultants["to"]), written_at=now())
     _queue_report(pipeline, session, report, application.id, application.latest.submission_id)
 
 
@@ -134,7 +134,7 @@ def queue_warning_reports(pipeline: Pipeline, session: Session, cause: Applicati
                       if p.code == "second_application" and cause.title and cause.title in p.message)
         view = application_view(pipeline, other, version, result, lines)
         report = CompletenessReport(key=f"report:second:{result.id}:{cause.id}", application=view,
-                                    recipients=tuple(result.consultants["to"]))
+                                    recipients=tuple(result.consultants["to"]), written_at=now())
         _queue_report(pipeline, session, report, other.id, version.submission_id)
 
 

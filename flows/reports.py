@@ -56,7 +56,8 @@ def render_report(report: CompletenessReport, *, sender: str,
     context["not_attached"] = not_attached
     message = _message(
         "report", context, key=report.key, sender=sender,
-        recipients=[Address(addr_spec=r) for r in report.recipients], date=app.received_at,
+        recipients=[Address(addr_spec=r) for r in report.recipients],
+        date=report.written_at or app.received_at,
     )
     if attachment is not None:
         data, (maintype, subtype) = attachment

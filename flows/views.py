@@ -47,6 +47,9 @@ class CompletenessReport:
     application: ApplicationView
     recipients: tuple[str, ...]
     attach_original: bool = True
+    # When the report was written, if later than the form arrived (a rerun, a new warning):
+    # its Date, so that mail programs sort it where it belongs.
+    written_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -337,3 +337,11 @@ def test_triage_order_puts_unknown_municipality_last_in_its_group() -> None:
             complete_app(municipality="Ale", status="incomplete"))
     assert [(a.status, a.municipality) for a in triage_order(apps)] == [
         ("unreadable", None), ("incomplete", "Ale"), ("complete", "Ale"), ("complete", None)]
+
+
+def test_a_report_written_later_is_dated_when_written(archive: Path) -> None:
+    # A rerun or a new warning weeks after the form came: mail programs sort it by its Date.
+    later = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+    message = parsed(render_report(report_of(complete_app(), written_at=later), sender=SENDER,
+                                   archive_root=archive))
+    assert message["Date"] == "Wed, 25 Nov 2026 10:30:00 +0100"

@@ -16,6 +16,7 @@ from blankett.flows.isolation import Refused, WorkerUnavailable, read_isolated
 from blankett.models.limits import MB, Limits
 from blankett.models.records import Extraction, Report
 from blankett.models.spec import FormSpec, Routing
+from blankett.models.text import one_line
 from blankett.models.validation import Rules, check, flag_second_applications
 
 
@@ -90,7 +91,7 @@ class Examiner:
         except Exception as exc:
             logging.getLogger(__name__).debug("reading %s failed", name, exc_info=True)
             return Failure(name, f"could not be read: the reader failed ({type(exc).__name__}: "
-                                 f"{_one_line(str(exc))})")
+                                 f"{one_line(str(exc), 160)})")
 
     def report(self, name: str, sha256: str, extraction: Extraction) -> Report:
         """The checks of the rules in force applied to what was read."""
@@ -111,8 +112,3 @@ class Examiner:
         flag_second_applications(reports, self.year)
         for report in reports:
             report.complete = not any(p.severity == "error" for p in report.problems)
-
-
-def _one_line(text: str, limit: int = 160) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"

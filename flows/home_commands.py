@@ -105,9 +105,15 @@ def _flow(env: Environment, name: str, call: Any) -> Any:
     return None
 
 
-def cmd_run(env: Environment, root: Path) -> int:
+def _ready_home(env: Environment, root: Path) -> Home | None:
+    """The home, once it and everything a flow opens in it are known to be usable."""
     home = _open(env, root)
-    if home is None or not _check_pipeline(env, home):
+    return home if home is not None and _check_pipeline(env, home) else None
+
+
+def cmd_run(env: Environment, root: Path) -> int:
+    home = _ready_home(env, root)
+    if home is None:
         return EXIT_ERROR
     flows = _flows(home)
     counts = _flow(env, "intake", lambda: flows.intake(str(home.root)))
@@ -136,8 +142,8 @@ def _counts_line(counts: dict[str, int], home: Home) -> str:
 
 
 def cmd_watch(env: Environment, root: Path) -> int:
-    home = _open(env, root)
-    if home is None or not _check_pipeline(env, home):
+    home = _ready_home(env, root)
+    if home is None:
         return EXIT_ERROR
     import watchfiles
 
@@ -177,8 +183,8 @@ def _watch_pass(env: Environment, flows: Any, home: Home) -> None:
 
 
 def cmd_nightly(env: Environment, root: Path) -> int:
-    home = _open(env, root)
-    if home is None or not _check_pipeline(env, home):
+    home = _ready_home(env, root)
+    if home is None:
         return EXIT_ERROR
     flows = _flows(home)
     result = _flow(env, "nightly", lambda: flows.nightly(str(home.root)))
@@ -193,8 +199,8 @@ def cmd_nightly(env: Environment, root: Path) -> int:
 
 
 def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool) -> int:
-    home = _open(env, root)
-    if home is None or not _check_pipeline(env, home):
+    home = _ready_home(env, root)
+    if home is None:
         return EXIT_ERROR
     if not targets and not everything:
         env.error("error: name an application id or an archived file, or use --all")

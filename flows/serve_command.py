@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from blankett.flows.environment import Environment
-from blankett.flows.home_commands import EXIT_ERROR, EXIT_OK, _check_pipeline, _open
+from blankett.flows.home_commands import EXIT_ERROR, EXIT_OK, _ready_home
 from blankett.flows.prefect_setup import prepare_prefect
 from blankett.flows.settings import Home
 
@@ -24,8 +24,8 @@ STARTUP_SECONDS = 90
 
 
 def cmd_serve(env: Environment, root) -> int:  # type: ignore[no-untyped-def]
-    home = _open(env, root)
-    if home is None or not _check_pipeline(env, home):
+    home = _ready_home(env, root)
+    if home is None:
         return EXIT_ERROR
     prepare_prefect(home)
     api = env.variables.get("PREFECT_API_URL")

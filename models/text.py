@@ -52,3 +52,9 @@ def collapse_space(text: str) -> str:
     """Runs of spaces inside lines folded, blank lines dropped, lines kept."""
     lines = (" ".join(line.split()) for line in text.replace("\r", "\n").split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+def one_line(text: str, limit: int) -> str:
+    """Whitespace folded to single spaces, cut with an ellipsis past `limit` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -20,7 +20,7 @@ from blankett.models.normalise import (
 )
 from blankett.models.records import Extraction, Problem, Report, Severity, Source
 from blankett.models.spec import FieldSpec, FormSpec, Routing
-from blankett.models.text import collapse_space, fold, fold_label, words
+from blankett.models.text import collapse_space, fold, fold_label, one_line, words
 
 Value = str | int | None
 
@@ -247,15 +247,11 @@ def _area(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> 
         names = ", ".join(a.name for a in rules.spec.areas if a.key in reading.areas)
         _problem(problems, spec, "area_ambiguous", "error", value=names)
     elif reading.named_anything:
-        _problem(problems, spec, "area_unknown", "error", value=_one_line(text))
+        _problem(problems, spec, "area_unknown", "error", value=one_line(text, 80))
     else:
         _problem(problems, spec, "missing", "error")
     return None
 
-
-def _one_line(text: str, limit: int = 80) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _date(spec: FieldSpec, text: str, rules: Rules, problems: list[Problem]) -> Value:

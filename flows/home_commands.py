@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -20,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from blankett.flows.environment import Environment
+from blankett.flows.prefect_server import ServerError
 from blankett.flows.settings import Home, SettingsError, init_home, load_home
 from blankett.flows.store import StoreError
 from blankett.models.spec import ConfigError
@@ -63,13 +66,17 @@ def _open(env: Environment, root: Path) -> Home | None:
         return None
 
 
-def _flows(home: Home) -> Any:
+@contextmanager
+def _flows(env: Environment, home: Home) -> Iterator[Any]:
+    """The flows, with Prefect set up for this home and an API to report to."""
+    from blankett.flows.prefect_server import prefect_api
     from blankett.flows.prefect_setup import prepare_prefect
 
     prepare_prefect(home)
-    from blankett.flows import orchestration
+    with prefect_api(home, env.variables):
+        from blankett.flows import orchestration  # Prefect reads its settings on import
 
-    return orchestration
+        yield orchestration
 
 
 def _check_pipeline(env: Environment, home: Home) -> bool:
@@ -105,6 +112,16 @@ def _flow(env: Environment, name: str, call: Any) -> Any:
     return None
 
 
+def _run_flow(env: Environment, home: Home, name: str, call: Callable[[Any], Any]) -> Any:
+    """One flow run, as `_flow`; None when it failed or no Prefect API could be had (said)."""
+    try:
+        with _flows(env, home) as flows:
+            return _flow(env, name, lambda: call(flows))
+    except ServerError as exc:
+        env.error(f"error: {exc}")
+        return None
+
+
 def _ready_home(env: Environment, root: Path) -> Home | None:
     """The home, once it and everything a flow opens in it are known to be usable."""
     home = _open(env, root)
@@ -115,8 +132,7 @@ def cmd_run(env: Environment, root: Path) -> int:
     home = _ready_home(env, root)
     if home is None:
         return EXIT_ERROR
-    flows = _flows(home)
-    counts = _flow(env, "intake", lambda: flows.intake(str(home.root)))
+    counts = _run_flow(env, home, "intake", lambda flows: flows.intake(str(home.root)))
     if counts is None:
         return EXIT_FAILED
     print(_counts_line(counts, home), file=env.stdout)
@@ -149,20 +165,23 @@ def cmd_watch(env: Environment, root: Path) -> int:
 
     from blankett.flows.inbox import InboxFilter
 
-    flows = _flows(home)
     interval = home.settings.inbox.scan_interval_seconds
-    print(f"Watching {home.inbox} (full scan every {interval:g} s). Stop with Ctrl-C.",
-          file=env.stdout, flush=True)
     inbox_filter = InboxFilter()
     try:
-        _watch_pass(env, flows, home)
-        for changes in watchfiles.watch(home.inbox, yield_on_timeout=True, debounce=200,
-                                        rust_timeout=int(interval * 1000), recursive=False):
-            relevant = [p for _, p in changes if inbox_filter.ignored(Path(p)) is None
-                        or not Path(p).exists()]
-            if changes and not relevant:
-                continue
+        with _flows(env, home) as flows:
+            print(f"Watching {home.inbox} (full scan every {interval:g} s). Stop with Ctrl-C.",
+                  file=env.stdout, flush=True)
             _watch_pass(env, flows, home)
+            for changes in watchfiles.watch(home.inbox, yield_on_timeout=True, debounce=200,
+                                            rust_timeout=int(interval * 1000), recursive=False):
+                relevant = [p for _, p in changes if inbox_filter.ignored(Path(p)) is None
+                            or not Path(p).exists()]
+                if changes and not relevant:
+                    continue
+                _watch_pass(env, flows, home)
+    except ServerError as exc:
+        env.error(f"error: {exc}")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("Stopped.", file=env.stdout)
     return EXIT_OK
@@ -186,8 +205,7 @@ def cmd_nightly(env: Environment, root: Path) -> int:
     home = _ready_home(env, root)
     if home is None:
         return EXIT_ERROR
-    flows = _flows(home)
-    result = _flow(env, "nightly", lambda: flows.nightly(str(home.root)))
+    result = _run_flow(env, home, "nightly", lambda flows: flows.nightly(str(home.root)))
     if result is None:
         return EXIT_FAILED
     print(f"Checked {result['checked']} applications ({result['changed']} changed, "
@@ -208,8 +226,7 @@ def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool
     ids = None if everything else _application_ids(env, home, targets)
     if ids is None and not everything:
         return EXIT_ERROR
-    flows = _flows(home)
-    result = _flow(env, "rerun", lambda: flows.rerun(str(home.root), ids))
+    result = _run_flow(env, home, "rerun", lambda flows: flows.rerun(str(home.root), ids))
     if result is None:
         return EXIT_FAILED
     if ids is not None and result["checked"] < len(set(ids)):

@@ -8,6 +8,7 @@ threaded process each time (Prefect runs threads, and forking those is unsafe), 
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import resource
 import sys
@@ -22,7 +23,8 @@ from blankett.extractors import ReadContext, Unreadable, read
 from blankett.models.limits import MB
 from blankett.models.records import Extraction
 
-_PRELOAD = ["blankett.extractors", "blankett.extractors.docx", "blankett.extractors.pdf"]
+_PRELOAD = ["blankett.flows.worker_start", "blankett.extractors", "blankett.extractors.docx",
+            "blankett.extractors.pdf"]
 _context: Any = None
 
 
@@ -61,8 +63,8 @@ def read_isolated(data: bytes, context: ReadContext, *, seconds: float,
     """What `read` returns, or Unreadable (also for a file that needs more time or memory than
     allowed). Any other failure of the reader comes back as Refused with its type and message."""
     receive, send = _workers().Pipe(duplex=False)
-    worker = _workers().Process(target=_work, args=(send, data, context, memory_bytes),
-                                daemon=True)
+    worker = _workers().Process(target=_work,
+                                args=(send, data, context, memory_bytes, seconds), daemon=True)
     try:
         with _without_main():
             worker.start()
@@ -93,8 +95,13 @@ def read_isolated(data: bytes, context: ReadContext, *, seconds: float,
     raise Refused(payload)
 
 
-def _work(send: Connection, data: bytes, context: ReadContext, memory_bytes: int) -> None:
+def _work(send: Connection, data: bytes, context: ReadContext, memory_bytes: int,
+          seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    # The parent stops a slow read, but a parent killed outright cannot: the CPU limit ends an
+    # orphaned worker that is spinning on a hostile file.
+    cpu = math.ceil(seconds) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

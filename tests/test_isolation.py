@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -51,3 +53,13 @@ def test_the_other_files_of_a_run_are_read_after_a_hostile_one(corpus: list[Case
     assert isinstance(bomb, Failure) and bomb.line.startswith("error: bomb.pdf ")
     good = next(c for c in corpus if c.kind == "docx" and c.complete)
     assert isinstance(examiner.examine_bytes(good.name, good.data), Report)
+
+
+def test_a_worker_that_cannot_start_says_so_in_one_line() -> None:
+    # As in the forkserver when the run handing a worker its file is killed mid-way.
+    done = subprocess.run([sys.executable, "-c", "import blankett.flows.worker_start\n"
+                           "import pickle; pickle.loads(b'\\x80\\x04\\x95')"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("a reader worker did not start (UnpicklingError: ")

@@ -4,12 +4,15 @@ subprocess; exit codes, the lines on stdout and stderr."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
 import pytest
+from crash_support import alive, descendants
 from pipeline_support import by_name, drop, make_home
 
 from blankett.fixtures.corpus import Case
@@ -189,3 +192,44 @@ def test_ssl_and_starttls_together_are_one_clear_line(tmp_path: Path) -> None:
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {settings}: smtp: ")
     assert "ssl" in lines[0] and "starttls" in lines[0]
+
+
+def _started(command: str, home: Path, ready: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BLANKETT_"))}
+    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    process = subprocess.Popen([sys.executable, "-m", "blankett.flows", command, "--home", str(home)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith(ready):
+            return process
+    raise AssertionError(f"{command} stopped before it was ready: {process.stderr.read()}")
+
+
+@pytest.mark.parametrize("command, ready", [("serve", "Serving "), ("watch", "Watching ")])
+def test_stopped_or_killed_it_leaves_no_process_behind(command: str, ready: str,
+                                                       tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    blankett("init", home)
+    process = _started(command, home, ready)
+    family = descendants(process.pid)
+    assert family, "no Prefect server was started"
+    process.send_signal(signal.SIGTERM)  # as a service manager stops it
+    assert process.wait(timeout=60) == 0
+    assert process.stdout is not None and process.stderr is not None
+    assert "Stopped." in process.stdout.read()
+    assert "Traceback" not in process.stderr.read()
+    assert not _gone_within(family, 10)
+
+    process = _started(command, home, ready)
+    family = descendants(process.pid)
+    process.kill()  # as the out-of-memory killer would
+    process.wait()
+    assert not _gone_within(family, 30), "processes outlived their command"
+
+
+def _gone_within(pids: set[int], seconds: float) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return alive(pids)

@@ -70,13 +70,16 @@ def _open(env: Environment, root: Path) -> Home | None:
 def _flows(env: Environment, home: Home) -> Iterator[Any]:
     """The flows, with Prefect set up for this home and an API to report to."""
     from blankett.flows.prefect_server import prefect_api
-    from blankett.flows.prefect_setup import prepare_prefect
+    from blankett.flows.prefect_setup import prepare_prefect, send_what_is_left
 
     prepare_prefect(home)
     with prefect_api(home, env.variables):
         from blankett.flows import orchestration  # Prefect reads its settings on import
 
-        yield orchestration
+        try:
+            yield orchestration
+        finally:
+            send_what_is_left()
 
 
 def _check_pipeline(env: Environment, home: Home) -> bool:

@@ -10,6 +10,7 @@ kernel to stop when its command dies, however it dies.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import signal
 import socket
@@ -51,7 +52,8 @@ def local_server(prefect_home: Path, *, ui: bool = False,
     log_path = prefect_home / "server.log"
     prefect_home.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        server, url = _start(log, ui=ui, log_path=log_path, say=say)
+        with _one_starting_at_a_time(prefect_home):
+            server, url = _start(log, ui=ui, log_path=log_path, say=say)
         before = os.environ.get("PREFECT_API_URL")
         os.environ["PREFECT_API_URL"] = url
         try:
@@ -78,6 +80,26 @@ def _in_settings(url: str) -> Iterator[None]:
 
     with temporary_settings(updates={PREFECT_API_URL: url}):
         yield
+
+
+@contextmanager
+def _one_starting_at_a_time(prefect_home: Path) -> Iterator[None]:
+    """Commands started together (nightly while watch restarts) share the server database; two
+    servers creating or upgrading it at once make one of them fail."""
+    fd = os.open(prefect_home / ".server-start.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + 2 * STARTUP_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break  # a start stuck elsewhere must not stop this one for good
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _start(log: BinaryIO, *, ui: bool, log_path: Path,

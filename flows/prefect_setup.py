@@ -1,16 +1,17 @@
 """Prefect's environment for a blankett home, set before Prefect is imported: its files inside
-the home, no telemetry, and quiet about the temporary server's normal shutdown."""
+the home, no telemetry, and quiet about a Prefect server's normal shutdown."""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from blankett.flows.settings import Home
 
 
 class _DropShutdownNoise(logging.Filter):
-    """The temporary server logs a CancelledError traceback at every normal exit."""
+    """Prefect's servers log a CancelledError traceback at every normal exit."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "Error flushing" not in record.getMessage() and not (
@@ -23,7 +24,6 @@ def prepare_prefect(home: Home, *, quiet: bool = True) -> None:
     os.environ["PREFECT_HOME"] = str(home.prefect_home)
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["DO_NOT_TRACK"] = "1"
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     # The steps log through `blankett.*`; Prefect then records those lines with each run.
     os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = "blankett"
     logging.getLogger("blankett").setLevel(logging.INFO)
@@ -32,3 +32,15 @@ def prepare_prefect(home: Home, *, quiet: bool = True) -> None:
     for name in ("prefect.server.services.task_run_recorder", "prefect.server", "prefect._internal",
                  "prefect.events", "uvicorn", "uvicorn.error"):
         logging.getLogger(name).addFilter(_DropShutdownNoise())
+
+
+def send_what_is_left() -> None:
+    """Hand Prefect's last logs and events to its server while it still runs. A command that
+    stops its local server first would see Prefect report, at exit, that it could not log."""
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)

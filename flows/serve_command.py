@@ -11,7 +11,7 @@ from pathlib import Path
 from blankett.flows.environment import Environment
 from blankett.flows.home_commands import EXIT_ERROR, EXIT_OK, _ready_home
 from blankett.flows.prefect_server import ServerError, prefect_api
-from blankett.flows.prefect_setup import prepare_prefect
+from blankett.flows.prefect_setup import prepare_prefect, send_what_is_left
 from blankett.flows.settings import Home
 
 
@@ -25,7 +25,10 @@ def cmd_serve(env: Environment, root: Path) -> int:
                 line, file=env.stdout, flush=True)) as url:
             if not env.variables.get("PREFECT_API_URL"):
                 print(f"Prefect UI: {url.removesuffix('/api')}", file=env.stdout, flush=True)
-            return _serve(env, home, url)
+            try:
+                return _serve(env, home, url)
+            finally:
+                send_what_is_left()
     except ServerError as exc:
         env.error(f"error: {exc}")
         return EXIT_ERROR

@@ -171,7 +171,10 @@ def test_watch_killed_at_random_moments_beside_nightly_loses_nothing(
                     dropped[case.name] = case
                 since = log.stat().st_size if log.exists() else 0
                 watch, watching = _start_watch(home.root, log)
-                assert watching.wait(180), "watch did not start"
+                started = time.monotonic()
+                while not watching.wait(0.2) and watch.poll() is None:
+                    assert time.monotonic() - started < 180, _tail(log, since)
+                assert watching.is_set(), f"watch stopped by itself: {_tail(log, since)}"
                 time.sleep(rng.uniform(0.0, 1.0))
                 for case in later:  # arriving while it watches
                     drop_settled(home.inbox, case)
@@ -253,6 +256,10 @@ def test_watch_killed_at_random_moments_beside_nightly_loses_nothing(
     assert all(len(found) == 1 for found in ids.values())  # a copy is the same message
     twice = {pair: n for pair, n in delivered.items() if n > 1}
     assert not twice, f"delivered more than once: {twice}"
+
+
+def _tail(log: Path, since: int) -> str:
+    return log.read_text(errors="replace")[since:][-3000:]
 
 
 def _wait_gone(pids: set[int], seconds: float) -> set[int]:

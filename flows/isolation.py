@@ -115,5 +115,8 @@ def _work(send: Connection, data: bytes, context: ReadContext, memory_bytes: int
         result = ("unreadable", "is too deeply nested to read safely")
     except Exception as exc:
         result = ("error", f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
-    send.send(result)
-    send.close()
+    try:
+        send.send(result)
+        send.close()
+    except OSError:
+        pass  # the run that asked was stopped meanwhile (killed, say): nobody is left to tell

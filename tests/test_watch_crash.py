@@ -4,8 +4,9 @@ nightly` runs again and again against the same home, and reports go to a real SM
 127.0.0.1 that takes its time over each message.
 
 Afterwards every file dropped is filed exactly once, byte for byte; the store agrees with the
-folders; each form's report reached each of its area's consultants; no process of a killed watch
-is left running; no nightly run failed.
+folders; each form has one report, which reached each of its area's consultants and nobody else
+(again only where a kill left it unknown whether the server had it); no process of a killed
+watch is left running; no nightly run failed, and the last one found nothing to correct.
 
 `BLANKETT_WATCH_KILLS=50 .venv/bin/pytest -s tests/test_watch_crash.py` for the long run."""
 
@@ -254,8 +255,12 @@ def test_watch_killed_at_random_moments_beside_nightly_loses_nothing(
             ids.setdefault((key, address), set()).add(str(message["Message-ID"]))
     assert set(delivered) == set(expected)  # each report to each of its recipients, nothing else
     assert all(len(found) == 1 for found in ids.values())  # a copy is the same message
-    twice = {pair: n for pair, n in delivered.items() if n > 1}
-    assert not twice, f"delivered more than once: {twice}"
+    # A kill after the server took a message and before the store heard so leaves it unknown
+    # whether the recipient has it; it is sent again, the same message (RFC 5321, 6.1: rather
+    # twice than never). Only the one being sent can be caught so: one extra copy a kill at most.
+    again = sum(n - 1 for n in delivered.values())
+    print(f"sent again after a kill mid-send: {again} of {sum(delivered.values())} deliveries")
+    assert again <= KILLS, {pair: n for pair, n in delivered.items() if n > 1}
 
 
 def _tail(log: Path, since: int) -> str:

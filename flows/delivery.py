@@ -89,7 +89,12 @@ class SmtpDelivery:
             # which may lock the account.
             raise ServerUnavailable(self._scrub(self._smtp_problem(exc))) from None
         except smtplib.SMTPException as exc:
-            raise DeliveryError(self._scrub(self._smtp_problem(exc))) from None
+            problem = self._scrub(self._smtp_problem(exc))
+            if getattr(exc, "smtp_code", None) == 421:
+                # 421 (RFC 5321, 3.8): the server is closing the channel, at its greeting or
+                # at any command; the next message gets the same, so the rest waits too.
+                raise ServerUnavailable(problem) from None
+            raise DeliveryError(problem) from None
         except OSError as exc:  # includes TimeoutError, ssl.SSLError and name resolution errors
             raise ServerUnavailable(self._scrub(self._connection_problem(exc))) from None
         if refused:

@@ -99,8 +99,16 @@ def candidates(inbox: Path, inbox_filter: InboxFilter) -> list[Path]:
         entries = list(os.scandir(inbox))
     except OSError:
         return []
-    paths = [Path(entry.path) for entry in entries]
-    found = [p for p in paths if inbox_filter.ignored(p) is None]
+    found = []
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            if inbox_filter.ignored(path) is None:
+                found.append(path)
+        except OSError:
+            # Listed but not to be looked at now (a network drive's hiccup, ESTALE or EIO, or
+            # no permission): left for a later pass instead of failing this one.
+            continue
 
     def age(path: Path) -> float:
         try:

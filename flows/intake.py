@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from blankett.flows.durable import fsync_folder
 from blankett.flows.examine import Failure
@@ -30,7 +32,7 @@ from blankett.flows.messaging import (
     queue_warning_reports,
 )
 from blankett.flows.pipeline import Pipeline, relative
-from blankett.flows.store import Submission
+from blankett.flows.store import Submission, store_problem
 from blankett.models.records import Extraction
 
 log = logging.getLogger("blankett.intake")
@@ -51,24 +53,39 @@ def take_file(pipeline: Pipeline, path: Path) -> Taken:
     name = path.name
     try:
         size = path.stat().st_size
-        if size > pipeline.examiner.limits.max_file_bytes:
-            return _take_oversized(pipeline, path, name, size)
-        data = path.read_bytes()
+        oversized = size > pipeline.examiner.limits.max_file_bytes
+        data = b"" if oversized else path.read_bytes()
     except OSError as exc:
         # Gone or locked between listing and reading: the next pass sees it again if it is back.
         return Taken(name, "skipped", f"cannot be read now ({exc.strerror or exc})")
-    sha = hashlib.sha256(data).hexdigest()
-    received = pipeline.clock()
     try:
-        return _take(pipeline, path, name, data, sha, received)
+        if oversized:
+            return _take_oversized(pipeline, path, name, size)
+        return _take(pipeline, path, name, data, hashlib.sha256(data).hexdigest(),
+                     pipeline.clock())
     except WorkerUnavailable as exc:
         log.error("%s: %s; left in the inbox for the next pass", name, exc)
         return Taken(name, "skipped", str(exc))
     except OSError as exc:
+        if exc.errno == errno.ENOENT and not os.path.lexists(path):
+            # Renamed, deleted or hidden between its reading and its move: no error, nothing
+            # to file; what it became (a new name, say) is seen by the next pass.
+            log.info("%s: gone from the inbox before it could be filed", name)
+            return Taken(name, "skipped", "gone from the inbox before it could be filed")
         # The archive or failed/ cannot be written (full, read-only): the file stays where it
         # is, nothing is recorded, and the next pass tries again.
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         reason = f"cannot be filed ({exc.strerror or exc}{where})"
+        log.error("%s %s; left in the inbox", name, reason)
+        return Taken(name, "skipped", reason)
+    except ChangedMeanwhile as exc:
+        log.warning("%s %s; left in the inbox", name, exc)
+        return Taken(name, "skipped", str(exc))
+    except SQLAlchemyError as exc:
+        # The store cannot take the record (its disk full, say): as above, the file is put back
+        # and the next pass tries again; one line, not the SQL statement with its parameters.
+        # A filing caught half-way (the file moved, its record not) is finished by recover().
+        reason = f"cannot be recorded ({store_problem(exc)})"
         log.error("%s %s; left in the inbox", name, reason)
         return Taken(name, "skipped", reason)
 
@@ -87,6 +104,7 @@ def _file_if_duplicate(pipeline: Pipeline, path: Path, name: str, sha: str,
                 pipeline.home.archive / str(pipeline.year)
             target = _destination(first / "duplicates", _stamp(pipeline, received), sha, name)
             target = _move(path, target)
+            _same_as_read(target, path, sha)
             known.duplicates += 1
             log.info("%s: the same file as %s, received before; filed as %s", name,
                      known.original_name, relative(pipeline.home, target))
@@ -98,19 +116,19 @@ def _file_if_duplicate(pipeline: Pipeline, path: Path, name: str, sha: str,
 def _take_oversized(pipeline: Pipeline, path: Path, name: str, size: int) -> Taken:
     """Refused without being read into memory: hashed as a stream, filed in failed/."""
     limit = pipeline.examiner.limits.max_file_bytes
-    with open(path, "rb") as handle:
-        sha = hashlib.file_digest(handle, "sha256").hexdigest()
+    try:
+        with open(path, "rb") as handle:
+            sha = hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as exc:
+        return Taken(name, "skipped", f"cannot be read now ({exc.strerror or exc})")
     failure = Failure(name, f"is too large ({size // 1024 // 1024} MB; the limit is "
                             f"{limit // 1024 // 1024} MB)")
     received = pipeline.clock()
-    try:
-        duplicate = _file_if_duplicate(pipeline, path, name, sha, received)
-        if duplicate is not None:
-            return duplicate
-        return _file(pipeline, path, name, sha, size, received, failure)
-    except OSError as exc:
-        log.error("%s cannot be filed (%s); left in the inbox", name, exc.strerror or exc)
-        return Taken(name, "skipped", f"cannot be filed ({exc.strerror or exc})")
+    # Whatever cannot be filed or recorded is said and left in the inbox by take_file.
+    duplicate = _file_if_duplicate(pipeline, path, name, sha, received)
+    if duplicate is not None:
+        return duplicate
+    return _file(pipeline, path, name, sha, size, received, failure)
 
 
 def _take(pipeline: Pipeline, path: Path, name: str, data: bytes, sha: str,
@@ -141,12 +159,44 @@ def _file(pipeline: Pipeline, path: Path, name: str, sha: str, size: int, receiv
         _forget(pipeline, intent)
         raise
     try:
+        _same_as_read(target, path, sha)
+    except ChangedMeanwhile:  # back in the inbox; should it not get there, recover() sees to it
+        _forget(pipeline, intent)
+        raise
+    try:
         return _record(pipeline, intent, target, name, sha, extraction)
     except BaseException:
         # Not recorded: put the file back so that nothing is lost and the next pass retries.
+        # Its note in failed/ goes too, or it would name a file that is not there.
         _move(target, _free(path))
+        _note(target).unlink(missing_ok=True)
         _forget(pipeline, intent)
         raise
+
+
+class ChangedMeanwhile(Exception):
+    """What was moved out of the inbox is not what was read there."""
+
+
+def _same_as_read(moved: Path, source: Path, sha: str) -> None:
+    """The file moved must hold the bytes that were read and hashed. Between the two, a flaky
+    network drive or a sync client may cut the file short, rewrite it, or put a folder in its
+    place; the move then takes whatever is there, and the record would name bytes the archive
+    does not hold. Such a file goes back to the inbox, for a later pass to take as it is then."""
+    if not _holds(moved, sha):
+        _move(moved, _free(source))
+        raise ChangedMeanwhile("changed while it was being filed (it is taken once it settles)")
+
+
+def _holds(path: Path, sha: str) -> bool:
+    """Whether `path` is a file (not a folder, not a link) holding the bytes hashed as `sha`."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest() == sha
+    except OSError:
+        return False
 
 
 def _intend(pipeline: Pipeline, sha: str, name: str, size: int, received: datetime,
@@ -179,15 +229,23 @@ def recover(pipeline: Pipeline) -> list[Taken]:
         try:
             done += _finish(pipeline, intent, stored, name, sha)
         except Exception as exc:
+            # One line: a store error's text holds the SQL statement and its parameters.
+            said = store_problem(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
             log.error("%s: a crashed run's filing cannot be finished yet (%s: %s)", name,
-                      type(exc).__name__, exc)
-            done.append(Taken(name, "skipped", f"filing left by a crashed run: {exc}"))
+                      type(exc).__name__, said)
+            done.append(Taken(name, "skipped", f"filing left by a crashed run: {said}"))
     return done
 
 
 def _finish(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str) -> list[Taken]:
     target = pipeline.home.root / stored
     if not target.exists():
+        _forget(pipeline, intent)
+        return []
+    if not _holds(target, sha):
+        # Changed in the inbox between its reading and its move, and it could not be put back
+        # then (see _same_as_read): back now, to be taken as what it is.
+        _move(target, _free(pipeline.home.inbox / name))
         _forget(pipeline, intent)
         return []
     extraction = pipeline.examiner.read(name, target.read_bytes())
@@ -232,25 +290,40 @@ def _record(pipeline: Pipeline, intent: int, target: Path, name: str, sha: str,
         if isinstance(extraction, Failure):
             _write_note(target, name, extraction.reason)
             queue_failure_report(pipeline, session, submission)
-            log.warning("%s cannot be read: %s; moved to %s", name, extraction.reason,
-                        submission.stored_path)
-            return Taken(name, "unreadable", extraction.reason)
-        report = pipeline.examiner.report(name, sha, extraction)
-        recorded = record_version(session, submission, report, extraction, pipeline.year)
-        queue_version_report(pipeline, session, recorded)
-        queue_warning_reports(pipeline, session, recorded.application, recorded.warned)
-        outcome: Outcome = status_of(recorded.result)
-        log.info("%s: %s, %s version %d, archived as %s", name, outcome,
-                 recorded.application.municipality or "unknown municipality",
-                 recorded.version.number, submission.stored_path)
-        return Taken(name, outcome, submission.stored_path, recorded.application.id,
-                     recorded.version.number)
+            taken = Taken(name, "unreadable", extraction.reason)
+            said = (logging.WARNING, "%s cannot be read: %s; moved to %s",
+                    (name, extraction.reason, submission.stored_path))
+        else:
+            report = pipeline.examiner.report(name, sha, extraction)
+            recorded = record_version(session, submission, report, extraction, pipeline.year)
+            queue_version_report(pipeline, session, recorded)
+            queue_warning_reports(pipeline, session, recorded.application, recorded.warned)
+            outcome: Outcome = status_of(recorded.result)
+            taken = Taken(name, outcome, submission.stored_path, recorded.application.id,
+                          recorded.version.number)
+            said = (logging.INFO, "%s: %s, %s version %d, archived as %s",
+                    (name, outcome, recorded.application.municipality or "unknown municipality",
+                     recorded.version.number, submission.stored_path))
+    # Said once committed: a store that refuses the record (full, say) must not leave a line
+    # telling that the file was archived, when it is back in the inbox.
+    log.log(said[0], said[1], *said[2])
+    return taken
+
+
+def _note(target: Path) -> Path:
+    return target.with_name(target.name + ".txt")
 
 
 def _write_note(target: Path, name: str, reason: str) -> None:
-    note = target.with_name(target.name + ".txt")
-    note.write_text(f"{name}\n\nKunde inte läsas / could not be read:\n{name} {reason}\n",
-                    encoding="utf-8")
+    note = _note(target)
+    try:
+        note.write_text(f"{name}\n\nKunde inte läsas / could not be read:\n{name} {reason}\n",
+                        encoding="utf-8")
+    except OSError as exc:
+        # No room for the note (the file itself fitted): no empty note is left behind, and the
+        # error says which file could not be written.
+        note.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(note)) from None
 
 
 _UNSAFE = re.compile(r"[^\w.\- ]+")
@@ -280,6 +353,9 @@ def _move_to(source: Path, target: Path) -> None:
         raise FileExistsError(errno.EEXIST, "the archive name was taken meanwhile", str(target))
 
 
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def _move(source: Path, target: Path) -> Path:
     """Atomic within one file system; across file systems the copy is made durable before the
     source is removed, so that a crash leaves the file in one place or both, never none."""
@@ -291,9 +367,18 @@ def _move(source: Path, target: Path) -> Path:
         if exc.errno != 18:  # EXDEV: another file system
             raise
         partial = target.with_name(target.name + ".partial")
-        shutil.copyfile(source, partial)
-        with open(partial, "rb+") as handle:
-            os.fsync(handle.fileno())
+        try:
+            shutil.copyfile(source, partial)
+            with open(partial, "rb+") as handle:
+                os.fsync(handle.fileno())
+        except BaseException as exc:
+            # A copy cut short (the disk full, say) is removed: it would hold the very room that
+            # is missing, and sit in the archive beside the files as if it were one. shutil's
+            # error names the original in the inbox; a lack of room is the folder's.
+            partial.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+                raise OSError(exc.errno, exc.strerror, str(target.parent)) from None
+            raise
         os.replace(partial, target)
         source.unlink()
     fsync_folder(target.parent)

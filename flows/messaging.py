@@ -12,13 +12,22 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from blankett.flows.delivery import DeliveryError, ServerUnavailable
 from blankett.flows.ledger import Recorded, as_utc, changes, missing_fields, status_of
 from blankett.flows.pipeline import Pipeline
 from blankett.flows.reports import render_report, render_summary, triage_order
-from blankett.flows.store import Application, Message, Result, Submission, Version, now
+from blankett.flows.store import (
+    Application,
+    Message,
+    Result,
+    Submission,
+    Version,
+    now,
+    store_problem,
+)
 from blankett.flows.views import (
     ApplicationView,
     CompletenessReport,
@@ -262,7 +271,15 @@ def deliver_pending(pipeline: Pipeline) -> DeliveryOutcome:
                               .order_by(Message.id)).all()
     sent = failed = 0
     for message_id in ids:
-        outcome = _deliver_one(pipeline, message_id)
+        try:
+            outcome = _deliver_one(pipeline, message_id)
+        except SQLAlchemyError as exc:
+            # The store cannot record a delivery (its disk full, say): nothing more is sent,
+            # since what is sent and not recorded would be sent again at the next run.
+            log.error("the store cannot record deliveries (%s); the rest waits for the next run",
+                      store_problem(exc))
+            failed += 1
+            break
         sent += outcome == "sent"
         failed += outcome in ("failed", "unavailable")
         if outcome == "unavailable":
@@ -276,33 +293,58 @@ def deliver_pending(pipeline: Pipeline) -> DeliveryOutcome:
 def _deliver_one(pipeline: Pipeline, message_id: int) -> str:
     """"sent" once every recipient has the message, "failed" when some recipient could not get
     it, "unavailable" when the server could not be reached, "" when there was nothing to do.
-    Who already has it is recorded in the same transaction, whatever happens."""
+    Who has it is recorded as soon as they have it, each in a transaction of its own."""
+    # The attempt is recorded before anything is sent: a store that cannot record (full,
+    # read-only) fails here, with nothing sent, rather than after a send it cannot note, which
+    # would send the message again at every run for as long as the store stays full.
     with pipeline.store.session() as session:
         message = session.get(Message, message_id)
         if message is None or message.state != "pending":
             return ""
-        parsed = email.message_from_bytes(message.raw, policy=email.policy.default)
-        done = list(message.recipients.get("sent", []))
         message.attempts += 1
-        outcome = "sent"
-        for address in message.recipients["to"]:
-            if address in done:
-                continue
-            try:
-                pipeline.delivery.send(parsed, to=[address])  # type: ignore[arg-type]
-            except DeliveryError as exc:
-                message.last_error = str(exc)
-                log.warning("%s to %s not delivered: %s; will retry on the next run",
-                            message.kind, address, exc)
-                if isinstance(exc, ServerUnavailable):
-                    outcome = "unavailable"
-                    break
-                outcome = "failed"
-                continue
-            done.append(address)
-        message.recipients = {**message.recipients, "sent": done}
-        if outcome == "sent":
+        kind, raw = message.kind, message.raw
+        to, done = list(message.recipients["to"]), list(message.recipients.get("sent", []))
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    outcome, error = "sent", None
+    for address in to:
+        if address in done:
+            continue
+        try:
+            pipeline.delivery.send(parsed, to=[address])  # type: ignore[arg-type]
+        except DeliveryError as exc:
+            error = str(exc)
+            log.warning("%s to %s not delivered: %s; will retry on the next run",
+                        kind, address, exc)
+            if isinstance(exc, ServerUnavailable):
+                outcome = "unavailable"
+                break
+            outcome = "failed"
+            continue
+        done.append(address)
+        # At once: should the run end here, or the store refuse a later write, this recipient
+        # is not sent the message again.
+        try:
+            _note_delivery(pipeline, message_id, done)
+        except SQLAlchemyError as exc:
+            # The one way left to send a message twice: the attempt was recorded, the store
+            # then refused to record the delivery. Said, so that a second copy is explained.
+            log.error("%s to %s was sent, but the store cannot record it (%s); it is sent again "
+                      "once it can", kind, address, store_problem(exc))
+            raise
+    _note_delivery(pipeline, message_id, done, outcome == "sent", error)
+    return outcome
+
+
+def _note_delivery(pipeline: Pipeline, message_id: int, done: list[str], complete: bool = False,
+                   error: str | None = None) -> None:
+    with pipeline.store.session() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            return
+        message.recipients = {**message.recipients, "sent": list(done)}
+        if complete:
             message.state = "sent"
             message.sent_at = now()
             message.last_error = None
-        return outcome
+        elif error is not None:
+            message.last_error = error

@@ -162,7 +162,7 @@ class Store:
     def __init__(self, url: str) -> None:
         try:
             self.engine = _engine(url)
-            Base.metadata.create_all(self.engine)
+            _create_tables(self.engine)
         except SQLAlchemyError as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise StoreError(f"the database {_safe(url)} cannot be opened ({first})") from None
@@ -207,6 +207,26 @@ def _engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create what is missing. Two commands opening a new home at once would both find a table
+    missing and both create it; in SQLite the check and the creation share one write
+    transaction, so the second waits (busy timeout) and then finds the tables there."""
+    if engine.dialect.name != "sqlite":
+        Base.metadata.create_all(engine)
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        Base.metadata.create_all(connection)
+        connection.commit()
+
+
+def store_problem(exc: SQLAlchemyError) -> str:
+    """What the database said, in one line: "database or disk is full", not the statement and
+    its parameters (a message's whole text, say) that SQLAlchemy adds."""
+    said = str(getattr(exc, "orig", None) or exc).strip()
+    return " ".join(said.splitlines()[0].split()) if said else type(exc).__name__
 
 
 def _safe(url: str) -> str:

@@ -1,7 +1,7 @@
 """Every reader fuzzed with mutated real forms: the only outcomes are a reading or Unreadable.
 
 Bounded for CI (a few hundred examples in all); run longer with
-`BLANKETT_FUZZ_EXAMPLES=5000 .venv/bin/pytest tests/test_fuzz_extractors.py`.
+`BLANKETT_FUZZ_EXAMPLES=3000 .venv/bin/pytest tests/test_fuzz_extractors.py` (RELIABILITY.md).
 """
 
 from __future__ import annotations

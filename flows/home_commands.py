@@ -233,8 +233,9 @@ def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool
     if result is None:
         return EXIT_FAILED
     if ids is not None and result["checked"] < len(set(ids)):
-        env.error(f"error: {len(set(ids)) - result['checked']} of the ids name no application "
-                  "of this home; see `blankett status`")
+        unknown = len(set(ids)) - result["checked"]
+        which = "one of the ids names" if unknown == 1 else f"{unknown} of the ids name"
+        env.error(f"error: {which} no application of this home; see `blankett status`")
         return EXIT_ERROR
     checked = result["checked"]
     print(f"Read {checked} application{'s' * (checked != 1)} again: {result['changed']} changed "

@@ -139,8 +139,11 @@ def _take(pipeline: Pipeline, path: Path, name: str, data: bytes, sha: str,
 
     extraction = pipeline.examiner.read(name, data)
     if isinstance(extraction, Failure) and _maybe_unfinished(pipeline, path, extraction, received):
-        return Taken(name, "skipped", "looks unfinished (damaged or empty and changed just now); "
-                                      "waiting for the copy to complete")
+        reason = ("looks unfinished (damaged or empty and changed just now); left in the inbox "
+                  f"for up to {pipeline.home.settings.inbox.unfinished_grace_seconds:g} s in case "
+                  "its copy is still going on, then filed as it is")
+        log.info("%s %s", name, reason)
+        return Taken(name, "skipped", reason)
     return _file(pipeline, path, name, sha, len(data), received, extraction)
 
 

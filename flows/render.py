@@ -19,7 +19,7 @@ def render_report(console: Console, report: Report, spec: FormSpec, routing: Rou
     warnings = len(report.problems) - errors
     head = Text.assemble((report.file, "bold"), f"  ({report.kind})  ", status)
     if report.problems:
-        head.append(f"  {errors} fel, {warnings} varningar")
+        head.append(f"  {errors} fel, {warnings} {'varning' if warnings == 1 else 'varningar'}")
     console.print(head)
 
     table = Table(show_header=True, header_style="dim", box=None, padding=(0, 1), pad_edge=False)

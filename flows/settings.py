@@ -18,7 +18,33 @@ class SettingsError(Exception):
     """A settings file or home that cannot be used; the message is one line."""
 
 
-_CRON_FIELD = re.compile(r"[\d*/,\-A-Za-z?LW#]+")
+# What `serve` hands Prefect must be a schedule it accepts; checked here, where settings are
+# read, so that a wrong one is one line for every command and not a traceback from `serve`.
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of the month", 1, 31, ()),
+                ("month", 1, 12, _MONTHS), ("weekday", 0, 7, _DAYS))
+_CRON_PART = re.compile(r"(\*|(\w+)(?:-(\w+))?)(?:/(\d+))?")
+
+
+def _cron_field_ok(field: str, low: int, high: int, names: tuple[str, ...]) -> bool:
+    def number(text: str) -> int | None:
+        if text.isdigit():
+            return int(text)
+        if text in names:  # jan = 1, sun = 0
+            return names.index(text) + (1 if names is _MONTHS else 0)
+        return None
+
+    for part in field.split(","):
+        match = _CRON_PART.fullmatch(part)
+        if match is None or (match[4] is not None and int(match[4]) == 0):
+            return False
+        bounds = [number(t) for t in (match[2], match[3]) if t is not None]
+        if any(b is None or not low <= b <= high for b in bounds):
+            return False
+        if len(bounds) == 2 and bounds[0] > bounds[1]:  # type: ignore[operator]
+            return False
+    return True
 
 
 class _Section(BaseModel):
@@ -72,9 +98,13 @@ class ScheduleSettings(_Section):
     @classmethod
     def _five_fields(cls, value: str) -> str:
         fields = value.split()
-        if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        if len(fields) != 5:
             raise ValueError(f"{value!r} is not a cron expression of five fields "
                              "(minute hour day month weekday), e.g. \"0 2 * * *\"")
+        for field, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+            if not _cron_field_ok(field.lower(), low, high, names):
+                raise ValueError(f"{value!r}: {field!r} is not a valid {name} ({low}–{high}, "
+                                 "or *, a range, a list, a step), e.g. \"0 2 * * *\"")
         return value
 
     @field_validator("timezone")

@@ -71,6 +71,7 @@ def test_init_uses_blankett_home_and_fills_in_missing_folders(tmp_path: Path) ->
     ("[inbox]", 'stable_seconds = "x"', "inbox.stable_seconds"),
     ("[smtp]", "port = 0", "smtp.port"),
     ("[grant]", "year = 1999", "grant.year"),
+    ("[schedule]", 'nightly_cron = "0 25 * * *"', "schedule.nightly_cron"),
 ])
 def test_a_wrong_setting_is_one_error_line_naming_file_and_setting(
         tmp_path: Path, section: str, text: str, setting: str) -> None:
@@ -79,6 +80,8 @@ def test_a_wrong_setting_is_one_error_line_naming_file_and_setting(
     path = root / SETTINGS_FILE
     path.write_text(f"{section}\n{text}\n", encoding="utf-8")
     commands = [["run", "--home", root]]
+    if setting == "schedule.nightly_cron":  # once only `serve` noticed, with a traceback
+        commands += [["nightly", "--home", root], ["serve", "--home", root]]
     if setting == "smtp.prot":
         commands.append(["status", "--home", root])
     for command in commands:

@@ -5,12 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import pytest
 
 from blankett.extractors import ReadContext, Unreadable
 from blankett.fixtures.corpus import Case
-from blankett.fixtures.hostile import flate_bomb_pdf
+from blankett.fixtures.hostile import (
+    flate_bomb_pdf,
+    giant_image_docx,
+    giant_image_pdf,
+    reference_loop_pdf,
+)
 from blankett.flows.examine import Examiner, Failure
 from blankett.flows.isolation import read_isolated
 from blankett.models.limits import MB, Limits
@@ -63,3 +69,23 @@ def test_a_worker_that_cannot_start_says_so_in_one_line() -> None:
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("a reader worker did not start (UnpicklingError: ")
+
+
+@pytest.mark.parametrize(("make", "kind"), [
+    (reference_loop_pdf, None),  # refused: its page tree is its own child
+    (giant_image_pdf, "pdf-scanned"),  # only an image: a scan, its pixels never decoded
+    (giant_image_docx, "docx"),  # the picture is left alone, the text read
+])
+def test_reference_loops_and_giant_images_cost_no_more_than_a_normal_file(
+        make: Callable[[], bytes], kind: str | None) -> None:
+    data = make()
+    for limits in (Limits(read_memory_mb=256), Limits(read_seconds=None)):  # in a worker, and not
+        examiner = Examiner(SPEC, load_routing(), 2026, limits)
+        start = time.monotonic()
+        outcome = examiner.examine_bytes("hostile", data)
+        assert time.monotonic() - start < 10
+        if kind is None:
+            assert isinstance(outcome, Failure) and "\n" not in outcome.line
+            assert outcome.line.startswith("error: hostile is a damaged PDF")
+        else:
+            assert isinstance(outcome, Report) and outcome.kind == kind

@@ -90,7 +90,9 @@ class SmtpDelivery:
             raise ServerUnavailable(self._scrub(self._smtp_problem(exc))) from None
         except smtplib.SMTPException as exc:
             problem = self._scrub(self._smtp_problem(exc))
-            if getattr(exc, "smtp_code", None) == 421:
+            codes = {code for code, _ in getattr(exc, "recipients", {}).values()} or \
+                {getattr(exc, "smtp_code", None)}
+            if codes == {421}:  # at RCPT the code is per recipient
                 # 421 (RFC 5321, 3.8): the server is closing the channel, at its greeting or
                 # at any command; the next message gets the same, so the rest waits too.
                 raise ServerUnavailable(problem) from None

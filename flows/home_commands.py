@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from blankett.flows.environment import Environment
-from blankett.flows.prefect_server import ServerError
+from blankett.flows.prefect_server import Api, ServerError
 from blankett.flows.settings import Home, SettingsError, init_home, load_home
 from blankett.flows.store import StoreError
 from blankett.models.spec import ConfigError
@@ -67,17 +67,17 @@ def _open(env: Environment, root: Path) -> Home | None:
 
 
 @contextmanager
-def _flows(env: Environment, home: Home) -> Iterator[Any]:
-    """The flows, with Prefect set up for this home and an API to report to."""
+def _flows(env: Environment, home: Home) -> Iterator[tuple[Any, Api]]:
+    """The flows, with Prefect set up for this home, and the API they report to."""
     from blankett.flows.prefect_server import prefect_api
     from blankett.flows.prefect_setup import prepare_prefect, send_what_is_left
 
     prepare_prefect(home)
-    with prefect_api(home, env.variables):
+    with prefect_api(home, env.variables) as api:
         from blankett.flows import orchestration  # Prefect reads its settings on import
 
         try:
-            yield orchestration
+            yield orchestration, api
         finally:
             send_what_is_left()
 
@@ -118,7 +118,7 @@ def _flow(env: Environment, name: str, call: Any) -> Any:
 def _run_flow(env: Environment, home: Home, name: str, call: Callable[[Any], Any]) -> Any:
     """One flow run, as `_flow`; None when it failed or no Prefect API could be had (said)."""
     try:
-        with _flows(env, home) as flows:
+        with _flows(env, home) as (flows, _):
             return _flow(env, name, lambda: call(flows))
     except ServerError as exc:
         env.error(f"error: {exc}")
@@ -171,16 +171,20 @@ def cmd_watch(env: Environment, root: Path) -> int:
     interval = home.settings.inbox.scan_interval_seconds
     inbox_filter = InboxFilter()
     try:
-        with _flows(env, home) as flows:
+        with _flows(env, home) as (flows, api):
             print(f"Watching {home.inbox} (full scan every {interval:g} s). Stop with Ctrl-C.",
                   file=env.stdout, flush=True)
             _watch_pass(env, flows, home)
             for changes in watchfiles.watch(home.inbox, yield_on_timeout=True, debounce=200,
                                             rust_timeout=int(interval * 1000), recursive=False):
-                relevant = [p for _, p in changes if inbox_filter.ignored(Path(p)) is None
-                            or not Path(p).exists()]
-                if changes and not relevant:
+                if changes and not any(_relevant(inbox_filter, Path(p)) for _, p in changes):
                     continue
+                if not api.alive():
+                    # Every pass would fail from now on: better to stop, so that whatever
+                    # started watch (a service manager) starts it again.
+                    env.error(f"error: the local Prefect server stopped (see {api.log}); "
+                              "watch stops too, start it again")
+                    return EXIT_FAILED
                 _watch_pass(env, flows, home)
     except ServerError as exc:
         env.error(f"error: {exc}")
@@ -188,6 +192,15 @@ def cmd_watch(env: Environment, root: Path) -> int:
     except KeyboardInterrupt:
         print("Stopped.", file=env.stdout)
     return EXIT_OK
+
+
+def _relevant(inbox_filter: Any, path: Path) -> bool:
+    """A change worth a pass: a file to take, or one gone. A path that cannot be looked at now
+    (a network drive's hiccup) counts, and the pass itself leaves it for later."""
+    try:
+        return inbox_filter.ignored(path) is None or not path.exists()
+    except OSError:
+        return True
 
 
 def _watch_pass(env: Environment, flows: Any, home: Home) -> None:

@@ -169,12 +169,23 @@ def _file(pipeline: Pipeline, path: Path, name: str, sha: str, size: int, receiv
     try:
         return _record(pipeline, intent, target, name, sha, extraction)
     except BaseException:
+        if not _still_moving(pipeline, intent):
+            raise  # recorded after all (stopped just after the commit): the filing stands
         # Not recorded: put the file back so that nothing is lost and the next pass retries.
         # Its note in failed/ goes too, or it would name a file that is not there.
         _move(target, _free(path))
         _note(target).unlink(missing_ok=True)
         _forget(pipeline, intent)
         raise
+
+
+def _still_moving(pipeline: Pipeline, intent: int) -> bool:
+    try:
+        with pipeline.store.session() as session:
+            submission = session.get(Submission, intent)
+            return submission is None or submission.state == "moving"
+    except SQLAlchemyError:
+        return True  # the store cannot be read: its write failed with it
 
 
 class ChangedMeanwhile(Exception):

@@ -95,13 +95,26 @@ def read_isolated(data: bytes, context: ReadContext, *, seconds: float,
     raise Refused(payload)
 
 
+def _limit_cpu(seconds: float) -> None:
+    """The parent stops a slow read, but a parent killed outright cannot: a CPU limit ends an
+    orphaned worker spinning on a hostile file. Only a safeguard: where blankett already runs
+    under a lower limit (ulimit -t, systemd's LimitCPU=) that one stays."""
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = math.ceil(seconds) + 2
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+        # SIGXCPU would otherwise leave a core file of up to read_memory_mb behind.
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
+
+
 def _work(send: Connection, data: bytes, context: ReadContext, memory_bytes: int,
           seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    # The parent stops a slow read, but a parent killed outright cannot: the CPU limit ends an
-    # orphaned worker that is spinning on a hostile file.
-    cpu = math.ceil(seconds) + 2
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
+    _limit_cpu(seconds)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

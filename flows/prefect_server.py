@@ -10,7 +10,6 @@ kernel to stop when its command dies, however it dies.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import os
 import signal
 import socket
@@ -20,6 +19,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,39 +28,57 @@ from blankett.flows.settings import Home
 STARTUP_SECONDS = 90
 STOP_SECONDS = 20
 _PR_SET_PDEATHSIG = 1
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1, never a proxy
 
 
 class ServerError(Exception):
     """The local Prefect server could not be started."""
 
 
+@dataclass(frozen=True)
+class Api:
+    url: str
+    log: Path | None = None  # the local server's log
+    alive: Callable[[], bool] = lambda: True  # False once a local server has stopped
+
+
 @contextmanager
 def prefect_api(home: Home, variables: Mapping[str, str], *, ui: bool = False,
-                say: Callable[[str], None] | None = None) -> Iterator[str]:
-    """The API's address, also set as PREFECT_API_URL for Prefect's client in this process."""
+                say: Callable[[str], None] | None = None) -> Iterator[Api]:
+    """The API, its address also set as PREFECT_API_URL for Prefect's client in this process."""
     given = variables.get("PREFECT_API_URL")
     if given:
-        yield given
+        yield Api(given)
         return
-    with local_server(home.prefect_home, ui=ui, say=say) as url:
-        yield url
+    with local_server(home.prefect_home, ui=ui, say=say) as api:
+        yield api
 
 
 @contextmanager
 def local_server(prefect_home: Path, *, ui: bool = False,
-                 say: Callable[[str], None] | None = None) -> Iterator[str]:
+                 say: Callable[[str], None] | None = None) -> Iterator[Api]:
     log_path = prefect_home / "server.log"
-    prefect_home.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    try:
+        prefect_home.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("ab")
+    except OSError as exc:
+        raise ServerError(f"the local Prefect server cannot be started: {log_path}: "
+                          f"{exc.strerror or exc}") from None
+    with log:
+        if say:
+            say(f"Starting a local Prefect server (log: {log_path}) …")
         with _one_starting_at_a_time(prefect_home):
-            server, url = _start(log, ui=ui, log_path=log_path, say=say)
-        before = os.environ.get("PREFECT_API_URL")
+            server, url = _start(log, ui=ui, log_path=log_path)
+        saved = {name: os.environ.get(name) for name in ("PREFECT_API_URL", "NO_PROXY", "no_proxy")}
         os.environ["PREFECT_API_URL"] = url
+        for name in ("NO_PROXY", "no_proxy"):  # a proxy set for the outside must not get these
+            os.environ[name] = ",".join(filter(None, [saved[name], "127.0.0.1"]))
         try:
             with _in_settings(url):
-                yield url
+                yield Api(url, log_path, lambda: server.poll() is None)
         finally:
-            _restore("PREFECT_API_URL", before)
+            for name, value in saved.items():
+                _restore(name, value)
             server.terminate()
             try:
                 server.wait(timeout=STOP_SECONDS)
@@ -86,7 +104,13 @@ def _in_settings(url: str) -> Iterator[None]:
 def _one_starting_at_a_time(prefect_home: Path) -> Iterator[None]:
     """Commands started together (nightly while watch restarts) share the server database; two
     servers creating or upgrading it at once make one of them fail."""
-    fd = os.open(prefect_home / ".server-start.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    import fcntl  # here: `init` and `status` import this module and must work without it
+
+    try:
+        fd = os.open(prefect_home / ".server-start.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ServerError(f"the local Prefect server cannot be started: {prefect_home}: "
+                          f"{exc.strerror or exc}") from None
     try:
         deadline = time.monotonic() + 2 * STARTUP_SECONDS
         while True:
@@ -102,10 +126,7 @@ def _one_starting_at_a_time(prefect_home: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _start(log: BinaryIO, *, ui: bool, log_path: Path,
-           say: Callable[[str], None] | None) -> tuple[subprocess.Popen[bytes], str]:
-    if say:
-        say(f"Starting a local Prefect server (log: {log_path}) …")
+def _start(log: BinaryIO, *, ui: bool, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     for attempt in range(3):
         port = _free_port()
         url = f"http://127.0.0.1:{port}/api"
@@ -113,11 +134,16 @@ def _start(log: BinaryIO, *, ui: bool, log_path: Path,
                    "--port", str(port)]
         if not ui:
             command.append("--no-ui")
-        # Its own session: a Ctrl-C in the terminal reaches only blankett, which then stops the
-        # server in order instead of both racing to shut down.
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                  env={**os.environ, "PREFECT_API_URL": ""},
-                                  start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
+        try:
+            # Its own session: a Ctrl-C in the terminal reaches only blankett, which then stops
+            # the server in order instead of both racing to shut down.
+            server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
+                                      stderr=subprocess.STDOUT,
+                                      env={**os.environ, "PREFECT_API_URL": ""},
+                                      start_new_session=True,
+                                      preexec_fn=_die_with_parent(os.getpid()))
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ServerError(f"the local Prefect server cannot be started ({exc})") from None
         try:
             _wait_healthy(url, server)
             return server, url
@@ -136,13 +162,14 @@ def _start(log: BinaryIO, *, ui: bool, log_path: Path,
 def _die_with_parent(parent: int) -> Callable[[], None] | None:
     if not sys.platform.startswith("linux"):
         return None
+    # Looked up here: between fork and exec the child must not load libraries.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def arrange() -> None:
         # Runs in the child between fork and exec. Linux sends the signal when the thread that
         # started the child ends; blankett starts it from the main thread, which lives as long
         # as the process.
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # died before the request took effect
             os._exit(1)
 
@@ -165,7 +192,7 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
         if server.poll() is not None:
             raise _StoppedWhileStarting
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+            with _DIRECT.open(f"{url}/health", timeout=2) as answer:
                 if answer.status == 200:
                     return
         except OSError:

@@ -12,7 +12,7 @@ from blankett.flows.environment import Environment
 from blankett.flows.home_commands import EXIT_ERROR, EXIT_OK, _ready_home
 from blankett.flows.prefect_server import ServerError, prefect_api
 from blankett.flows.prefect_setup import prepare_prefect, send_what_is_left
-from blankett.flows.settings import Home
+from blankett.flows.settings import SETTINGS_FILE, Home
 
 
 def cmd_serve(env: Environment, root: Path) -> int:
@@ -20,13 +20,22 @@ def cmd_serve(env: Environment, root: Path) -> int:
     if home is None:
         return EXIT_ERROR
     prepare_prefect(home)
+    from prefect.schedules import Cron
+
+    schedule = home.settings.schedule
+    try:
+        Cron(schedule.nightly_cron, timezone=schedule.timezone)
+    except ValueError as exc:  # what the settings' own check lets through and Prefect does not
+        first = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
+        env.error(f"error: {home.root / SETTINGS_FILE}: schedule.nightly_cron: {first}")
+        return EXIT_ERROR
     try:
         with prefect_api(home, env.variables, ui=True, say=lambda line: print(
-                line, file=env.stdout, flush=True)) as url:
+                line, file=env.stdout, flush=True)) as api:
             if not env.variables.get("PREFECT_API_URL"):
-                print(f"Prefect UI: {url.removesuffix('/api')}", file=env.stdout, flush=True)
+                print(f"Prefect UI: {api.url.removesuffix('/api')}", file=env.stdout, flush=True)
             try:
-                return _serve(env, home, url)
+                return _serve(env, home, api.url)
             finally:
                 send_what_is_left()
     except ServerError as exc:

@@ -24,25 +24,27 @@ _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of the month", 1, 31, ()),
                 ("month", 1, 12, _MONTHS), ("weekday", 0, 7, _DAYS))
-_CRON_PART = re.compile(r"(\*|(\w+)(?:-(\w+))?)(?:/(\d+))?")
+_CRON_PART = re.compile(r"(\*|(\w+)(?:-(\w+))?)(?:/([0-9]+))?")
+_CRON_SPECIAL = re.compile(r"\?|l|(\d|[a-z]{3})#[1-5]")
 
 
 def _cron_field_ok(field: str, low: int, high: int, names: tuple[str, ...]) -> bool:
     def number(text: str) -> int | None:
-        if text.isdigit():
+        if text.isascii() and text.isdecimal():
             return int(text)
         if text in names:  # jan = 1, sun = 0
             return names.index(text) + (1 if names is _MONTHS else 0)
         return None
 
     for part in field.split(","):
+        if _CRON_SPECIAL.fullmatch(part):
+            continue  # any (?), the last day of the month (L), the nth weekday (mon#1)
         match = _CRON_PART.fullmatch(part)
         if match is None or (match[4] is not None and int(match[4]) == 0):
             return False
+        # A range may wrap round (sat-sun, 22-2), as Prefect's scheduler allows.
         bounds = [number(t) for t in (match[2], match[3]) if t is not None]
         if any(b is None or not low <= b <= high for b in bounds):
-            return False
-        if len(bounds) == 2 and bounds[0] > bounds[1]:  # type: ignore[operator]
             return False
     return True
 
@@ -120,7 +122,7 @@ class ScheduleSettings(_Section):
 class LimitSettings(_Section):
     max_file_mb: int = Field(default=50, gt=0)
     max_pages: int = Field(default=200, gt=0)
-    read_seconds: float = Field(default=60.0, gt=0)
+    read_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     read_memory_mb: int = Field(default=1024, gt=64)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -217,6 +218,11 @@ def _create_tables(engine: Engine) -> None:
         Base.metadata.create_all(engine)
         return
     with engine.connect() as connection:
+        # A read first: a store that has its tables is opened without waiting for the write
+        # lock, which a nightly run may hold for minutes.
+        if set(Base.metadata.tables) <= set(inspect(connection).get_table_names()):
+            return
+        connection.rollback()
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         Base.metadata.create_all(connection)
         connection.commit()

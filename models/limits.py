@@ -20,5 +20,5 @@ class Limits(BaseModel):
     max_compression_ratio: int = Field(default=200, gt=0)
     # Reading one file in a worker process: at most this long and this much memory. None reads
     # in the calling process (a quick `blankett extract` of files one trusts).
-    read_seconds: float | None = Field(default=60.0, gt=0)
+    read_seconds: float | None = Field(default=60.0, gt=0, allow_inf_nan=False)
     read_memory_mb: int = Field(default=1024, gt=64)

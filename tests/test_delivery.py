@@ -65,6 +65,8 @@ class Collector:
                           rcpt_options: list[str]) -> str:
         if address.startswith("nobody@"):
             return "550 5.1.1 No such user here"
+        if address.startswith("busy@"):
+            return "421 4.3.2 Too busy, closing transmission channel"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -276,3 +278,11 @@ def test_a_rejected_login_stops_the_pass_instead_of_trying_every_message(
     delivery = SmtpDelivery("127.0.0.1", port, username="blankett", password="wrong", timeout=5)
     with pytest.raises(ServerUnavailable):
         delivery.send(report_message(tmp_path))
+
+
+def test_a_421_at_rcpt_makes_the_rest_wait(smtp_server: tuple[Collector, int], tmp_path: Path) -> None:
+    # The server is closing the channel: the next message would get the same.
+    handler, port = smtp_server
+    with pytest.raises(ServerUnavailable, match="421"):
+        SmtpDelivery("127.0.0.1", port, timeout=5).send(report_message(tmp_path, ("busy@example.org",)))
+    assert handler.envelopes == []

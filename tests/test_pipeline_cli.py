@@ -197,16 +197,18 @@ def test_ssl_and_starttls_together_are_one_clear_line(tmp_path: Path) -> None:
     assert "ssl" in lines[0] and "starttls" in lines[0]
 
 
-def _started(command: str, home: Path, ready: str) -> subprocess.Popen[str]:
+def _started(command: str, home: Path, ready: str, stderr: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BLANKETT_"))}
     env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
-    process = subprocess.Popen([sys.executable, "-m", "blankett.flows", command, "--home", str(home)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with stderr.open("w") as errors:  # a file: a pipe left unread could fill and stall it
+        process = subprocess.Popen([sys.executable, "-m", "blankett.flows", command, "--home",
+                                    str(home)], stdout=subprocess.PIPE, stderr=errors, text=True,
+                                   env=env)
     assert process.stdout is not None
     for line in process.stdout:
         if line.startswith(ready):
             return process
-    raise AssertionError(f"{command} stopped before it was ready: {process.stderr.read()}")
+    raise AssertionError(f"{command} stopped before it was ready: {stderr.read_text()}")
 
 
 @pytest.mark.parametrize("command, ready", [("serve", "Serving "), ("watch", "Watching ")])
@@ -214,20 +216,24 @@ def test_stopped_or_killed_it_leaves_no_process_behind(command: str, ready: str,
                                                        tmp_path: Path) -> None:
     home = tmp_path / "home"
     blankett("init", home)
-    process = _started(command, home, ready)
+    stderr = tmp_path / "stderr"
+    process = _started(command, home, ready, stderr)
     family = descendants(process.pid)
     assert family, "no Prefect server was started"
     process.send_signal(signal.SIGTERM)  # as a service manager stops it
     assert process.wait(timeout=60) == 0
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
     assert "Stopped." in process.stdout.read()
-    assert "Traceback" not in process.stderr.read()
+    process.stdout.close()
+    assert "Traceback" not in stderr.read_text()
     assert not _gone_within(family, 10)
 
-    process = _started(command, home, ready)
+    process = _started(command, home, ready, stderr)
     family = descendants(process.pid)
     process.kill()  # as the out-of-memory killer would
     process.wait()
+    assert process.stdout is not None
+    process.stdout.close()
     assert not _gone_within(family, 30), "processes outlived their command"
 
 
@@ -236,3 +242,33 @@ def _gone_within(pids: set[int], seconds: float) -> set[int]:
     while alive(pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     return alive(pids)
+
+
+def test_watch_stops_when_its_prefect_server_dies_and_keeps_the_files(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    blankett("init", home)
+    settings = home / SETTINGS_FILE
+    settings.write_text("[inbox]\nscan_interval_seconds = 1\n")
+    stderr = tmp_path / "stderr"
+    watch = _started("watch", home, "Watching ", stderr)
+    server = next(pid for pid in descendants(watch.pid)
+                  if b"prefect" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    os.kill(server, signal.SIGKILL)
+    (home / "inbox" / "ansokan.docx").write_bytes(b"arrived after the server died")
+    # Every pass would fail from now on: it stops, so that a service manager starts it again.
+    assert watch.wait(timeout=120) == 1
+    assert watch.stdout is not None
+    watch.stdout.close()
+    said = stderr.read_text()
+    assert "error: the local Prefect server stopped" in said and "Traceback" not in said
+    assert (home / "inbox" / "ansokan.docx").read_bytes() == b"arrived after the server died"
+
+
+@pytest.mark.parametrize("cron", ["0 2 * * sat-sun", "30 22-2 * * *", "0 2 L * *",
+                                  "0 2 * * mon#1", "0 2 ? * *", "0 2 * dec-jan *"])
+def test_schedules_prefect_accepts_are_accepted(tmp_path: Path, cron: str) -> None:
+    home = tmp_path / "home"
+    blankett("init", home)
+    (home / SETTINGS_FILE).write_text(f'[schedule]\nnightly_cron = "{cron}"\n')
+    result = blankett("status", "--home", home)
+    assert result.returncode == 0, result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -160,3 +161,17 @@ def test_commands_opening_a_new_home_together_all_open_it(tmp_path: Path) -> Non
         for process in opening:
             _, stderr = process.communicate(timeout=60)
             assert process.returncode == 0, stderr
+
+
+def test_a_store_is_opened_while_a_long_run_holds_its_write_lock(tmp_path: Path) -> None:
+    # As `status` while nightly re-reads files inside one write transaction.
+    url = f"sqlite:///{tmp_path / 'blankett.db'}"
+    Store(url).close()
+    writer = sqlite3.connect(tmp_path / "blankett.db")
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        start = time.monotonic()
+        Store(url).close()
+        assert time.monotonic() - start < 5
+    finally:
+        writer.close()

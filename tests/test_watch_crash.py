@@ -125,8 +125,9 @@ class NightlyAlongside:
 
 
 def _start_watch(root: Path, log: Path) -> tuple[subprocess.Popen[str], threading.Event]:
-    watch = subprocess.Popen(_command("watch", "--home", root), stdout=subprocess.PIPE,
-                             stderr=log.open("ab"), text=True, env=_environment())
+    with log.open("ab") as stderr:
+        watch = subprocess.Popen(_command("watch", "--home", root), stdout=subprocess.PIPE,
+                                 stderr=stderr, text=True, env=_environment())
     watching = threading.Event()
 
     def read() -> None:

@@ -221,7 +221,7 @@ class OutboxDelivery:
         except OSError as exc:
             reason = exc.strerror or _line(exc)
             raise DeliveryError(f"could not write to outbox {self.outbox}: {reason}") from None
-        log.info("wrote %s for %d recipient(s) to %s", name, len(folders), self.outbox)
+        log.info("wrote %s to %s", name, ", ".join(str(self.outbox / f) for f in folders))
 
 
 def eml_name(message: EmailMessage) -> str:

@@ -7,7 +7,7 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,20 +26,30 @@ def home_lock(root: Path, wait_seconds: float = 900.0) -> Iterator[None]:
     so a crashed run never leaves the home locked."""
     fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + wait_seconds
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise Busy(f"{root}: another blankett run has been busy for "
-                               f"{wait_seconds:.0f} s; try again later") from None
-                if not told:
-                    log.info("waiting for another blankett run in %s to finish", root)
-                    told = True
-                time.sleep(0.2)
+        def tell() -> None:
+            log.info("waiting for another blankett run in %s to finish", root)
+
+        if not wait_for_lock(fd, wait_seconds, on_wait=tell):
+            raise Busy(f"{root}: another blankett run has been busy for "
+                       f"{wait_seconds:.0f} s; try again later")
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def wait_for_lock(fd: int, seconds: float, on_wait: Callable[[], None] | None = None) -> bool:
+    """An exclusive lock on the open file `fd`, waited for up to `seconds`; whether it was had.
+    `on_wait` is called once, when the lock is found taken."""
+    deadline = time.monotonic() + seconds
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            if on_wait is not None and not told:
+                on_wait()
+                told = True
+            time.sleep(0.1)

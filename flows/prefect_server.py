@@ -104,7 +104,8 @@ def _in_settings(url: str) -> Iterator[None]:
 def _one_starting_at_a_time(prefect_home: Path) -> Iterator[None]:
     """Commands started together (nightly while watch restarts) share the server database; two
     servers creating or upgrading it at once make one of them fail."""
-    import fcntl  # here: `init` and `status` import this module and must work without it
+    from blankett.flows.locking import wait_for_lock  # here: `init` and `status` import this
+    # module, and file locks are not everywhere
 
     try:
         fd = os.open(prefect_home / ".server-start.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -112,15 +113,8 @@ def _one_starting_at_a_time(prefect_home: Path) -> Iterator[None]:
         raise ServerError(f"the local Prefect server cannot be started: {prefect_home}: "
                           f"{exc.strerror or exc}") from None
     try:
-        deadline = time.monotonic() + 2 * STARTUP_SECONDS
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    break  # a start stuck elsewhere must not stop this one for good
-                time.sleep(0.1)
+        # A start stuck elsewhere must not stop this one for good: after the wait it goes ahead.
+        wait_for_lock(fd, 2 * STARTUP_SECONDS)
         yield
     finally:
         os.close(fd)

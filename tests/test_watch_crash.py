@@ -257,8 +257,9 @@ def test_watch_killed_at_random_moments_beside_nightly_loses_nothing(
     assert set(delivered) == set(expected)  # each report to each of its recipients, nothing else
     assert all(len(found) == 1 for found in ids.values())  # a copy is the same message
     # A kill after the server took a message and before the store heard so leaves it unknown
-    # whether the recipient has it; it is sent again, the same message (RFC 5321, 6.1: rather
-    # twice than never). Only the one being sent can be caught so: one extra copy a kill at most.
+    # whether the recipient has it; it is sent again, the same message, rather than risk losing
+    # it (SMTP's duplicate-message problem, RFC 1047). Only the one being sent can be caught
+    # so: one extra copy a kill at most.
     again = sum(n - 1 for n in delivered.values())
     print(f"sent again after a kill mid-send: {again} of {sum(delivered.values())} deliveries")
     assert again <= KILLS, {pair: n for pair, n in delivered.items() if n > 1}

@@ -1,5 +1,5 @@
 """How long the intake takes per file, without Prefect (the plain steps) and as a Prefect flow on
-its temporary server (start-up included).
+the command's local Prefect server (start-up included).
 
 Run: .venv/bin/python benchmarks/intake.py
 """
@@ -69,7 +69,7 @@ def as_flow() -> None:
         subprocess.run([sys.executable, "-m", "blankett.flows", "run", "--home", str(root)],
                        check=True, capture_output=True)
         empty = time.perf_counter() - start
-    print(f"\n`blankett run` over {len(cases)} forms, new home (Prefect's temporary server "
+    print(f"\n`blankett run` over {len(cases)} forms, new home (the local Prefect server "
           f"creating its database): {first:.1f} s; an empty pass afterwards: {empty:.1f} s")
 
 

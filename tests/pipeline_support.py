@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
 
@@ -195,13 +195,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+H = TypeVar("H")
+
+
 @contextmanager
-def smtp_server() -> Iterator[tuple[Collector, int]]:
-    collector = Collector()
+def smtp_server(handler: H | None = None,
+                controller_class: type[Controller] = Controller) -> Iterator[tuple[H, int]]:
+    """An aiosmtpd server on 127.0.0.1 with `handler` (a Collector unless given)."""
+    used: Any = Collector() if handler is None else handler
     port = free_port()
-    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    controller = controller_class(used, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield collector, port
+        yield used, port
     finally:
         controller.stop()

@@ -873,16 +873,20 @@ class _Chaos:
         return True
 
     def _delete(self) -> bool:
+        return self._remove() is not None
+
+    def _remove(self) -> str | None:
+        """A file picked and deleted: its name, or None when there was none to delete."""
         name = self._pick()
         if name is None:
-            return False
+            return None
         try:
             os.unlink(self.inbox / name)
         except FileNotFoundError:
             self._gone(name)
-            return False
+            return None
         self.destroyed.add(_sha(self.alive.pop(name)))
-        return True
+        return name
 
     def _hide(self) -> bool:
         name = self._pick()
@@ -922,16 +926,8 @@ class _Chaos:
         return True
 
     def _file_becomes_folder(self) -> bool:
-        name = self._pick()
-        if name is None:
-            return False
-        try:
-            os.unlink(self.inbox / name)
-        except FileNotFoundError:
-            self._gone(name)
-            return False
-        self.destroyed.add(_sha(self.alive.pop(name)))
-        return self._make_folder(name)
+        name = self._remove()
+        return name is not None and self._make_folder(name)
 
     def show_all(self) -> None:
         for hidden, (name, data) in self.hidden.items():

@@ -20,8 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -31,7 +30,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from crash_support import alive, caught_doing, descendants, distinct_copies, drop_settled, filed_files, sha
-from pipeline_support import FALLBACK, expected_recipients, free_port, make_home
+from pipeline_support import FALLBACK, expected_recipients, make_home, smtp_server
 from sqlalchemy import select
 
 from blankett.fixtures.corpus import Case
@@ -76,16 +75,8 @@ class _Controller(Controller):
         return _CountingSMTP(self.handler, **self.SMTP_kwargs)
 
 
-@contextmanager
-def slow_smtp() -> Iterator[tuple[SlowServer, int]]:
-    handler = SlowServer()
-    port = free_port()
-    controller = _Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+def slow_smtp() -> AbstractContextManager[tuple[SlowServer, int]]:
+    return smtp_server(SlowServer(), _Controller)
 
 
 def _environment() -> dict[str, str]:

@@ -1,0 +1,166 @@
+"""How well the readers do on forms worded the applicant's own way: the figures of ACCURACY.md.
+
+Run: .venv/bin/python benchmarks/accuracy.py [--per-layout 6] [--failures]
+
+Scores three sets: the fixture corpus (fixtures/corpus.py), the tune half and the held-out half
+of the reworded forms (fixtures/reworded.py). For each:
+
+- field accuracy: the share of (form, field) pairs read as expected, all 20 fields, texts
+  compared as a reader sees them (bullets and line breaks aside);
+- verdicts: the share of forms whose completeness (complete or not) is right;
+- missing-field F1: over the fields reported missing against those really left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from blankett.fixtures.corpus import Case, build_corpus
+from blankett.flows.examine import Examiner, Failure
+from blankett.models.limits import Limits
+from blankett.models.records import Report
+from blankett.models.spec import load_routing, load_spec
+
+YEAR = 2026
+
+
+def comparable(value: str | int | None) -> str | int | None:
+    """Texts compared as a reader sees them: bullets and line breaks do not matter."""
+    if not isinstance(value, str):
+        return value
+    lines = (re.sub(r"^\s*(?:[•\-*–▪◦]|\d+[.)])\s+", "", line) for line in value.splitlines())
+    return " ".join(" ".join(lines).split())
+
+
+@dataclass
+class Tally:
+    right: int = 0
+    total: int = 0
+
+    def add(self, ok: bool) -> None:
+        self.right += ok
+        self.total += 1
+
+    @property
+    def share(self) -> float:
+        return self.right / self.total if self.total else 1.0
+
+
+@dataclass
+class Scores:
+    forms: int = 0
+    fields: Tally = field(default_factory=Tally)
+    verdicts: Tally = field(default_factory=Tally)
+    by_field: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_group: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    verdict_by_group: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    true_missing: int = 0
+    said_missing: int = 0
+    both_missing: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def missing_f1(self) -> float:
+        if not self.true_missing and not self.said_missing:
+            return 1.0
+        return 2 * self.both_missing / (self.true_missing + self.said_missing)
+
+
+def _missing(problems: Iterable[tuple[str | None, str]]) -> set[str]:
+    return {f for f, code in problems if code == "missing" and f}
+
+
+def score(cases: Iterable[Case], examiner: Examiner, group_of: str = "kind") -> Scores:
+    """Every readable form of `cases` read and compared with what it should give. `group_of`
+    names the per-group rows: the kind of file, or the layout (its second tag)."""
+    scores = Scores()
+    for case in cases:
+        if case.kind is None or case.kind == "pdf-scanned":
+            continue
+        group = case.kind if group_of == "kind" else sorted(case.tags - {"tune", "heldout"})[0]
+        result = examiner.examine_bytes(case.name, case.data)
+        scores.forms += 1
+        if isinstance(result, Failure):
+            got: dict[str, object] = {}
+            problems: set[tuple[str | None, str]] = set()
+            complete = None
+        else:
+            assert isinstance(result, Report)
+            got = {k: comparable(v) for k, v in result.fields.items()}
+            problems = {(p.field, p.code) for p in result.problems}
+            complete = result.complete
+        for key, expected in case.fields.items():
+            ok = got.get(key) == comparable(expected)
+            scores.fields.add(ok)
+            scores.by_field[key].add(ok)
+            scores.by_group[group].add(ok)
+            if not ok:
+                scores.failures.append(f"{case.name} {key}: read {str(got.get(key))[:90]!r}, "
+                                       f"expected {str(comparable(expected))[:90]!r}")
+        verdict_ok = complete is case.complete
+        scores.verdicts.add(verdict_ok)
+        scores.verdict_by_group[group].add(verdict_ok)
+        truth, said = _missing(case.problems), _missing(problems)
+        scores.true_missing += len(truth)
+        scores.said_missing += len(said)
+        scores.both_missing += len(truth & said)
+    return scores
+
+
+def examiner() -> Examiner:
+    # Read in this process: the worker's isolation changes nothing of what is read.
+    return Examiner(load_spec(), load_routing(), YEAR, Limits(read_seconds=None))
+
+
+def table(name: str, scores: Scores) -> list[str]:
+    return [f"| {name} | {scores.forms} | {scores.fields.share:.3f} | {scores.verdicts.share:.3f} "
+            f"| {scores.missing_f1:.3f} |"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--per-layout", type=int, default=6, help="forms per layout and half")
+    parser.add_argument("--failures", action="store_true", help="list every wrong field of the tune half")
+    parser.add_argument("--half", choices=("tune", "heldout", "both"), default="both")
+    args = parser.parse_args()
+
+    from blankett.fixtures.reworded import reworded_cases
+
+    reader = examiner()
+    sets: dict[str, list[Case]] = {"corpus": build_corpus(YEAR)}
+    halves = ("tune", "heldout") if args.half == "both" else (args.half,)
+    for half in halves:
+        sets[half] = reworded_cases(half, YEAR, args.per_layout)  # type: ignore[arg-type]
+    results = {name: score(cases, reader, "kind" if name == "corpus" else "layout")
+               for name, cases in sets.items()}
+
+    print("| set | forms | field accuracy | verdicts right | missing-field F1 |")
+    print("|---|---|---|---|---|")
+    for name, scores in results.items():
+        print("\n".join(table(name, scores)))
+    names = list(results)
+    print("\n| field | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for key in results[names[0]].by_field:
+        print(f"| {key} | " + " | ".join(f"{results[n].by_field[key].share:.2f}" for n in names) + " |")
+    for name, scores in results.items():
+        print(f"\n| {name}: kind or layout | forms | field accuracy | verdicts right |")
+        print("|---|---|---|---|")
+        for group, tally in sorted(scores.by_group.items()):
+            verdicts = scores.verdict_by_group[group]
+            print(f"| {group} | {verdicts.total} | {tally.share:.3f} | {verdicts.share:.3f} |")
+    if args.failures:
+        for name in ("corpus", "tune"):
+            if name in results:
+                print(f"\n## wrong in {name}\n")
+                print("\n".join(results[name].failures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -33,14 +33,15 @@ class _View:
         self._matcher = matcher
         # Set out as a label: shaded, bold, or the first of several cells in its row. Such a
         # cell may name its field in words of its own ("Bibliotekets egen insats").
-        self._set_out = cell.shaded or first or bool(lines and lines[0].bold)
+        self._strong = cell.shaded or bool(lines and lines[0].bold)
+        self._set_out = self._strong or first
 
     @cached_property
     def head(self) -> LabelMatch | None:
         """The first line, whole, is a label (key "" for a section heading)."""
         if not self.lines:
             return None
-        return self._matcher.match(self.lines[0].text, loose=self._set_out)
+        return self._matcher.match(self.lines[0].text, loose=self._set_out, guess=self._strong)
 
     @cached_property
     def split(self) -> bool:

@@ -614,7 +614,7 @@ class _Rows:
         # A piece starting in lower case goes on from the line above ("aktiviteten." under
         # "Beskriv varför ni vill genomföra"), whatever label it happens to spell alone.
         first = pieces[0].text.lstrip()
-        if first[:1].islower():
+        if first[:1].islower() or first[:1] in "(/&,-–":
             return False
         # Bold lines of the label column together may name a field in words of their own.
         return self._is_label(pieces, exact=exact and not all(p.emphasised for p in pieces))

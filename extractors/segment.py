@@ -52,7 +52,7 @@ class Segmenter:
         if whole is not None and self._starts(whole, block, ""):
             return
         split = self._matcher.split(text)
-        if split is not None and self._starts(split[0], block, split[1], inline=True):
+        if split is not None and self._starts(split[0], block, split[1], inline=bool(split[1])):
             return
         if "date" not in self._done and _PLACE_AND_DATE.fullmatch(text):
             # The signature line "Lerum 2026-01-20" often stands without its label.
@@ -71,6 +71,8 @@ class Segmenter:
         asked = block.text.rstrip().endswith("?")  # the form's questions, asked on a line
         if not (match.exact or block.emphasised or inline or asked) and self._open is not None:
             return False
+        if not match.exact and self._open is not None and self._open.match.key == match.key:
+            return False  # a lead-in of the answer that speaks of its own field
         if self._has_answer(match.key):
             return False
         self._close()

@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
+from typing import Literal
 
+from blankett.models.meaning import MIN_LEAD, Vocabulary
 from blankett.models.spec import FormSpec
 from blankett.models.text import fold, fold_label
 
@@ -33,12 +35,30 @@ FUZZY_RATIO = 0.88
 _SEPARATOR = re.compile(r"\s*(?::|\?|\s[–—-]\s|\t)\s*")
 
 
+# How a field was found: by its own label, a listed synonym, the words of a heading nobody
+# listed, its place among the other parts, or the shape of its answer.
+MatchedBy = Literal["label", "synonym", "words", "position", "shape"]
+
+# How sure each way of finding a field is, when nothing else says otherwise.
+CONFIDENCE: dict[MatchedBy, float] = {
+    "label": 1.0, "synonym": 0.95, "words": 0.75, "position": 0.6, "shape": 0.6,
+}
+# A listed wording written with a typo.
+NEAR_MISS_CONFIDENCE = 0.85
+
+
 @dataclass(frozen=True)
 class LabelMatch:
     key: str  # a field key, or "" for a section heading of the form
     label: str  # the text as written
-    exact: bool  # a listed wording, not a near-miss or a keyword guess
-    by_keyword: bool = False
+    exact: bool  # a listed wording, not a near-miss or a guess from its words
+    by: MatchedBy = "label"
+    confidence: float = 1.0
+
+    @property
+    def guessed(self) -> bool:
+        """Found from its words, not from a wording the form specification lists."""
+        return self.by == "words"
 
 
 class LabelMatcher:
@@ -58,6 +78,8 @@ class LabelMatcher:
         for folded in ambiguous:
             del self._variants[folded]
         self._fuzzy = [v for v in self._variants if len(v) >= MIN_FUZZY_LENGTH]
+        self._main = {fold_label(f.label): f.key for f in spec.fields}
+        self.vocabulary = Vocabulary(spec)
         self._places = frozenset(fold(name) for name in spec.municipality.names)
         self._hints = {fold(f.hint): f.key for f in spec.fields if f.hint}
         self._keywords = [
@@ -67,22 +89,47 @@ class LabelMatcher:
         # An area ticked or written on a line of its own is an answer, however it is styled.
         self._answers = {fold_label(n) for a in spec.areas for n in (a.name, *a.names)}
 
-    def match(self, text: str, *, loose: bool = False) -> LabelMatch | None:
+    def match(self, text: str, *, loose: bool = False, guess: bool = True) -> LabelMatch | None:
         """The field that `text`, taken whole, is the label of.
 
         `loose` is for text set out as a label (a heading, a bold line, a cell of the label
-        column): it also accepts a wording that names exactly one field by its keywords.
+        column): it also accepts a wording that names one field by its keywords, or, unless
+        `guess` is off (text set out only weakly, as the first cell of a row), by its words.
         """
         if len(text) > 200:
             return None
         folded = fold_label(text)
         key, exact = self._lookup(folded)
         if key is not None:
-            return LabelMatch(key=key, label=text.strip(), exact=exact)
+            if not exact:
+                return LabelMatch(key, text.strip(), False, "synonym", NEAR_MISS_CONFIDENCE)
+            if not key or self._main.get(folded) == key:
+                return LabelMatch(key, text.strip(), True)
+            return LabelMatch(key, text.strip(), True, "synonym", CONFIDENCE["synonym"])
         if (loose or _looks_like_label(text)) and _could_be_label(text, folded):
-            key = self._by_keywords(folded)
-            if key is not None:
-                return LabelMatch(key=key, label=text.strip(), exact=False, by_keyword=True)
+            return self._by_words(text, folded, guess)
+        return None
+
+    def _by_words(self, text: str, folded: str, guess_allowed: bool = True) -> LabelMatch | None:
+        """A wording nobody listed: the field its keywords or its content words point to. The
+        words overrule a keyword when they point elsewhere clearly ("Telefonnummer till
+        kontaktpersonen" is the phone, whatever "kontaktperson" says)."""
+        if not folded or len(folded.split()) > MAX_KEYWORD_LABEL_WORDS or folded in self._answers:
+            return None
+        if self._names_a_place(folded):
+            return None  # "Alingsås kommun", "Lerums bibliotek": answers name places, labels don't
+        keyword = self._by_keywords(folded)
+        # A line that begins in lower case goes on from the line above.
+        guess_allowed = guess_allowed and not text.lstrip()[:1].islower()
+        guess = self.vocabulary.guess(text) if guess_allowed else None
+        if keyword is not None and (guess is None or guess.key == keyword):
+            confidence = CONFIDENCE["words"] if guess is None else max(CONFIDENCE["words"], guess.confidence)
+            return LabelMatch(keyword, text.strip(), False, "words", confidence)
+        if guess is not None and (keyword is None or
+                                  guess.score >= MIN_LEAD * self.vocabulary.scores(text).get(keyword, 0.0)):
+            return LabelMatch(guess.key, text.strip(), False, "words", guess.confidence)
+        if keyword is not None:
+            return LabelMatch(keyword, text.strip(), False, "words", CONFIDENCE["words"] - 0.1)
         return None
 
     def split(self, line: str) -> tuple[LabelMatch, str] | None:
@@ -102,10 +149,6 @@ class LabelMatcher:
                    for p in _phrases(words))
 
     def _by_keywords(self, folded: str) -> str | None:
-        if not folded or len(folded.split()) > MAX_KEYWORD_LABEL_WORDS or folded in self._answers:
-            return None
-        if self._names_a_place(folded):
-            return None  # "Alingsås kommun", "Lerums bibliotek": answers name places, labels don't
         # Swedish puts the head of a phrase last: "Bibliotekets egen insats" is the insats.
         best: tuple[int, str] | None = None
         for key, pattern in self._keywords:
@@ -163,10 +206,17 @@ def _looks_like_label(text: str) -> bool:
     return stripped.endswith((":", "?")) and len(stripped.split()) <= MAX_KEYWORD_LABEL_WORDS
 
 
+_SENTENCE_INSIDE = re.compile(r"[.!]\s+[A-ZÅÄÖ]")
+
+
 def _could_be_label(text: str, folded: str) -> bool:
-    """No answer inside: "Sökt belopp: 25 000" is a label with its answer, to be split."""
+    """No answer inside: "Sökt belopp: 25 000" is a label with its answer, to be split; and no
+    sentence: a label is not a sentence that ends and another that begins."""
     inner = text.strip().rstrip(":?").strip()
-    return not _SEPARATOR.search(inner) and not any(c.isdigit() for c in folded)
+    if _SEPARATOR.search(inner) or any(c.isdigit() for c in folded) or _SENTENCE_INSIDE.search(inner):
+        return False
+    # "Tel." ends with a full stop; a sentence that does is text.
+    return not (inner.endswith(".") and len(folded.split()) > 3)
 
 
 def _short_head(head: str) -> bool:

@@ -39,6 +39,9 @@ class FieldSpec(_Strict):
     synonyms: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     hint: str | None = None
+    # What the part asks for, in words of its own: where a heading nobody listed is recognised
+    # by what it speaks of (models.meaning).
+    description: str = ""
     warn_when_missing: bool = False
     one_line: bool = False
 

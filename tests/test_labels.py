@@ -114,7 +114,7 @@ def test_template_labels_survive_numbering_case_and_punctuation(field, numbering
 ])
 def test_unlisted_wordings_set_out_as_labels_are_read_by_their_keywords(text: str, key: str) -> None:
     found = MATCHER.match(text, loose=True)
-    assert found is not None and found.key == key and found.by_keyword
+    assert found is not None and found.key == key and found.by == "words"
 
 
 @pytest.mark.parametrize("text", [

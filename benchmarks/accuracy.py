@@ -123,7 +123,8 @@ def table(name: str, scores: Scores) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-layout", type=int, default=6, help="forms per layout and half")
     parser.add_argument("--failures", action="store_true", help="list every wrong field of the tune half")
     parser.add_argument("--half", choices=("tune", "heldout", "both"), default="both")

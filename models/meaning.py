@@ -26,7 +26,7 @@ _SWEDISH = snowballstemmer.stemmer("swedish")
 _ENGLISH = snowballstemmer.stemmer("english")
 
 # Words that say how a question is asked, not what it asks about (folded).
-_STOP = frozenset("""
+_STOP = frozenset(re.findall(r"\w+", """
     och eller samt i pa for med som att av till om fran det den de dem en ett ar vara ska skall
     kan kommer vill har hade blir bli vad hur vilka vilken vilket ni er era ert vi var vara vart
     du dig din ditt man sig sin sitt sina mm etc ev t ex bl a osv nagon nagra detta denna dessa
@@ -35,7 +35,7 @@ _STOP = frozenset("""
     the a an of to for and or in on at by with from is are be will would should can could who
     you your we our us this that these it its please describe state give briefly do does
     text textfalt falt field kryssruta checkbox dropdown untitled namnlos
-""".split())
+"""))
 
 # Weights of the places a field's words come from.
 _LABEL_STRENGTH = 1.0

@@ -12,11 +12,10 @@ import zlib
 from dataclasses import dataclass
 
 from blankett.extractors.context import ReadContext
-from blankett.extractors.docx_flow import Flow
+from blankett.extractors.docx_flow import RANK_FLOW, RANK_NAMED, RANK_TABLE, Flow
 from blankett.extractors.docx_inline import Named, NameResolver
-from blankett.extractors.docx_model import Para, item_lines, joined_origin, para_lines
+from blankett.extractors.docx_model import Para, item_lines, para_lines
 from blankett.extractors.docx_styles import Styles, wordml_namespace
-from blankett.extractors.docx_tables import Pair
 from blankett.extractors.docx_walk import Walker
 from blankett.extractors.errors import Unreadable
 from blankett.extractors.safezip import SafeZip
@@ -27,11 +26,6 @@ from blankett.models.records import Extraction, FoundValue, Method, Source
 _DOCUMENT = "word/document.xml"
 _STYLES = "word/styles.xml"
 
-# Which reading wins when two disagree: the table the applicant saw the label in, then a control
-# or field named after the field, then the free reading of the paragraphs.
-_RANK_TABLE, _RANK_NAMED, _RANK_FLOW = 0, 1, 2
-_TABLE_METHODS: dict[str, Method] = {"": "docx-table", "sdt": "docx-content-control",
-                                     "field": "docx-legacy-field"}
 
 
 @dataclass(frozen=True)
@@ -58,10 +52,11 @@ def read_docx(data: bytes, context: ReadContext) -> Extraction:
     flow = Flow(context.matcher)
     flow.read(walker.blocks(body))
 
-    candidates = [_Candidate(p.match.key, _RANK_TABLE, _from_pair(p)) for p in flow.table_pairs]
-    candidates += [_Candidate(n.match.key, _RANK_NAMED, _from_named(n, context)) for n in walker.named]
-    candidates += [_Candidate(k, _RANK_FLOW, v) for k, v in flow.values().items()]
-    return Extraction(kind="docx", values=_merge(candidates))
+    found = flow.placement(context.placer)
+    candidates = [_Candidate(k, RANK_FLOW if v.source.method in ("docx-paragraphs", "docx-textbox")
+                             else RANK_TABLE, v) for k, v in found.values.items()]
+    candidates += [_Candidate(n.match.key, RANK_NAMED, _from_named(n, context)) for n in walker.named]
+    return Extraction(kind="docx", values=_merge(candidates), unplaced=found.unplaced)
 
 
 def _part(archive: SafeZip, name: str) -> bytes | None:
@@ -92,12 +87,6 @@ def _name_resolver(context: ReadContext) -> NameResolver:
     return resolve
 
 
-def _from_pair(pair: Pair) -> FoundValue:
-    method = _TABLE_METHODS[joined_origin(pair.lines)] if pair.lines else "docx-table"
-    return FoundValue(value="\n".join(line.text for line in pair.lines),
-                      source=Source(method=method, label=pair.match.label))
-
-
 def _from_named(named: Named, context: ReadContext) -> FoundValue:
     payload = named.payload
     if isinstance(payload, str):
@@ -107,7 +96,9 @@ def _from_named(named: Named, context: ReadContext) -> FoundValue:
     else:
         text = "\n".join(line.text for line in item_lines(payload, context.matcher.is_hint))
     method: Method = "docx-content-control" if named.kind == "control" else "docx-legacy-field"
-    return FoundValue(value=text, source=Source(method=method, label=named.match.label))
+    return FoundValue(value=text, source=Source(method=method, label=named.match.label,
+                                                matched_by=named.match.by,
+                                                confidence=named.match.confidence))
 
 
 def _merge(candidates: list[_Candidate]) -> dict[str, FoundValue]:
@@ -127,7 +118,7 @@ def _join_named_checkboxes(candidates: list[_Candidate]) -> list[_Candidate]:
     boxes: dict[str, int] = {}
     for c in candidates:
         text = c.value.value
-        if c.rank != _RANK_NAMED or not text or text[0] not in "☒☐":
+        if c.rank != RANK_NAMED or not text or text[0] not in "☒☐":
             out.append(c)
             continue
         if c.key not in boxes:

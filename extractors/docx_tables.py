@@ -13,13 +13,19 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from blankett.extractors.docx_model import Cell, Line, Row, Table, item_lines, join_cells, row_line
+from blankett.extractors.segment import heading_like
 from blankett.models.labels import LabelMatch, LabelMatcher
 
 
 @dataclass
 class Pair:
-    match: LabelMatch
+    """A label cell and its answer. `match` is None for a label nobody listed, set out as one
+    (shaded, bold, or the first cell of its row): which field it names is decided later."""
+
+    match: LabelMatch | None
+    heading: str
     lines: list[Line] = field(default_factory=list)
+    strong: bool = True  # the label cell is shaded or bold, not only first in its row
 
 
 class _View:
@@ -53,6 +59,16 @@ class _View:
     def labelish(self) -> bool:
         return self.head is not None or self.split
 
+    @cached_property
+    def unknown_label(self) -> bool:
+        """Set out as a label, one line that reads as a heading, but naming nothing we know."""
+        return (self._set_out and len(self.lines) == 1 and not self.labelish
+                and heading_like(self.lines[0].text))
+
+    @property
+    def strong(self) -> bool:
+        return self._strong
+
 
 @dataclass(frozen=True)
 class TableReading:
@@ -62,7 +78,12 @@ class TableReading:
 
     @property
     def fields(self) -> set[str]:
-        return {p.match.key for p in self.pairs}
+        return {p.match.key for p in self.pairs if p.match is not None}
+
+    @property
+    def unknown(self) -> int:
+        """Pairs under a strongly set-out label nobody listed."""
+        return sum(1 for p in self.pairs if p.match is None and p.strong)
 
 
 def read_table(table: Table, matcher: LabelMatcher) -> TableReading:
@@ -98,7 +119,8 @@ class _Reader:
             if below is not None and _header_row(live) and not any(v.labelish for v in below):
                 self._read_columns(live, below)
                 self._pending, skip = None, True
-            elif self._pending is not None and not any(v.labelish for v in live):
+            elif self._pending is not None and not any(v.labelish for v in live) \
+                    and not _label_row(live):
                 self._pending.lines += _row_lines(live, self._matcher)
             else:
                 self._pending = None
@@ -116,8 +138,16 @@ class _Reader:
             elif v.split:
                 self.pairs += _segment(v.lines, self._matcher)
                 i += 1
-            elif _unknown_label(views, i):
-                i += 2  # a shaded label we do not know, and its answer: neither is a label of ours
+            elif v.unknown_label and i + 1 < len(views) and _answers_unknown(v, views[i + 1]):
+                end = _answer_end(views, i)
+                self.pairs.append(Pair(None, v.lines[0].text,
+                                       join_cells([w.lines for w in views[i + 1:end]]), v.strong))
+                i = end
+            elif v.unknown_label and alone and v.strong:
+                # A label row across the table: its answer is in the row(s) below.
+                self._pending = Pair(None, v.lines[0].text, strong=True)
+                self.pairs.append(self._pending)
+                i += 1
             else:
                 i += 1
 
@@ -130,7 +160,7 @@ class _Reader:
             # Answer cells run to the next label; any further lines in the label cell are the
             # template's instructions, not an answer.
             end = _answer_end(views, i)
-            pair = Pair(head, join_cells([w.lines for w in views[i + 1:end]]))
+            pair = Pair(head, head.label, join_cells([w.lines for w in views[i + 1:end]]))
             self.pairs.append(pair)
             if v.cell.restart:
                 self._merged_labels[v.cell.col] = pair
@@ -138,7 +168,7 @@ class _Reader:
             self.pairs += _segment(v.lines, self._matcher)  # label and answer in one cell
             return i + 1
         else:
-            pair = Pair(head)
+            pair = Pair(head, head.label)
             self.pairs.append(pair)
             end = i + 1
         if alone and not pair.lines:
@@ -160,7 +190,7 @@ class _Reader:
             first, last = v.cell.col, v.cell.col + v.cell.span
             under = [w for w in below if not w.cell.merged
                      and w.cell.col < last and w.cell.col + w.cell.span > first]
-            self.pairs.append(Pair(v.head, join_cells([w.lines for w in under])))
+            self.pairs.append(Pair(v.head, v.head.label, join_cells([w.lines for w in under])))
 
 
 def _header_row(live: list[_View]) -> bool:
@@ -189,13 +219,18 @@ def _answer_end(views: list[_View], i: int) -> int:
     return end
 
 
-def _unknown_label(views: list[_View], i: int) -> bool:
-    v = views[i]
-    if not v.cell.shaded or i + 1 >= len(views):
-        return False
-    answer = views[i + 1]
-    # "Label: text" beside an unknown label is its answer; a cell that is a label alone is not.
-    return not answer.cell.shaded and answer.head is None
+def _label_row(live: list[_View]) -> bool:
+    """A row holding only a strongly set-out label nobody listed: the next label row."""
+    filled = [v for v in live if v.lines]
+    return len(filled) == 1 and filled[0].strong and filled[0].unknown_label
+
+
+def _answers_unknown(label: _View, answer: _View) -> bool:
+    """The cell after a label nobody listed is its answer: unless it is a label itself, or
+    "Label: text" beside a shaded label, which is still the shaded label's answer."""
+    if not answer.labelish:
+        return True
+    return label.cell.shaded and not answer.cell.shaded and answer.head is None
 
 
 def _row_lines(live: list[_View], matcher: LabelMatcher) -> list[Line]:
@@ -223,7 +258,7 @@ def _segment(lines: list[Line], matcher: LabelMatcher) -> list[Pair]:
             if match.key == "":
                 current = None
                 continue
-            current = Pair(match)
+            current = Pair(match, match.label)
             pairs.append(current)
             if split and split[1]:
                 current.lines.append(Line(split[1], False, line.origin))

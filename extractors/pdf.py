@@ -49,14 +49,15 @@ def read_pdf(data: bytes, context: ReadContext) -> Extraction:
     if not has_text:
         # A fillable form never filled in may show nothing but its boxes; a scan has no fields.
         return read_form(reader, data, context, form, by_index) if form.data_fields else scanned()
-    values = answers(pages, context)
+    found = answers(pages, context)
+    values = found.values
     if not values and not form.data_fields and _has_page_images(reader):
         # Page images and a few words that are no label of the form: a scanner's stamp or an
         # app's "Scanned with ..." line, not a text layer.
         return scanned()
     if form.data_fields and not _answers_printed(form, by_index, values, context):
         return read_form(reader, data, context, form, by_index)
-    return Extraction(kind="pdf-text", values=values)
+    return Extraction(kind="pdf-text", values=values, unplaced=found.unplaced)
 
 
 def _has_page_images(reader: PdfReader) -> bool:
@@ -114,11 +115,13 @@ def _check_pages(reader: PdfReader, context: ReadContext) -> None:
 def _xfa(pages: list[PageText], context: ReadContext, has_text: bool) -> Extraction:
     """An XFA form keeps its fields and values in XML that pypdf cannot read. Its printed pages
     may still show the form (a static XFA form), often with the answers in them."""
-    values = answers(pages, context) if has_text else {}
+    found = answers(pages, context) if has_text else None
+    values = found.values if found else {}
     if len(values) < MIN_XFA_LABELS:
         raise Unreadable(XFA)
     problems = []
     if not any(found.value.strip() for found in values.values()):
         problems.append(Problem(field=None, code="xfa_only", severity="error", message=message("xfa_only")))
-    return Extraction(kind="pdf-text", values=values, problems=problems)
+    return Extraction(kind="pdf-text", values=values, problems=problems,
+                      unplaced=found.unplaced if found else [])
 

@@ -32,9 +32,10 @@ from pdfminer.psexceptions import PSException
 
 from blankett.extractors.context import ReadContext
 from blankett.extractors.errors import Unreadable
+from blankett.extractors.placement import Placement
 from blankett.extractors.segment import Block, Segmenter
 from blankett.models.labels import LabelMatch, LabelMatcher
-from blankett.models.records import Extraction, FoundValue
+from blankett.models.records import Extraction
 
 # What pdfminer raises on a broken file (its own errors derive from PSException; a few plain
 # ones slip through). Only library calls are wrapped with it, so that a bug of ours still
@@ -233,14 +234,15 @@ def read_pages(data: bytes) -> list[PageText]:
 
 
 def read_text(data: bytes, context: ReadContext) -> Extraction:
-    return Extraction(kind="pdf-text", values=answers(read_pages(data), context))
+    found = answers(read_pages(data), context)
+    return Extraction(kind="pdf-text", values=found.values, unplaced=found.unplaced)
 
 
-def answers(pages: Sequence[PageText], context: ReadContext) -> dict[str, FoundValue]:
+def answers(pages: Sequence[PageText], context: ReadContext) -> Placement:
     segmenter = Segmenter(context.matcher, "pdf-text")
     for block in blocks(pages, context.matcher):
         segmenter.feed(block)
-    return segmenter.values()
+    return segmenter.place(context.placer)
 
 
 def blocks(pages: Sequence[PageText], matcher: LabelMatcher) -> list[Block]:

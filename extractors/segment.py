@@ -1,7 +1,14 @@
-"""Turning a run of text blocks (paragraphs, lines) into answers by the labels that head them.
+"""Turning a run of text blocks (paragraphs, lines) into sections: a heading and the answer under
+it. Shared by the readers of free Word documents and of printed PDFs.
 
-Shared by the readers of free Word documents and of printed PDFs: both see a sequence of
-headings and paragraphs, and an answer is whatever stands between its label and the next one.
+What is a heading is decided by how it is set out: a heading style, bold or larger type, a short
+question asked on a line of its own, "Label: answer" with the label in bold. A line set out as a
+heading ends the answer above it whether or not its words are known; which field it names is
+decided afterwards for the whole document at once (extractors.placement).
+
+An answer keeps what belongs to it: a line that begins with a date, a month or a week and a
+colon ("April 2026: workshoppar") or a short lead-in of the answer is part of it, however it is
+set out.
 """
 
 from __future__ import annotations
@@ -10,101 +17,210 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from blankett.extractors.placement import Placement, Placer, Rank, Section
 from blankett.models.labels import LabelMatch, LabelMatcher
-from blankett.models.records import FoundValue, Method, Source
+from blankett.models.normalise import MONTH_WORDS, is_phone, parse_amount, parse_date
+from blankett.models.records import Method
+from blankett.models.text import fold, fold_label, strip_numbering
 
 _PLACE_AND_DATE = re.compile(
     r"(?:[A-ZÅÄÖ][\w\-]*(?: [A-ZÅÄÖ][\w\-]*)?,? (?:den )?)?"
     r"(?:\d{4}-\d{2}-\d{2}|\d{1,2} [a-zåäö]+ \d{4}|\d{1,2}[/.]\d{1,2}[ ./-]\d{2,4})"
 )
+# A heading is short; a question asked on a line of its own a little longer.
+MAX_HEADING_WORDS = 16
+# "Fas 1:", "Vecka 12:", "Januari–mars:": a lead-in of a timeline's line, never a heading.
+_TIMED = re.compile(
+    rf"^\s*(?:\d|(?:vecka|veckor|v|fas|steg|etapp|kvartal|q|termin|vt|ht|week|phase|step)\b"
+    rf"|(?:{MONTH_WORDS})\b|(?:varen|hosten|vintern|sommaren|spring|autumn|summer|winter)\b)",
+    re.IGNORECASE,
+)
+_ITEM = re.compile(r"^\s*(?:[•◦▪●➢\-–*]\s|[☐☒☑□■]|\[[ xX]?\])")
+_URL = re.compile(r"https?://|www\.|@")
 
 
 @dataclass(frozen=True)
 class Block:
     text: str
     page: int | None = None
-    # Styled as a heading, or bold: the applicant meant it as a label.
+    # Styled as a heading, bold or in larger type: the applicant meant it as a label.
     emphasised: bool = False
+    # The bold words the line opens with when the rest is not bold: "**Kontakt:** Anna Berg".
+    lead: str = ""
 
 
-@dataclass
-class _Open:
-    match: LabelMatch
-    page: int | None
-    parts: list[str]
+def heading_like(text: str) -> bool:
+    """Whether text could be a heading at all: short, no address, no date or amount, no list
+    item or ticked box, no sentence, not starting in lower case, and no lead-in of a timeline."""
+    stripped = text.strip()
+    if not stripped or stripped[0].islower() or _ITEM.match(stripped) or _URL.search(stripped):
+        return False
+    if "\t" in stripped or " | " in stripped:
+        return False
+    core = fold_label(stripped)
+    words = core.split()
+    if not words or len(words) > MAX_HEADING_WORDS or any(c.isdigit() for c in core):
+        return False
+    if _TIMED.match(fold(strip_numbering(stripped))):
+        return False
+    if stripped.endswith(".") and len(words) > 3:
+        return False
+    if re.search(r"[.!]\s+[A-ZÅÄÖ]", stripped):
+        return False  # two sentences
+    return not (parse_date(stripped) or is_phone(stripped))
+
+
+def _answer_shaped(head: str) -> bool:
+    return bool(parse_date(head)) or is_phone(head) or (
+        any(c.isdigit() for c in head) and parse_amount(head) is not None)
 
 
 class Segmenter:
-    """Collects answers under labels. The first non-empty answer of a field wins: a label seen
-    again later (a sentence "Mål: ..." inside another answer, say) is read as text."""
+    """Collects sections. The first non-empty answer of a field wins: a label seen again later
+    (a sentence "Mål: ..." inside another answer, say) is read as text."""
 
     def __init__(self, matcher: LabelMatcher, method: Method) -> None:
         self._matcher = matcher
         self._method = method
-        self._done: dict[str, _Open] = {}
-        self._open: _Open | None = None
+        self.sections: list[Section] = []
+        self._open: Section | None = None
+        # The line before was "Label: answer": a run of such lines is a block of values, where a
+        # short head before a colon is a label even when nobody listed it.
+        self._inline_run = False
 
     def feed(self, block: Block) -> None:
         text = block.text.strip()
         if not text or self._matcher.is_hint(text):
             return
-        whole = self._matcher.match(text, loose=block.emphasised)
-        if whole is not None and self._starts(whole, block, ""):
-            return
-        split = self._matcher.split(text)
-        if split is not None and self._starts(split[0], block, split[1], inline=bool(split[1])):
-            return
-        if "date" not in self._done and _PLACE_AND_DATE.fullmatch(text):
-            # The signature line "Lerum 2026-01-20" often stands without its label.
-            self._close()
-            self._done["date"] = _Open(LabelMatch("date", "", exact=False), block.page, [text])
-            return
-        if self._open is not None:
-            self._open.parts.append(text)
+        inline = False
+        try:
+            whole = self._matcher.match(text, loose=block.emphasised)
+            if whole is not None and self._starts(whole, block, ""):
+                return
+            split = self._split(block, text)
+            if split is not None:
+                head, match, rest = split
+                if match is None or self._starts(match, block, rest, inline=bool(rest), heading=head):
+                    if match is None:
+                        self._begin(None, head, block, rest)
+                    inline = bool(rest)
+                    return
+            if not self._answered("date") and _PLACE_AND_DATE.fullmatch(text):
+                # The signature line "Lerum 2026-01-20" often stands without its label.
+                self._begin(LabelMatch("date", "", False, "shape", 0.6), "", block, text)
+                self._open = None
+                return
+            if self._set_out(block, text):
+                self._begin(None, text, block, "")
+                return
+            self._append(text, block)
+        finally:
+            self._inline_run = inline
 
-    def _starts(self, match: LabelMatch, block: Block, rest: str, *, inline: bool = False) -> bool:
+    @property
+    def answering(self) -> bool:
+        """Whether the text being read stands under a heading: a table there with a single label
+        in it is more likely part of the answer (a timeline whose header says "Aktivitet")."""
+        return self._open is not None and bool(self._open.heading) and not self._open.divider
+
+    def add(self, section: Section) -> None:
+        """A section read elsewhere (a row of a table), in its place in the document."""
+        self.close()
+        self.sections.append(section)
+
+    def close(self) -> None:
+        """What follows does not continue the answer above (a table stands between)."""
+        self._open = None
+
+    def place(self, placer: Placer, rank: Rank | None = None) -> Placement:
+        return placer.place(self.sections, rank)
+
+    # --- headings -------------------------------------------------------------------------------
+
+    def _starts(self, match: LabelMatch, block: Block, rest: str, *, inline: bool = False,
+                heading: str | None = None) -> bool:
         if match.key == "":
-            self._close()
+            self._begin(match, block.text.strip(), block, "")
+            self._open = None
             return True
         # A near-miss inside an answer is more likely text than a label, unless it is set out
         # as one: a heading or bold line, or a short head before a colon with its answer.
         asked = block.text.rstrip().endswith("?")  # the form's questions, asked on a line
         if not (match.exact or block.emphasised or inline or asked) and self._open is not None:
             return False
-        if not match.exact and self._open is not None and self._open.match.key == match.key:
+        if not match.exact and self._open is not None and self._open.match is not None \
+                and self._open.match.key == match.key:
             return False  # a lead-in of the answer that speaks of its own field
-        if self._has_answer(match.key):
+        if self._answered(match.key):
             return False
-        self._close()
-        self._open = _Open(match, block.page, [rest] if rest else [])
+        self._begin(match, heading if heading is not None else match.label, block, rest)
         return True
 
-    def _has_answer(self, key: str) -> bool:
-        done = self._done.get(key)
-        if done is not None and any(done.parts):
+    def _set_out(self, block: Block, text: str) -> bool:
+        """A line set out as a heading whose words name nothing we know."""
+        if not heading_like(text):
+            return False
+        if block.emphasised:
             return True
-        return self._open is not None and self._open.match.key == key and any(self._open.parts)
+        # A question asked on a line of its own, or a numbered line without a full stop.
+        words = len(fold_label(text).split())
+        numbered = strip_numbering(text) != text
+        return (text.endswith("?") and words <= 14) or (numbered and not text.endswith(".") and words <= 10)
 
-    def _close(self) -> None:
-        if self._open is not None:
-            key = self._open.match.key
-            if key not in self._done or not any(self._done[key].parts):
-                self._done[key] = self._open
-        self._open = None
+    def _split(self, block: Block, text: str) -> tuple[str, LabelMatch | None, str] | None:
+        """"Label: answer" on one line: (head as written, what it names or None, answer)."""
+        if block.lead and text.startswith(block.lead) and len(block.lead) < len(text):
+            head = block.lead.strip().rstrip(":?–-").strip()
+            rest = text[len(block.lead):].strip().lstrip(":?–-").strip()
+            if head and rest:
+                match = self._matcher.match(head, loose=True)
+                if match is not None:
+                    return head, match, rest
+                if heading_like(head):
+                    return head, None, rest
+        found = self._matcher.split(text)
+        if found is not None:
+            match, rest = found
+            return match.label, match, rest
+        return self._unknown_split(text)
 
-    def values(self) -> dict[str, FoundValue]:
-        self._close()
-        return {
-            key: FoundValue(
-                value="\n".join(p for p in item.parts if p),
-                source=Source(method=self._method, label=item.match.label, page=item.page),
-            )
-            for key, item in self._done.items()
-        }
+    def _unknown_split(self, text: str) -> tuple[str, LabelMatch | None, str] | None:
+        """A head nobody listed, then its answer: a question and its answer on one line
+        ("Vem kan vi kontakta? Anna Berg"), or a short head in a run of "Label: value" lines."""
+        for sep in re.finditer(r"\?\s+|:\s+", text[:160]):
+            head, rest = text[: sep.start() + 1].strip(), text[sep.end():].strip()
+            if not rest or not heading_like(head) or _answer_shaped(head.rstrip(":?")):
+                continue
+            words = len(fold_label(head).split())
+            asked = head.endswith("?") and words <= 14
+            listed = head.endswith(":") and self._inline_run and words <= 5
+            if asked or listed:
+                return head.rstrip(":").strip(), None, rest
+            return None
+        return None
+
+    # --- answers --------------------------------------------------------------------------------
+
+    def _begin(self, match: LabelMatch | None, heading: str, block: Block, rest: str) -> None:
+        self._open = Section(heading, match, [rest] if rest else [], block.page, self._method)
+        self.sections.append(self._open)
+
+    def _append(self, text: str, block: Block) -> None:
+        if self._open is None:
+            # Text before any heading: the form's title and instructions, kept apart.
+            self._open = Section("", None, [], block.page, self._method)
+            self.sections.append(self._open)
+        self._open.parts.append(text)
+
+    def _answered(self, key: str) -> bool:
+        return any(s.match is not None and s.match.key == key and s.text for s in self.sections)
 
 
-def segment(blocks: Iterable[Block], matcher: LabelMatcher, method: Method) -> dict[str, FoundValue]:
+def segment(blocks: Iterable[Block], matcher: LabelMatcher, method: Method,
+            placer: Placer) -> Placement:
     segmenter = Segmenter(matcher, method)
     for block in blocks:
         segmenter.feed(block)
-    return segmenter.values()
+    return segmenter.place(placer)
+
+

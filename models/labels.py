@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
-from typing import Literal
 
 from blankett.models.meaning import MIN_LEAD, Vocabulary
+from blankett.models.records import MatchedBy
 from blankett.models.spec import FormSpec
 from blankett.models.text import fold, fold_label
 
@@ -34,10 +34,6 @@ FUZZY_RATIO = 0.88
 
 _SEPARATOR = re.compile(r"\s*(?::|\?|\s[–—-]\s|\t)\s*")
 
-
-# How a field was found: by its own label, a listed synonym, the words of a heading nobody
-# listed, its place among the other parts, or the shape of its answer.
-MatchedBy = Literal["label", "synonym", "words", "position", "shape"]
 
 # How sure each way of finding a field is, when nothing else says otherwise.
 CONFIDENCE: dict[MatchedBy, float] = {

@@ -125,7 +125,8 @@ _MONTHS = {
     "december": 12, "dec": 12, "january": 1, "february": 2, "march": 3, "may": 5, "june": 6,
     "july": 7, "august": 8, "october": 10, "oct": 10,
 }
-_MONTH_WORD = "|".join(sorted(_MONTHS, key=len, reverse=True))
+MONTH_WORDS = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_MONTH_WORD = MONTH_WORDS
 
 
 def _iso(year: int, month: int, day: int) -> str | None:

@@ -14,13 +14,37 @@ Method = Literal[
 ]
 
 
+# How a field was told apart: by the form's own label, a listed synonym, the words of a heading
+# nobody listed, its place among the parts of the form, or the shape of its answer.
+MatchedBy = Literal["label", "synonym", "words", "position", "shape"]
+
+
 class Source(BaseModel):
-    """Where a value was found: how, under which label as written, on which page (1-based)."""
+    """Where a value was found: how, under which label as written, on which page (1-based), and
+    how the label was told to name its field, with how sure that is (0-1)."""
 
     model_config = ConfigDict(frozen=True)
 
     method: Method
     label: str | None = None
+    page: int | None = None
+    matched_by: MatchedBy = "label"
+    confidence: float = 1.0
+
+    @property
+    def guessed(self) -> bool:
+        """Placed only by where it stands or what its answer looks like."""
+        return self.matched_by in ("position", "shape")
+
+
+class Unplaced(BaseModel):
+    """A part of the application under a heading that names no field of the form: kept for a
+    person to read, never dropped or glued to a neighbouring answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    heading: str
+    text: str
     page: int | None = None
 
 
@@ -49,6 +73,7 @@ class Extraction(BaseModel):
     kind: Kind
     values: dict[str, FoundValue] = {}
     problems: list[Problem] = []
+    unplaced: list[Unplaced] = []
 
 
 class Report(BaseModel):
@@ -62,3 +87,7 @@ class Report(BaseModel):
     problems: list[Problem]
     consultants: list[str]
     sources: dict[str, Source]
+    # A field placed only by position or shape, or the text of a part no field claims: a person
+    # should look before trusting the report.
+    needs_review: bool = False
+    unplaced: list[Unplaced] = []

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from blankett.extractors.context import ReadContext
 from blankett.extractors.segment import Block, segment
-from blankett.models.labels import LabelMatcher
 from blankett.models.spec import load_spec
 
-MATCHER = LabelMatcher(load_spec())
+CONTEXT = ReadContext(load_spec())
+MATCHER = CONTEXT.matcher
 
 
 def _answers(*blocks: Block) -> dict[str, str]:
-    return {k: v.value for k, v in segment(blocks, MATCHER, "docx-paragraphs").items()}
+    found = segment(blocks, MATCHER, "docx-paragraphs", CONTEXT.placer)
+    return {k: v.value for k, v in found.values.items()}
 
 
 def test_answers_run_until_the_next_label_across_pages() -> None:

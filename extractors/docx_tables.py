@@ -101,6 +101,8 @@ class _Reader:
         self.pairs: list[Pair] = []
         # An answer that continues in the rows below its label row.
         self._pending: Pair | None = None
+        # The pending label had an (empty) answer cell beside it, rather than running across.
+        self._pending_beside = False
         # Label cells merged down: grid column -> the pair their later rows add to.
         self._merged_labels: dict[int, Pair] = {}
 
@@ -120,7 +122,7 @@ class _Reader:
                 self._read_columns(live, below)
                 self._pending, skip = None, True
             elif self._pending is not None and not any(v.labelish for v in live) \
-                    and not _label_row(live):
+                    and not _label_row(live, self._pending_beside):
                 self._pending.lines += _row_lines(live, self._matcher)
             else:
                 self._pending = None
@@ -146,6 +148,7 @@ class _Reader:
             elif v.unknown_label and alone and v.strong:
                 # A label row across the table: its answer is in the row(s) below.
                 self._pending = Pair(None, v.lines[0].text, strong=True)
+                self._pending_beside = False
                 self.pairs.append(self._pending)
                 i += 1
             else:
@@ -173,6 +176,7 @@ class _Reader:
             end = i + 1
         if alone and not pair.lines:
             self._pending = pair
+            self._pending_beside = i + 1 < len(views)
         return end
 
     def _continue_merged(self, views: list[_View], i: int) -> int:
@@ -219,10 +223,14 @@ def _answer_end(views: list[_View], i: int) -> int:
     return end
 
 
-def _label_row(live: list[_View]) -> bool:
-    """A row holding only a strongly set-out label nobody listed: the next label row."""
+def _label_row(live: list[_View], beside: bool) -> bool:
+    """The next label's row, not more of the pending answer: a row holding only a strongly
+    set-out label nobody listed; or, below a label whose answer cell was left empty, a row that
+    opens with a label cell nobody listed."""
     filled = [v for v in live if v.lines]
-    return len(filled) == 1 and filled[0].strong and filled[0].unknown_label
+    if len(filled) == 1 and filled[0].strong and filled[0].unknown_label:
+        return True
+    return beside and len(filled) >= 2 and live[0].unknown_label
 
 
 def _answers_unknown(label: _View, answer: _View) -> bool:

@@ -65,7 +65,7 @@ def heading_like(text: str) -> bool:
         return False
     if stripped.endswith(".") and len(words) > 3:
         return False
-    if re.search(r"[.!]\s+[A-ZÅÄÖ]", stripped):
+    if re.search(r"[.!]\s+[A-ZÅÄÖ]", strip_numbering(stripped)):
         return False  # two sentences
     return not (parse_date(stripped) or is_phone(stripped))
 

@@ -28,9 +28,10 @@ from blankett.extractors.pdf_text import (
     PageText,
     damaged,
 )
+from blankett.extractors.placement import Placement, Placer, Section
 from blankett.models.labels import LabelMatch
 from blankett.models.normalise import AreaIndex
-from blankett.models.records import Extraction, FoundValue, Source
+from blankett.models.records import Extraction
 from blankett.models.text import fold
 
 # What pypdf raises on a broken file; only its calls are wrapped with it.
@@ -276,12 +277,6 @@ def name_variants(name: str) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class _Label:
-    key: str
-    text: str  # as written in the file
-
-
 class _Labels:
     """Turns candidate texts into a field (by label or key) or a strategic area."""
 
@@ -290,23 +285,23 @@ class _Labels:
         self._keys = set(context.spec.keys)
         self._areas = AreaIndex(context.spec)
 
-    def field(self, texts: Iterator[str] | list[str]) -> _Label | None:
-        fuzzy: _Label | None = None
+    def field(self, texts: Iterator[str] | list[str]) -> LabelMatch | None:
+        guessed: LabelMatch | None = None
         for text in texts:
             text = text.strip()
             if not text:
                 continue
             key = fold(text).replace(" ", "_")
             if key in self._keys:
-                return _Label(key, text)
+                return LabelMatch(key, text, True)
             # Names, tooltips and the words beside a box are all set out as labels.
             found = self._matcher.match(text, loose=True) or self._split_head(text)
             if found is None or not found.key:
                 continue
             if found.exact:
-                return _Label(found.key, text)
-            fuzzy = fuzzy or _Label(found.key, text)
-        return fuzzy
+                return LabelMatch(found.key, text, True, found.by, found.confidence)
+            guessed = guessed or LabelMatch(found.key, text, False, found.by, found.confidence)
+        return guessed
 
     def _split_head(self, text: str) -> LabelMatch | None:
         # A tooltip "Kommun – den sökande kommunen": the label is its head.
@@ -419,15 +414,6 @@ class Surroundings:
 # --- values -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Candidate:
-    value: str
-    label: str
-    page: int | None  # 1-based
-    answered: bool
-    order: tuple[int, float, float]
-
-
-@dataclass(frozen=True)
 class _Box:
     """One ticked or unticked choice of a strategic area."""
 
@@ -438,33 +424,33 @@ class _Box:
     order: tuple[int, float, float]
 
 
+# A text field or a dropdown naming the area wins over the boxes ticked for it.
+_RANK_FIELD, _RANK_BOXES = 0, 1
+
+
 @dataclass
 class _Found:
-    fields: dict[str, list[_Candidate]] = field(default_factory=dict)
+    """Each field's section (its label as found and its value) in the order of the page."""
+
+    sections: list[tuple[tuple[int, float, float], Section]] = field(default_factory=list)
     boxes: list[_Box] = field(default_factory=list)
 
-    def add(self, key: str, candidate: _Candidate) -> None:
-        self.fields.setdefault(key, []).append(candidate)
+    def add(self, section: Section, order: tuple[int, float, float]) -> None:
+        self.sections.append((order, section))
 
-    def values(self) -> dict[str, FoundValue]:
-        if self.boxes:
-            self.add("strategic_area", self._area())
-        out = {}
-        for key, candidates in self.fields.items():
-            ordered = sorted(candidates, key=lambda c: c.order)
-            # Two fields under one label (a repeated date, say): the first filled in counts.
-            best = next((c for c in ordered if c.answered), ordered[0])
-            source = Source(method="pdf-form-field", label=best.label or None, page=best.page)
-            out[key] = FoundValue(value=best.value, source=source)
-        return out
+    def placement(self, placer: Placer) -> Placement:
+        area = self._area() if self.boxes else None
+        if area is not None:
+            self.add(*area)
+        ordered = [section for _, section in sorted(self.sections, key=lambda item: item[0])]
+        return placer.place(ordered, lambda s: _RANK_BOXES if area and s is area[0] else _RANK_FIELD)
 
-    def _area(self) -> _Candidate:
+    def _area(self) -> tuple[Section, tuple[int, float, float]]:
         boxes = sorted(self.boxes, key=lambda b: b.order)
-        lines = "\n".join(f"{'☒' if b.on else '☐'} {b.text}" for b in boxes)
+        lines = [f"{'☒' if b.on else '☐'} {b.text}" for b in boxes]
         chosen = next((b for b in boxes if b.on), boxes[0])
-        # Ordered after any dropdown or text field naming the area, which then wins.
-        order = (1 << 31, 0.0, 0.0)
-        return _Candidate(lines, chosen.label, chosen.page, any(b.on for b in boxes), order)
+        match = LabelMatch("strategic_area", chosen.label, True)
+        return Section(chosen.label, match, lines, chosen.page, "pdf-form-field"), boxes[0].order
 
 
 def _page_number(widget: Widget | None) -> int | None:
@@ -505,16 +491,19 @@ class _Reader:
     def _text(self, form: FormField, *, look: bool) -> bool:
         label = self._labels.field(self._own_texts(form))
         if label is None and form.type == "Ch" and self._area_options(form):
-            label = _Label("strategic_area", form.partial or form.name)
+            label = LabelMatch("strategic_area", form.partial or form.name, True)
+        heading = ""
         if label is None and form.answered:
             if not look:
                 return False
-            label = self._labels.field(self._near.around(form.first_widget, sides=("left", "above")))
-        if label is not None:
-            value = self._shown(form)
-            widget = form.first_widget
-            self.found.add(label.key, _Candidate(value, label.text, _page_number(widget),
-                                                 bool(value.strip()), _order(widget)))
+            around = self._near.around(form.first_widget, sides=("left", "above"))
+            label = self._labels.field(around)
+            # A label nobody listed: the words printed beside the box, else its tooltip.
+            heading = next((t for t in (*around[:1], form.tooltip) if t.strip()), "")
+        heading = label.label if label is not None else heading or form.tooltip or form.partial
+        widget = form.first_widget
+        section = Section(heading, label, [self._shown(form)], _page_number(widget), "pdf-form-field")
+        self.found.add(section, _order(widget))
         return True
 
     def _shown(self, form: FormField) -> str:
@@ -565,13 +554,13 @@ class _Reader:
         if of_area or sum(map(bool, names)) >= 2:
             for (widget, text), name in zip(choices, names, strict=True):
                 shown = name or text
-                self.found.boxes.append(_Box(shown, widget.on == selected, label.text if label else shown,
+                self.found.boxes.append(_Box(shown, widget.on == selected, label.label if label else shown,
                                              _page_number(widget), _order(widget)))
         elif label is not None:
             chosen = next((text for w, text in choices if w.on == selected), "")
             widget = form.first_widget
-            self.found.add(label.key, _Candidate(chosen, label.text, _page_number(widget), bool(chosen),
-                                                 _order(widget)))
+            self.found.add(Section(label.label, label, [chosen], _page_number(widget), "pdf-form-field"),
+                           _order(widget))
         return True
 
     @staticmethod
@@ -595,7 +584,8 @@ def read_form(reader: PdfReader, data: bytes, context: ReadContext, form: FormIn
     for pending in sorted(later, key=lambda f: not f.answered):
         if pending.answered or near.opened:
             fields.read(pending, look=True)
-    return Extraction(kind="pdf-form", values=fields.found.values())
+    found = fields.found.placement(context.placer)
+    return Extraction(kind="pdf-form", values=found.values, unplaced=found.unplaced)
 
 
 def printed_into(form: FormInfo, pages: dict[int, PageText], context: ReadContext) -> bool:

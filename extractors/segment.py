@@ -59,7 +59,10 @@ def heading_like(text: str) -> bool:
         return False
     core = fold_label(stripped)
     words = core.split()
-    if not words or len(words) > MAX_HEADING_WORDS or any(c.isdigit() for c in core):
+    if not words or len(words) > MAX_HEADING_WORDS:
+        return False
+    # "Summa som söks, max 50 000 kr" is a heading; "3 workshoppar för 40 deltagare" is not.
+    if sum(c.isdigit() for c in core) > 0.2 * len(core) or (core[0].isdigit() and words[0].isdigit()):
         return False
     if _TIMED.match(fold(strip_numbering(stripped))):
         return False
@@ -151,7 +154,7 @@ class Segmenter:
         if not match.exact and self._open is not None and self._open.match is not None \
                 and self._open.match.key == match.key:
             return False  # a lead-in of the answer that speaks of its own field
-        if self._answered(match.key):
+        if self._answered(match.key, exact_only=block.emphasised or bool(block.lead)):
             return False
         self._begin(match, heading if heading is not None else match.label, block, rest)
         return True
@@ -212,8 +215,12 @@ class Segmenter:
             self.sections.append(self._open)
         self._open.parts.append(text)
 
-    def _answered(self, key: str) -> bool:
-        return any(s.match is not None and s.match.key == key and s.text for s in self.sections)
+    def _answered(self, key: str, *, exact_only: bool = False) -> bool:
+        """Whether a field has an answer already. A heading set out as one starts a section of
+        its own unless a listed label answered the field: a guess from words may be wrong, and
+        the placement weighs both."""
+        return any(s.match is not None and s.match.key == key and s.text
+                   and (s.match.exact or not exact_only) for s in self.sections)
 
 
 def segment(blocks: Iterable[Block], matcher: LabelMatcher, method: Method,

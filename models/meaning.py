@@ -42,6 +42,8 @@ _LABEL_STRENGTH = 1.0
 _TEXT_STRENGTH = 0.6
 # A compound's part weighs less than the word itself.
 _PART_STRENGTH = 0.7
+# The weight of the last word of a heading that is no question.
+_HEAD = 1.5
 # Shortest stem a word may extend, and the longest inflection it may extend it by.
 _MIN_PREFIX = 4
 _MAX_INFLECTION = 3
@@ -117,10 +119,14 @@ class Vocabulary:
     @lru_cache(maxsize=4096)  # noqa: B019 - one vocabulary lives as long as its spec
     def _scores(self, text: str) -> tuple[tuple[str, float], ...]:
         total: dict[str, float] = defaultdict(float)
-        for word in dict.fromkeys(content_words(text)):
+        words = list(dict.fromkeys(content_words(text)))
+        # A Swedish noun phrase puts its head last: "Ansvarigt bibliotek" is the library,
+        # "Bibliotekets egen insats" the contribution. A question does not.
+        head = words[-1] if words and not text.rstrip().endswith("?") else None
+        for word in words:
             best: dict[str, float] = {}
             for stem in self._known(word):
-                weight = self._weight[stem]
+                weight = self._weight[stem] * (_HEAD if word == head and len(words) > 1 else 1.0)
                 for key, strength in self._strengths[stem].items():
                     best[key] = max(best.get(key, 0.0), weight * strength)
             for key, value in best.items():

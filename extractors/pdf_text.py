@@ -106,6 +106,8 @@ class Cell:
     x1: float
     emphasised: bool
     lead: float = 0.0  # the width of its first word: would it have fit on the line above?
+    # The bold words it opens with when the rest is not bold: "**Kontakt:** Anna Berg".
+    bold_lead: str = ""
     chars: tuple[_Char, ...] = field(default=(), repr=False, compare=False)
 
 
@@ -250,7 +252,7 @@ def blocks(pages: Sequence[PageText], matcher: LabelMatcher) -> list[Block]:
     rows turned into a label followed by its answer, and the lines of a paragraph joined."""
     kept = drop_running(pages)
     pieces = [piece for page in kept for piece in _page_pieces(page, matcher)]
-    return [Block(_unbullet(p.text), page=p.page, emphasised=p.emphasised)
+    return [Block(_unbullet(p.text), page=p.page, emphasised=p.emphasised, lead=p.bold_lead)
             for p in _paragraphs(pieces, matcher, _right_margin(kept))]
 
 
@@ -395,7 +397,18 @@ def _cell(chars: list[_Char], body: float) -> Cell | None:
         return None
     strong = sum(1 for c in visible if c.strong or (body > 0 and c.size >= body * HEADING_SIZE_RATIO))
     return Cell(text=text, x0=visible[0].x0, x1=visible[-1].x1, emphasised=strong * 2 > len(visible),
-                lead=_lead(chars), chars=tuple(chars))
+                lead=_lead(chars), bold_lead=_bold_lead(chars), chars=tuple(chars))
+
+
+def _bold_lead(chars: list[_Char]) -> str:
+    """The text of the bold characters a cell opens with, when all after them are regular."""
+    visible = [n for n, c in enumerate(chars) if not c.text.isspace()]
+    if not visible or not chars[visible[0]].strong:
+        return ""
+    end = next((n for n in visible if not chars[n].strong), None)
+    if end is None or any(chars[n].strong for n in visible if n > end):
+        return ""
+    return _cell_text(chars[:end])
 
 
 def _cell_text(chars: list[_Char]) -> str:
@@ -477,6 +490,7 @@ class _Piece:
     top: float
     bottom: float  # of its last line
     lead: float  # the width of its first word
+    bold_lead: str = ""  # the bold words it opens with, when the rest is regular
     end_page: int = 0  # where its last line is, if not `page`
 
     @property
@@ -491,7 +505,7 @@ class _Piece:
 def _piece(cells: Sequence[Cell], line: Line) -> _Piece:
     return _Piece(text="\t".join(c.text for c in cells), page=line.page,
                   emphasised=all(c.emphasised for c in cells), x0=cells[0].x0, x1=cells[-1].x1,
-                  top=line.top, bottom=line.bottom, lead=cells[0].lead)
+                  top=line.top, bottom=line.bottom, lead=cells[0].lead, bold_lead=cells[0].bold_lead)
 
 
 def _answer_column(lines: Sequence[Line]) -> float | None:

@@ -121,8 +121,14 @@ class Placer:
         if match.by != "words" or not section.text:
             return False
         fits = self._shapes.fits(section.text)
+        if self._kinds[match.key] not in _SHAPED:
+            return False
         certain = [k for k, v in fits.items() if v >= CERTAIN]
-        return bool(certain) and match.key not in certain and self._kinds[match.key] in _SHAPED
+        if certain:
+            return match.key not in certain
+        # A shape that speaks against the guess and for another field ("Skövde folkbibliotek"
+        # under "Ansvarigt bibliotek" is no contact person).
+        return fits.get(match.key, 0.0) < 0 and max(fits.values(), default=0.0) > 0
 
     def _runs(self, sections: Sequence[Section], placed: dict[int, _Placed],
               unknown: list[int]) -> list[tuple[list[int], float, float]]:

@@ -71,7 +71,8 @@ class Shapes:
                 and parse_amount(line) is not None:
             return {"requested_amount_sek": CERTAIN}
         if _LIBRARY.search(fold(line)):
-            return {"library": LIKELY}
+            # A library's name, or an activity named after it: no person's name.
+            return {"library": LIKELY, "contact_name": -LIKELY, "signatory": -LIKELY}
         if len(line.split()) <= 3 and self._municipalities.canonical(line):
             return {"municipality": CERTAIN}
         name, _, title = line.partition(",")

@@ -36,6 +36,7 @@ from blankett.extractors.placement import Placement
 from blankett.extractors.segment import Block, Segmenter
 from blankett.models.labels import LabelMatch, LabelMatcher
 from blankett.models.records import Extraction
+from blankett.models.text import strip_numbering
 
 # What pdfminer raises on a broken file (its own errors derive from PSException; a few plain
 # ones slip through). Only library calls are wrapped with it, so that a bug of ours still
@@ -57,6 +58,8 @@ SPACE_GAP = 0.15
 COLUMN_TOLERANCE = 6.0
 # A label in a narrow table cell wraps over at most this many lines.
 MAX_LABEL_LINES = 4
+# A horizontal line at least this long (points) is a table's border.
+MIN_RULE_WIDTH = 40.0
 # Text at least this much larger than the page's body text is a heading.
 HEADING_SIZE_RATIO = 1.15
 
@@ -128,6 +131,7 @@ class Line:
 
 
 Box = tuple[float, float, float, float]
+Rule = tuple[float, float, float]  # top, x0, x1
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,8 @@ class PageText:
     # The part a viewer shows (the CropBox): where running headers and footers are looked for.
     visible: tuple[float, float] = (0.0, 0.0)  # top, bottom
     body: float = 0.0  # the size of most of its text
+    # Horizontal rules (a table's row borders) as (top, x0, x1), top down from the top edge.
+    rules: tuple[Rule, ...] = ()
 
     @property
     def text(self) -> str:
@@ -222,12 +228,21 @@ def page_text(layout: LTPage, number: int, media: Box, crop: Box, rotation: int)
     chars = [_char(c, height) for c in _chars(layout) if c.upright]
     # Text outside the CropBox is not shown by any viewer (printer's marks, cut-off layouts).
     chars = [c for c in chars if c.text and _within(c, seen)]
-    chars += _drawn_checkboxes(layout, height)
+    shapes = list(_shapes(layout))
+    chars += _drawn_checkboxes(shapes, height)
     body = _body_size(chars)
     lines = tuple(_line(group, number, body) for group in _group_lines(chars))
     return PageText(number=number, height=height, width=float(layout.width),
                     lines=tuple(ln for ln in lines if ln.cells), media=media, rotation=rotation,
-                    visible=(seen[1], seen[3]), body=body)
+                    visible=(seen[1], seen[3]), body=body, rules=_rules(shapes, height))
+
+
+def _rules(shapes: list[LTItem], height: float) -> tuple[Rule, ...]:
+    """Horizontal lines long enough to be a table's border, not an underline or a tick."""
+    return tuple(sorted(
+        (height - shape.y1, shape.x0, shape.x1) for shape in shapes
+        if isinstance(shape, LTCurve) and shape.height <= 2.0 and shape.width >= MIN_RULE_WIDTH
+    ))
 
 
 def read_pages(data: bytes) -> list[PageText]:
@@ -276,10 +291,9 @@ def _chars(item: LTItem) -> Iterator[LTChar]:
             yield from _chars(child)
 
 
-def _drawn_checkboxes(layout: LTPage, height: float) -> list[_Char]:
+def _drawn_checkboxes(shapes: list[LTItem], height: float) -> list[_Char]:
     """Checkboxes drawn as squares rather than typed as ☐/☒ (legacy Word form fields printed by
     LibreOffice, say), as characters: ticked when a stroke is drawn inside the square."""
-    shapes = list(_shapes(layout))
     boxes = [r for r in shapes if isinstance(r, LTRect) and 5 <= r.width <= 18
              and abs(r.width - r.height) <= 2]
     found: dict[tuple[int, int], _Char] = {}
@@ -546,7 +560,7 @@ def _column_start(cell: Cell, column: float) -> int | None:
 
 def _page_pieces(page: PageText, matcher: LabelMatcher) -> list[_Piece]:
     column = _answer_column(page.lines)
-    rows = _Rows(matcher)
+    rows = _Rows(matcher, column, page.rules)
     out: list[_Piece] = []
     for line in page.lines:
         if column is None:
@@ -587,10 +601,14 @@ class _Rows:
     answers of a heading layout whose short lines happen to sit left of the column.
     """
 
-    def __init__(self, matcher: LabelMatcher) -> None:
+    def __init__(self, matcher: LabelMatcher, column: float | None = None,
+                 rules: Sequence[Rule] = ()) -> None:
         self._matcher = matcher
+        self._rules = rules
         self._items: list[_Item] = []
         self._complete = False
+        # How far a label may reach: the answer column, less the cell's padding.
+        self._edge = (column or 0.0) - 2 * COLUMN_TOLERANCE
 
     def line(self, left: _Piece | None, right: list[_Piece]) -> list[_Piece]:
         out = self._left(left) if left is not None else self._end_loose()
@@ -646,6 +664,8 @@ class _Rows:
         return [item.piece for item in self._items if item.role == role]
 
     def _left(self, piece: _Piece) -> list[_Piece]:
+        if piece.emphasised and not self._matcher.is_hint(piece.text):
+            return self._bold(piece)
         label = self._pieces("label")
         if not label:
             # Text before the first label (an answer running on from the previous page) stays
@@ -671,6 +691,30 @@ class _Rows:
                 return self._restart(count - 1, piece)
         self._items.append(_Item("loose", piece))
         return []
+
+    def _bold(self, piece: _Piece) -> list[_Piece]:
+        """Bold text in the label column is a label, whether or not its words are known: the
+        next line of the label above, or the next row's label."""
+        label = self._pieces("label")
+        if label and all(p.emphasised for p in label) and self._wraps(label, piece):
+            for item in self._items:
+                item.role = "label" if item.role == "loose" else item.role
+            self._items.append(_Item("label", piece))
+            self._complete = True
+            return []
+        out = self.flush()
+        self._items, self._complete = [_Item("label", piece)], True
+        return out
+
+    def _wraps(self, label: list[_Piece], piece: _Piece) -> bool:
+        if not _wraps_on(label[-1], piece, self._edge, self._rules):
+            return False
+        # A label the form lists, whole already, is not continued by the next row's label.
+        above = self._match(label)
+        if above is not None and above.exact and piece.text.lstrip()[:1].isupper():
+            joined = self._match([*label, piece])
+            return joined is not None and joined.exact and joined.key == above.key
+        return True
 
     def _extend_partial(self, label: list[_Piece], piece: _Piece) -> list[_Piece]:
         if self._is_label([*label, piece], exact=True):
@@ -706,6 +750,21 @@ class _Rows:
             if item.role == "loose" and not item.beside_answer:
                 item.role = "text"
         return []
+
+
+def _wraps_on(above: _Piece, piece: _Piece, edge: float, rules: Sequence[Rule]) -> bool:
+    """Whether a bold line of the label column goes on from the bold line above it: the label
+    above is not finished (no "?" or ":"), no row border lies between them, and this line starts
+    in lower case or its first word would not have fit on the line above, before the label
+    column's edge."""
+    before, text = above.text.rstrip(), piece.text.lstrip()
+    if not before or not text or before[-1] in "?:" or strip_numbering(text) != text:
+        return False
+    if piece.page == above.last_page and any(
+            above.bottom - 1 <= top <= piece.top + 1 and x0 <= piece.x0 + 2 and x1 > piece.x0
+            for top, x0, x1 in rules):
+        return False
+    return text[0].islower() or text[0] in "(/&,–-" or above.x1 + 0.25 * piece.height + piece.lead > edge
 
 
 # --- paragraphs -------------------------------------------------------------------------------
@@ -747,8 +806,8 @@ def _continues(previous: _Piece, piece: _Piece, matcher: LabelMatcher, edge: flo
         # "kommunen."), unless that is set apart in bold. A heading broken mid-phrase
         # ("Stöd från Kulturutveckling (kompetens och") may name its field by a keyword or
         # closely; only a whole label ("Kommun") is complete.
-        if piece.emphasised and not previous.emphasised:
-            return False
+        if piece.emphasised != previous.emphasised:
+            return False  # a label in bold and its answer in regular type, or the reverse
         return label is None or not label.exact
     if matcher.match(text, loose=piece.emphasised) is not None:
         return False

@@ -51,9 +51,14 @@ class _View:
 
     @cached_property
     def split(self) -> bool:
-        """The first line is "Label: answer"."""
-        return bool(self.lines) and self.head is None and \
-            self._matcher.split(self.lines[0].text) is not None
+        """The first line is "Label: answer"; not when it is all in bold or asks a question,
+        which is a label whole ("Önskat stöd: kompetens och samfinansiering")."""
+        if not self.lines or self.head is not None:
+            return False
+        first = self.lines[0]
+        if first.bold or first.text.rstrip().endswith("?"):
+            return False
+        return self._matcher.split(first.text) is not None
 
     @property
     def labelish(self) -> bool:

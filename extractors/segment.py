@@ -151,8 +151,8 @@ class Segmenter:
         asked = block.text.rstrip().endswith("?")  # the form's questions, asked on a line
         if not (match.exact or block.emphasised or inline or asked) and self._open is not None:
             return False
-        if not match.exact and self._open is not None and self._open.match is not None \
-                and self._open.match.key == match.key:
+        if not (match.exact or block.emphasised or block.lead) and self._open is not None \
+                and self._open.match is not None and self._open.match.key == match.key:
             return False  # a lead-in of the answer that speaks of its own field
         if self._answered(match.key, exact_only=block.emphasised or bool(block.lead)):
             return False
@@ -181,6 +181,10 @@ class Segmenter:
                     return head, match, rest
                 if heading_like(head):
                     return head, None, rest
+        if block.emphasised and not block.lead or text.endswith("?"):
+            # All in bold, or a question: a heading whole, even with a colon inside
+            # ("Inriktning: öppna, läsfrämjande, digitala eller lärande?").
+            return None
         found = self._matcher.split(text)
         if found is not None:
             match, rest = found

@@ -33,7 +33,7 @@ _STOP = frozenset(re.findall(r"\w+", """
     beskriv beskriva beskrivning ange redogor beratta kort kortfattat garna tex respektive resp
     vem vilka gors gor galler star ansokan ansoka ansoker ansokt sokande soker soka sokt soks
     the a an of to for and or in on at by with from is are be will would should can could who
-    you your we our us this that these it its please describe state give briefly do does
+    you your we our us this that these it its please describe state give briefly do does want wish like
     text textfalt falt field kryssruta checkbox dropdown untitled namnlos
 """))
 

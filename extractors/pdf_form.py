@@ -335,7 +335,8 @@ def left_of(box: Box, page: PageText) -> list[str]:
     lines beside it grows line by line."""
     cells = []
     for line in page.lines:
-        left = [c for c in line.cells if c.x1 <= box[0] + 2] if _beside(line, box) else []
+        # A long label may run on under the box it names: it starts left of it.
+        left = [c for c in line.cells if c.x0 < box[0] - 2] if _beside(line, box) else []
         if left:
             cells.append(max(left, key=lambda c: c.x1))
     if not cells:

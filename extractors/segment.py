@@ -61,8 +61,9 @@ def heading_like(text: str) -> bool:
     words = core.split()
     if not words or len(words) > MAX_HEADING_WORDS:
         return False
-    # "Summa som söks, max 50 000 kr" is a heading; "3 workshoppar för 40 deltagare" is not.
-    if sum(c.isdigit() for c in core) > 0.2 * len(core) or (core[0].isdigit() and words[0].isdigit()):
+    # "Summa som söks, max 50 000 kr" is a heading; "48 tkr" and "3 workshoppar" are not.
+    whole = fold(stripped)
+    if sum(c.isdigit() for c in whole) > 0.2 * len(whole) or re.match(r"\d+\s+[a-zåäö]", stripped):
         return False
     if _TIMED.match(fold(strip_numbering(stripped))):
         return False

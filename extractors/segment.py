@@ -182,7 +182,7 @@ class Segmenter:
                     return head, match, rest
                 if heading_like(head):
                     return head, None, rest
-        if block.emphasised and not block.lead or text.endswith("?"):
+        if (block.emphasised and not block.lead) or text.endswith("?"):
             # All in bold, or a question: a heading whole, even with a colon inside
             # ("Inriktning: öppna, läsfrämjande, digitala eller lärande?").
             return None

@@ -105,6 +105,8 @@ class Examiner:
             problems=checked.problems,
             consultants=checked.consultants,
             sources=checked.sources,
+            needs_review=checked.needs_review,
+            unplaced=checked.unplaced,
         )
 
     def cross_check(self, reports: list[Report]) -> None:

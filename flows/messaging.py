@@ -70,7 +70,16 @@ def application_view(pipeline: Pipeline, application: Application, version: Vers
         archived_path=version.submission.stored_path,
         received_at=as_utc(version.submission.received_at),
         changes=change_lines,
+        review=tuple(_review(labels[p.field], result.sources.get(p.field) or {})
+                     for p in result.problems if p.code == "guessed_label" and p.field in labels),
+        other=tuple((str(u.get("heading", "")), str(u.get("text", "")))
+                    for u in (result.raw or {}).get("unplaced", [])),
     )
+
+
+def _review(label: str, source: dict[str, object]) -> str:
+    """"Målgrupp (rubriken ”Vilka vill ni nå?”)": a field placed without its label."""
+    return f"{label.split(' (')[0]} (rubriken ”{source.get('label') or '–'}”)"
 
 
 def failed_view(submission: Submission) -> ApplicationView:

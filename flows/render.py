@@ -10,6 +10,8 @@ from blankett.models.records import Report
 from blankett.models.spec import FormSpec, Routing
 
 _MAX_ANSWER = 160
+# How a field was found when not by its own label, as the "Hittat" column says it.
+_HOW = {"synonym": "synonym", "words": "ord", "position": "plats", "shape": "form", "label": ""}
 
 
 def render_report(console: Console, report: Report, spec: FormSpec, routing: Routing) -> None:
@@ -33,8 +35,16 @@ def render_report(console: Console, report: Report, spec: FormSpec, routing: Rou
         where = ""
         if source is not None:
             where = source.method + (f" s.{source.page}" if source.page else "")
+            if source.matched_by != "label":
+                where += f" ({_HOW[source.matched_by]} {source.confidence:.2f})"
         table.add_row(_short_label(field.label), _shown(field.key, value, areas), where)
     console.print(table)
+    if report.needs_review:
+        console.print(Text("  Kontrollera: värden placerade utan sin rubrik eller text utan fält",
+                           style="yellow"))
+    for part in report.unplaced:
+        console.print(Text.assemble(("  Övrigt: ", "dim"), (part.heading, "bold"), " – ",
+                                    _shown("", part.text, areas)))
 
     for problem in report.problems:
         mark = Text("  fel     ", style="red") if problem.severity == "error" else Text(

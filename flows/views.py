@@ -37,6 +37,10 @@ class ApplicationView:
     archived_path: str  # where the original is kept
     received_at: datetime
     changes: tuple[str, ...] = ()  # against the previous version, in Swedish ("Nu komplett.")
+    # Fields placed without their label, to check: "Målgrupp (rubriken ”Vilka vill ni nå?”)".
+    review: tuple[str, ...] = ()
+    # Parts of the application under headings no field claims: (heading, text).
+    other: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 MESSAGES: dict[str, str] = {
     "missing": "{label} saknas.",
+    "missing_maybe": "{label} saknas (kanske under rubriken ”{heading}”).",
+    "guessed_label": "Rubriken ”{heading}” lästes som {label} utifrån {how}; kontrollera.",
     "missing_own_contribution": "{label} är inte ifylld. Stödet kräver en egen insats i form av "
                                 "personalens tid.",
     "invalid_email": "E-postadressen ”{value}” är inte en giltig adress.",

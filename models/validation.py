@@ -18,11 +18,15 @@ from blankett.models.normalise import (
     parse_amount,
     parse_date,
 )
-from blankett.models.records import Extraction, Problem, Report, Severity, Source
+from blankett.models.records import Extraction, Problem, Report, Severity, Source, Unplaced
 from blankett.models.spec import FieldSpec, FormSpec, Routing
 from blankett.models.text import collapse_space, fold, fold_label, one_line, words
 
 Value = str | int | None
+
+
+# How a field placed without its label was placed, as the warning says it.
+_HOW = {"position": "var den står i blanketten", "shape": "hur svaret ser ut"}
 
 
 @dataclass
@@ -31,10 +35,17 @@ class Checked:
     problems: list[Problem]
     consultants: list[str]
     sources: dict[str, Source]
+    unplaced: list[Unplaced] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
         return not any(p.severity == "error" for p in self.problems)
+
+    @property
+    def needs_review(self) -> bool:
+        """Something a person should look at before trusting the values: a field placed only
+        by where it stands or what its answer looks like, or text no field claims."""
+        return bool(self.unplaced) or any(p.code == "guessed_label" for p in self.problems)
 
 
 @dataclass
@@ -99,14 +110,31 @@ def check(extraction: Extraction, rules: Rules) -> Checked:
     answers = _gather_contact(
         {s.key: _answer(found.value, s, rules)
          for s in rules.spec.fields if (found := extraction.values.get(s.key))})
+    unplaced = list(extraction.unplaced)
     for spec in rules.spec.fields:
         found = extraction.values.get(spec.key)
         text = answers.get(spec.key, "")
         if found and text:
             sources[spec.key] = found.source
+            if found.source.guessed and spec.required:
+                _problem(problems, spec, "guessed_label", "warning",
+                         heading=found.source.label or "", how=_HOW[found.source.matched_by])
+        if not text and spec.required and unplaced:
+            _missing_maybe(problems, spec, unplaced, rules)
+            continue
         fields[spec.key] = _normalise(spec, text, rules, problems)
     consultants = rules.routing.consultants(_str(fields.get("strategic_area")))
-    return Checked(fields, problems, consultants, sources)
+    return Checked(fields, problems, consultants, sources, unplaced)
+
+
+def _missing_maybe(problems: list[Problem], spec: FieldSpec, unplaced: list[Unplaced],
+                   rules: Rules) -> None:
+    """A required part missing while the application holds text under headings nothing could
+    place: name the heading its words point to most, or the first of them."""
+    scores = rules.matcher.vocabulary
+    best = max(unplaced, key=lambda u: scores.scores(u.heading).get(spec.key, 0.0))
+    problems.append(Problem(field=spec.key, code="missing", severity="error",
+                            message=message("missing_maybe", label=spec.label, heading=best.heading)))
 
 
 def _str(value: Value) -> str | None:

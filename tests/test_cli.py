@@ -34,8 +34,9 @@ def test_json_lines_for_every_readable_form(corpus: list[Case], corpus_dir: Path
     assert len(lines) == len(good)
     for case, line in zip(good, lines, strict=True):
         obj = json.loads(line)
+        # Every key the JSON had before headings were read by their meaning, and the two since.
         assert set(obj) == {"file", "sha256", "kind", "fields", "complete", "problems",
-                            "consultants", "sources"}
+                            "consultants", "sources", "needs_review", "unplaced"}
         assert obj["file"].endswith(case.name)
         assert obj["kind"] == case.kind and obj["kind"] in KINDS
         assert set(obj["fields"]) == set(CORE_KEYS)
@@ -45,7 +46,9 @@ def test_json_lines_for_every_readable_form(corpus: list[Case], corpus_dir: Path
             assert set(problem) == {"field", "code", "severity", "message"}
             assert problem["severity"] in ("error", "warning")
         for source in obj["sources"].values():
-            assert set(source) == {"method", "label", "page"}
+            assert set(source) == {"method", "label", "page", "matched_by", "confidence"}
+            assert source["matched_by"] in ("label", "synonym", "words", "position", "shape")
+            assert 0 < source["confidence"] <= 1
 
 
 def test_bad_files_exit_2_with_one_error_line_each_and_the_rest_reported(

@@ -33,6 +33,10 @@ _NAMED_BY = 1.0
 # Position alone places a heading only where the order leaves little choice: at most this many
 # more free fields than headings in the run.
 _MAX_SLACK = 1
+# A guess from a heading's words this sure is placed as it is; a less sure one is weighed
+# against the order of the form, with this much in its favour.
+_FIRM_WORDS = 0.8
+_GUESS = 1.5
 # Fields whose answers have a shape that a guess from a heading's words must agree with.
 _SHAPED = ("text", "email", "phone", "municipality", "amount", "date", "area")
 
@@ -89,22 +93,36 @@ class Placer:
     def place(self, sections: Sequence[Section], rank: Rank | None = None) -> Placement:
         placed: dict[int, _Placed] = {}
         unknown: list[int] = []
+        guesses: dict[int, LabelMatch] = {}
         for n, section in enumerate(sections):
             match = section.match
             if match is None:
                 if section.heading:
                     unknown.append(n)
-            elif match.key and not self._contradicted(match, section):
-                placed[n] = _Placed(match.key, match.by, match.confidence)
-            elif match.key:
+            elif not match.key:
+                continue
+            elif self._contradicted(match, section):
                 unknown.append(n)
-        chosen = _choose(sections, placed, rank)
-        taken = set(chosen)
+            elif match.by == "words" and match.confidence < _FIRM_WORDS:
+                # A guess from words is weighed with the order, not placed before it.
+                guesses[n] = match
+                unknown.append(n)
+            else:
+                placed[n] = _Placed(match.key, match.by, match.confidence)
+        taken = set(_choose(sections, placed, rank))
         for run, low, high in self._runs(sections, placed, unknown):
             free = [k for k in self.order if k not in taken and low < self._index[k] < high]
-            for n, found in self._align(sections, run, free).items():
-                placed[n] = found
-                taken.add(found.key)
+            if len(free) - len(run) > _MAX_SLACK:
+                # The order leaves much open here, so it says little, and binds nothing either:
+                # each heading takes what its words or its answer name ("Egen insats" asked
+                # before "Målgrupp").
+                free = [k for k in self.order if k not in taken]
+                found = self._match_each(sections, run, free, guesses)
+            else:
+                found = self._align(sections, run, free, guesses)
+            for n, placed_as in found.items():
+                placed[n] = placed_as
+                taken.add(placed_as.key)
         chosen = _choose(sections, placed, rank)
         values = {key: _value(sections[n], placed[n]) for key, n in chosen.items()}
         used = set(chosen.values())
@@ -155,12 +173,31 @@ class Placer:
                 runs.append(([n], low, high))
         return runs
 
-    def _align(self, sections: Sequence[Section], run: list[int], free: list[str]) -> dict[int, _Placed]:
+    def _match_each(self, sections: Sequence[Section], run: list[int], free: list[str],
+                    guesses: dict[int, LabelMatch]) -> dict[int, _Placed]:
+        """Each section to the free field its words or answer name best, strongest first."""
+        options = sorted(
+            ((gain, n, key, by) for n in run for key in free
+             for gain, by in [self._gain(sections[n], guesses.get(n), key, 0, 1, 0, 1, False)]
+             if gain > 0),
+            key=lambda option: -option[0])
+        out: dict[int, _Placed] = {}
+        used: set[str] = set()
+        for _, n, key, by in options:
+            if n not in out and key not in used:
+                guess = guesses.get(n)
+                confidence = guess.confidence if guess is not None and guess.key == key else CONFIDENCE[by]
+                out[n] = _Placed(key, by, confidence)
+                used.add(key)
+        return out
+
+    def _align(self, sections: Sequence[Section], run: list[int], free: list[str],
+               guesses: dict[int, LabelMatch]) -> dict[int, _Placed]:
         """The best order-keeping pairing of the run's sections with the free fields."""
         if not free:
             return {}
         tight = len(free) - len(run) <= _MAX_SLACK
-        gains = [[self._gain(sections[n], key, i, len(run), j, len(free), tight)
+        gains = [[self._gain(sections[n], guesses.get(n), key, i, len(run), j, len(free), tight)
                   for j, key in enumerate(free)] for i, n in enumerate(run)]
         rows, cols = len(run), len(free)
         best = [[0.0] * (cols + 1) for _ in range(rows + 1)]
@@ -173,8 +210,12 @@ class Placer:
         while i < rows and j < cols:
             gain, by = gains[i][j]
             if gain > 0 and best[i][j] == gain + best[i + 1][j + 1]:
-                exact_fit = rows == cols
-                confidence = CONFIDENCE[by] if by != "position" or exact_fit else CONFIDENCE[by] - 0.1
+                guess = guesses.get(run[i])
+                if guess is not None and guess.key == free[j]:
+                    confidence = guess.confidence
+                else:
+                    exact_fit = rows == cols
+                    confidence = CONFIDENCE[by] if by != "position" or exact_fit else CONFIDENCE[by] - 0.1
                 out[run[i]] = _Placed(free[j], by, confidence)
                 i, j = i + 1, j + 1
             elif best[i][j] == best[i + 1][j]:
@@ -183,11 +224,13 @@ class Placer:
                 j += 1
         return out
 
-    def _gain(self, section: Section, key: str, i: int, rows: int, j: int, cols: int,
-              tight: bool) -> tuple[float, MatchedBy]:
+    def _gain(self, section: Section, guess: LabelMatch | None, key: str, i: int, rows: int,
+              j: int, cols: int, tight: bool) -> tuple[float, MatchedBy]:
         """What pairing the run's i-th section with the j-th free field is worth, and what
         would have placed it."""
         hint = self._vocabulary.scores(section.heading).get(key, 0.0) * _HINT
+        if guess is not None and guess.key == key:
+            hint += _GUESS
         shape = self._shapes.fits(section.text).get(key, 0.0) if section.text else 0.0
         drift = abs(i / max(rows - 1, 1) - j / max(cols - 1, 1)) if rows > 1 or cols > 1 else 0.0
         # An empty answer says nothing of its heading: where headings outnumber the fields,

@@ -120,9 +120,7 @@ class Vocabulary:
     def _scores(self, text: str) -> tuple[tuple[str, float], ...]:
         total: dict[str, float] = defaultdict(float)
         words = list(dict.fromkeys(content_words(text)))
-        # A Swedish noun phrase puts its head last: "Ansvarigt bibliotek" is the library,
-        # "Bibliotekets egen insats" the contribution. A question does not.
-        head = words[-1] if words and not text.rstrip().endswith("?") else None
+        head = _head(text)
         for word in words:
             best: dict[str, float] = {}
             for stem in self._known(word):
@@ -172,7 +170,9 @@ class Vocabulary:
             tail_stem = self._part(tail)
             if head_stem and tail_stem:
                 return [head_stem, tail_stem]
-            if not best and head_stem and len(head) >= 5:
+            # A known head before an unknown tail still says what the word is about
+            # ("målbild" is a kind of "mål").
+            if not best and head_stem and (len(head) >= 5 or len(tail) >= 4):
                 best = [head_stem]
         return best
 
@@ -183,6 +183,23 @@ class Vocabulary:
         if stems:
             return max(stems, key=len)
         return self._extends(piece) if len(piece) >= _MIN_PREFIX else None
+
+
+# Words after which a noun phrase goes on with a complement: "Målbild för verksamheten".
+_PREPOSITIONS = frozenset({"for", "med", "i", "av", "till", "om", "pa", "fran", "inom", "efter", "vid",
+                           "under", "hos", "kring", "of", "with", "in", "from", "to", "after"})
+
+
+def _head(text: str) -> str | None:
+    """The head of a heading that is a noun phrase: Swedish puts it last ("Ansvarigt bibliotek"
+    is the library, "Bibliotekets egen insats" the contribution), before any complement
+    ("Målbild för verksamheten" is the goal). A question has none."""
+    if text.rstrip().endswith("?"):
+        return None
+    words = _WORD.findall(strip_numbering(text.strip()).casefold())
+    cut = next((n for n, w in enumerate(words) if n and fold(w) in _PREPOSITIONS), len(words))
+    phrase = [w for w in words[:cut] if fold(w) not in _STOP and len(w) > 1]
+    return phrase[-1] if phrase else None
 
 
 def _keep(strengths: dict[str, float], key: str, strength: float) -> None:

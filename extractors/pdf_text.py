@@ -764,6 +764,8 @@ def _wraps_on(above: _Piece, piece: _Piece, edge: float, rules: Sequence[Rule]) 
             above.bottom - 1 <= top <= piece.top + 1 and x0 <= piece.x0 + 2 and x1 > piece.x0
             for top, x0, x1 in rules):
         return False
+    if piece.page == above.last_page and piece.top - above.bottom > max(piece.height, 1.0):
+        return False  # not the next line: the text beside ran on, and this is the next row
     return text[0].islower() or text[0] in "(/&,–-" or above.x1 + 0.25 * piece.height + piece.lead > edge
 
 
@@ -793,7 +795,20 @@ def _joined(previous: _Piece, piece: _Piece) -> _Piece:
         text = before + after
     else:
         text = before + " " + after
-    return replace(previous, text=text, x1=piece.x1, bottom=piece.bottom, end_page=piece.last_page)
+    # A bold label wrapped onto the line where its answer starts: the label is both lines.
+    lead = previous.bold_lead
+    if _ends_bold(previous) and piece.bold_lead:
+        lead = text[: len(text) - len(after)] + piece.bold_lead
+    return replace(previous, text=text, x1=piece.x1, bottom=piece.bottom, end_page=piece.last_page,
+                   bold_lead=lead)
+
+
+def _ends_bold(piece: _Piece) -> bool:
+    return piece.emphasised and not piece.bold_lead
+
+
+def _starts_bold(piece: _Piece) -> bool:
+    return piece.emphasised or bool(piece.bold_lead)
 
 
 def _continues(previous: _Piece, piece: _Piece, matcher: LabelMatcher, edge: float) -> bool:
@@ -806,7 +821,7 @@ def _continues(previous: _Piece, piece: _Piece, matcher: LabelMatcher, edge: flo
         # "kommunen."), unless that is set apart in bold. A heading broken mid-phrase
         # ("Stöd från Kulturutveckling (kompetens och") may name its field by a keyword or
         # closely; only a whole label ("Kommun") is complete.
-        if piece.emphasised != previous.emphasised:
+        if _ends_bold(previous) != _starts_bold(piece):
             return False  # a label in bold and its answer in regular type, or the reverse
         return label is None or not label.exact
     if matcher.match(text, loose=piece.emphasised) is not None:

@@ -824,6 +824,13 @@ def _continues(previous: _Piece, piece: _Piece, matcher: LabelMatcher, edge: flo
         if _ends_bold(previous) != _starts_bold(piece):
             return False  # a label in bold and its answer in regular type, or the reverse
         return label is None or not label.exact
+    if piece.bold_lead:
+        return False  # "**Summa:** 45 000 kr": a label of its own starts the line
+    if _ends_bold(previous) and piece.emphasised:
+        # A bold heading broken where its next word did not fit, even before a word that alone
+        # is a heading of the form ("... ni önskar från" / "Kulturutveckling").
+        alone = matcher.match(text, loose=True)
+        return (alone is None or not alone.key) and _wrapped(previous, piece, edge)
     if matcher.match(text, loose=piece.emphasised) is not None:
         return False
     # "Kontaktperson: Maria Holm" under "Kommun: Lidköping" is the next label, however long.

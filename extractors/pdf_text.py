@@ -81,6 +81,8 @@ _SYMBOLS = str.maketrans({
 # "läs- och skrivfrämjande": a hyphen before these words stands apart from the next line.
 _HANGING_HYPHEN_NEXT = frozenset({"och", "eller", "samt", "resp", "respektive", "till", "and", "or"})
 _SENTENCE_END = ".!?:;"
+# An e-mail address broken at a dot or a hyphen at the end of a line.
+_BROKEN_ADDRESS = re.compile(r"\S+@\S*[.\-]$")
 # The glyphs of a bulleted list; a dash or an asterisk may be typed text and stays.
 _BULLET = re.compile(r"^[•◦▪●➢]\s*")
 # A line starting a list item or a checkbox line starts anew, whatever the line above.
@@ -664,7 +666,9 @@ class _Rows:
         return [item.piece for item in self._items if item.role == role]
 
     def _left(self, piece: _Piece) -> list[_Piece]:
-        if piece.emphasised and not self._matcher.is_hint(piece.text):
+        if self._matcher.is_hint(piece.text):
+            return []  # the template's instruction under its label, never an answer
+        if piece.emphasised:
             return self._bold(piece)
         label = self._pieces("label")
         if not label:
@@ -791,6 +795,8 @@ def _joined(previous: _Piece, piece: _Piece) -> _Piece:
     first = after.split()[0].casefold()
     if before.endswith(_SOFT_HYPHEN):
         text = before[:-1] + after
+    elif _BROKEN_ADDRESS.search(before):
+        text = before + after
     elif before.endswith("-") and before[-2:-1].isalpha() and first not in _HANGING_HYPHEN_NEXT:
         text = before + after
     else:
@@ -815,6 +821,8 @@ def _continues(previous: _Piece, piece: _Piece, matcher: LabelMatcher, edge: flo
     text, before = piece.text.strip(), previous.text.strip()
     if not text or not before or "\t" in text or "\t" in before or _ITEM.match(text):
         return False
+    if _BROKEN_ADDRESS.search(before) and text[0].isalnum():
+        return True  # "anna.berg@kommun.example." / "org"
     label = matcher.match(before, loose=previous.emphasised)
     if text[0].islower() and before[-1] not in _SENTENCE_END:
         # The sentence above goes on, even with a word that spells a label ("... som bor i" /

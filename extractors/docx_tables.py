@@ -147,8 +147,11 @@ class _Reader:
                 i += 1
             elif v.unknown_label and i + 1 < len(views) and _answers_unknown(v, views[i + 1]):
                 end = _answer_end(views, i)
-                self.pairs.append(Pair(None, v.lines[0].text,
-                                       join_cells([w.lines for w in views[i + 1:end]]), v.strong))
+                pair = Pair(None, v.lines[0].text, join_cells([w.lines for w in views[i + 1:end]]),
+                            v.strong)
+                self.pairs.append(pair)
+                if v.cell.restart:
+                    self._merged_labels[v.cell.col] = pair  # a label merged down over rows
                 i = end
             elif v.unknown_label and alone and v.strong:
                 # A label row across the table: its answer is in the row(s) below.

@@ -497,8 +497,11 @@ class _Reader:
         if label is None and form.answered:
             if not look:
                 return False
-            around = self._near.around(form.first_widget, sides=("left", "above"))
-            label = self._labels.field(around)
+            # The words beside the box name it before those above it, which may be the label
+            # of the box above.
+            left = self._near.around(form.first_widget, sides=("left",))
+            around = left or self._near.around(form.first_widget, sides=("above",))
+            label = self._labels.field(left) or (None if left else self._labels.field(around))
             # A label nobody listed: the words printed beside the box, else its tooltip.
             heading = next((t for t in (*around[:1], form.tooltip) if t.strip()), "")
         heading = label.label if label is not None else heading or form.tooltip or form.partial

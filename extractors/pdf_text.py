@@ -666,7 +666,9 @@ class _Rows:
         return [item.piece for item in self._items if item.role == role]
 
     def _left(self, piece: _Piece) -> list[_Piece]:
-        if self._matcher.is_hint(piece.text):
+        hint = self._matcher.is_hint(piece.text) or (
+            not piece.emphasised and self._matcher.is_hint_part(piece.text))
+        if hint:
             return []  # the template's instruction under its label, never an answer
         if piece.emphasised:
             return self._bold(piece)
@@ -795,9 +797,8 @@ def _joined(previous: _Piece, piece: _Piece) -> _Piece:
     first = after.split()[0].casefold()
     if before.endswith(_SOFT_HYPHEN):
         text = before[:-1] + after
-    elif _BROKEN_ADDRESS.search(before):
-        text = before + after
-    elif before.endswith("-") and before[-2:-1].isalpha() and first not in _HANGING_HYPHEN_NEXT:
+    elif _BROKEN_ADDRESS.search(before) or (
+            before.endswith("-") and before[-2:-1].isalpha() and first not in _HANGING_HYPHEN_NEXT):
         text = before + after
     else:
         text = before + " " + after
@@ -849,7 +850,7 @@ def _wrapped(previous: _Piece, piece: _Piece, edge: float) -> bool:
     """Whether the line before ended only because the next word (capitalised: a name, say)
     did not fit on it. After the end of a sentence, a new paragraph is the likelier reading
     (a timeline of one line per month), and the only harm of a wrong one is a line break."""
-    if previous.text.rstrip()[-1:] in _SENTENCE_END or previous.emphasised != piece.emphasised:
+    if previous.text.rstrip()[-1:] in _SENTENCE_END or _ends_bold(previous) != _starts_bold(piece):
         return False
     if piece.page == previous.last_page and piece.top - previous.bottom > max(0.6 * piece.height, 3.0):
         return False  # space between paragraphs

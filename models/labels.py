@@ -157,6 +157,13 @@ class LabelMatcher:
         """The template's instruction line under a label, which is never an answer."""
         return fold(text) in self._hints
 
+    def is_hint_part(self, text: str) -> bool:
+        """The start or the end of an instruction line that a narrow label cell wrapped."""
+        folded = fold(text)
+        return len(folded) >= 3 and any(
+            hint.startswith(folded + " ") or hint.endswith(" " + folded) or hint == folded
+            for hint in self._hints)
+
     @lru_cache(maxsize=4096)  # noqa: B019 - the matcher lives as long as its spec
     def _lookup(self, folded: str) -> tuple[str | None, bool]:
         if not folded or len(folded.split()) > MAX_LABEL_WORDS:

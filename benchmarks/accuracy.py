@@ -82,7 +82,8 @@ def score(cases: Iterable[Case], examiner: Examiner, group_of: str = "kind") -> 
     for case in cases:
         if case.kind is None or case.kind == "pdf-scanned":
             continue
-        group = case.kind if group_of == "kind" else sorted(case.tags - {"tune", "heldout"})[0]
+        group = case.kind if group_of == "kind" else case.name.split("_", 1)[1].rsplit(".", 1)[0] \
+            if "messy" in case.tags else sorted(case.tags - {"tune", "heldout"})[0]
         result = examiner.examine_bytes(case.name, case.data)
         scores.forms += 1
         if isinstance(result, Failure):
@@ -132,8 +133,10 @@ def main() -> int:
 
     from blankett.fixtures.reworded import reworded_cases
 
+    from blankett.fixtures.messy import messy_cases
+
     reader = examiner()
-    sets: dict[str, list[Case]] = {"corpus": build_corpus(YEAR)}
+    sets: dict[str, list[Case]] = {"corpus": build_corpus(YEAR), "messy": messy_cases()}
     halves = ("tune", "heldout") if args.half == "both" else (args.half,)
     for half in halves:
         sets[half] = reworded_cases(half, YEAR, args.per_layout)  # type: ignore[arg-type]
@@ -156,7 +159,7 @@ def main() -> int:
             verdicts = scores.verdict_by_group[group]
             print(f"| {group} | {verdicts.total} | {tally.share:.3f} | {verdicts.share:.3f} |")
     if args.failures:
-        for name in ("corpus", "tune"):
+        for name in ("corpus", "messy", "tune"):
             if name in results:
                 print(f"\n## wrong in {name}\n")
                 print("\n".join(results[name].failures))

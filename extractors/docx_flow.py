@@ -51,7 +51,8 @@ class Flow:
     def _para(self, para: Para, in_box: bool) -> None:
         for line in para_lines(para, self._matcher.is_hint):
             lead = "" if para.heading else line.lead
-            self._feed(Block(line.text, emphasised=para.heading or line.bold, lead=lead), in_box)
+            self._feed(Block(line.text, emphasised=para.heading or line.bold, lead=lead,
+                             faint=line.faint), in_box)
         for box in para.boxes:
             self.read(box, in_box=True)
 

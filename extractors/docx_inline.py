@@ -9,6 +9,7 @@ name is that of a field of the form are noted (`Named`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -64,6 +65,7 @@ class _RunProps:
     bold: bool
     hidden: bool
     symbol_font: str | None
+    faint: bool = False  # italic, grey or small: how a template sets its instructions
 
 
 class InlineReader:
@@ -78,6 +80,7 @@ class InlineReader:
         self._builder = LineBuilder()
         self._para = Para()
         self._para_style: str | None = None
+        self._faint_run = False
         w = "{" + namespace + "}"
         self._w = w
         self._t = {name: w + name for name in (
@@ -88,7 +91,7 @@ class InlineReader:
             "ffData", "name", "instrText", "checkBox", "checked", "default", "ddList", "result",
             "listEntry", "txbxContent", "tcPr", "gridSpan", "vMerge", "hMerge", "shd", "fill",
             "themeFill", "trPr", "gridBefore", "customXml", "smartTag", "hyperlink", "ins", "del",
-            "moveTo", "fldSimple", "instr", "dir", "bdo")}
+            "moveTo", "fldSimple", "instr", "dir", "bdo", "i", "color", "sz")}
         t = self._t
         self._inline_wrappers = frozenset(t[n] for n in (
             "hyperlink", "smartTag", "customXml", "ins", "moveTo", "fldSimple", "dir", "bdo"))
@@ -143,6 +146,7 @@ class InlineReader:
     def _run(self, r: etree._Element, depth: int, origin: Origin) -> None:
         t = self._t
         props = self._run_props(r.find(t["rPr"]))
+        self._faint_run = props.faint
         for child in r:
             tag = child.tag
             if tag == t["fldChar"]:
@@ -164,6 +168,7 @@ class InlineReader:
                 self._emit(_symbol(child, t), props.bold, origin)
             elif tag in self._drawings or tag == self._alternate:
                 self._text_boxes(child, depth + 1)
+        self._faint_run = False
 
     def _run_props(self, rpr: etree._Element | None) -> _RunProps:
         t = self._t
@@ -183,7 +188,7 @@ class InlineReader:
         if fonts is not None:
             name = (fonts.get(t["ascii"]) or fonts.get(t["hAnsi"]) or "").strip().lower()
             font = name if name in _SYMBOL_BOXES else None
-        return _RunProps(bold, hidden, font)
+        return _RunProps(bold, hidden, font, _faint(rpr, t))
 
     def _text_boxes(self, element: etree._Element, depth: int) -> None:
         """Text boxes in a drawing, each once: Word writes a DrawingML box and a VML copy of it
@@ -272,7 +277,7 @@ class InlineReader:
             if frame.kind == "text":
                 origin = "field"
                 break
-        self._builder.add(text, bold, origin)
+        self._builder.add(text, bold, origin, self._faint_run)
         for capture in self._captures:
             capture.append(text)
 
@@ -306,6 +311,20 @@ class InlineReader:
     def _note(self, named: LabelMatch | None, kind: NamedKind, payload: Payload) -> None:
         if named is not None:
             self.named.append(Named(named, kind, payload))
+
+
+def _faint(rpr: etree._Element, t: dict[str, str]) -> bool:
+    """Italic, a grey colour or a size under 9 pt."""
+    if is_on(rpr.find(t["i"]), t["val"]):
+        return True
+    colour = rpr.find(t["color"])
+    value = (colour.get(t["val"]) or "").strip().lower() if colour is not None else ""
+    if re.fullmatch(r"[0-9a-f]{6}", value):
+        red, green, blue = (int(value[n:n + 2], 16) for n in (0, 2, 4))
+        if max(red, green, blue) - min(red, green, blue) < 24 and 0x60 <= red <= 0xd0:
+            return True
+    size = rpr.find(t["sz"])
+    return size is not None and 0 < number(size.get(t["val"])) < 18
 
 
 def check_depth(depth: int) -> None:

@@ -28,6 +28,8 @@ class Line:
     bold: bool  # every visible character is bold: the applicant meant it as a label
     origin: Origin
     lead: str = ""  # the bold words a line opens with when the rest is not bold
+    # Every visible character italic, grey or small: how templates set their instructions.
+    faint: bool = False
 
 
 @dataclass
@@ -70,14 +72,16 @@ class LineBuilder:
     # The bold text a line opens with while the rest is not bold: "**Kommun** Ale".
     _lead: list[str] = field(default_factory=list)
     _weights: dict[Origin, int] = field(default_factory=dict)
+    _faint: bool = True
 
-    def add(self, text: str, bold: bool, origin: Origin) -> None:
+    def add(self, text: str, bold: bool, origin: Origin, faint: bool = False) -> None:
         self._parts.append(text)
         weight = len("".join(text.split()))
         if weight:
             if self._bold and bold:
                 self._lead.append(text)
             self._bold = self._bold and bold
+            self._faint = self._faint and faint
             self._weights[origin] = self._weights.get(origin, 0) + weight
 
     def newline(self) -> None:
@@ -85,8 +89,8 @@ class LineBuilder:
         if text:
             origin: Origin = next(iter(self._weights)) if len(self._weights) == 1 else ""
             lead = "" if self._bold else "".join(self._lead).strip()
-            self.lines.append(Line(text, self._bold, origin, lead))
-        self._parts, self._bold, self._lead, self._weights = [], True, [], {}
+            self.lines.append(Line(text, self._bold, origin, lead, self._faint and not self._bold))
+        self._parts, self._bold, self._lead, self._weights, self._faint = [], True, [], {}, True
 
 
 Item = Para | Table

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from blankett.extractors.docx_model import Cell, Line, Row, Table, item_lines, join_cells, row_line
-from blankett.extractors.segment import heading_like
+from blankett.extractors.segment import heading_like, instruction_like
 from blankett.models.labels import LabelMatch, LabelMatcher
 
 
@@ -147,8 +147,8 @@ class _Reader:
                 i += 1
             elif v.unknown_label and i + 1 < len(views) and _answers_unknown(v, views[i + 1]):
                 end = _answer_end(views, i)
-                pair = Pair(None, v.lines[0].text, join_cells([w.lines for w in views[i + 1:end]]),
-                            v.strong)
+                pair = Pair(None, v.lines[0].text,
+                            _answer(join_cells([w.lines for w in views[i + 1:end]])), v.strong)
                 self.pairs.append(pair)
                 if v.cell.restart:
                     self._merged_labels[v.cell.col] = pair  # a label merged down over rows
@@ -171,7 +171,7 @@ class _Reader:
             # Answer cells run to the next label; any further lines in the label cell are the
             # template's instructions, not an answer.
             end = _answer_end(views, i)
-            pair = Pair(head, head.label, join_cells([w.lines for w in views[i + 1:end]]))
+            pair = Pair(head, head.label, _answer(join_cells([w.lines for w in views[i + 1:end]])))
             self.pairs.append(pair)
             if v.cell.restart:
                 self._merged_labels[v.cell.col] = pair
@@ -229,6 +229,14 @@ def _answer_end(views: list[_View], i: int) -> int:
             break
         end += 1
     return end
+
+
+def _answer(lines: list[Line]) -> list[Line]:
+    """An answer cell's lines without the instructions a template left at its top."""
+    start = 0
+    while start < len(lines) and instruction_like(lines[start].text, lines[start].faint):
+        start += 1
+    return lines[start:]
 
 
 def _label_row(live: list[_View], beside: bool) -> bool:

@@ -64,6 +64,9 @@ MIN_RULE_WIDTH = 40.0
 HEADING_SIZE_RATIO = 1.15
 
 _BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
+_ITALIC = re.compile(r"italic|oblique|kursiv", re.IGNORECASE)
+# Text this much smaller than the body is fine print: an instruction, a note.
+FAINT_SIZE_RATIO = 0.88
 _LEADER = re.compile(r"[._…]{4,}")
 _PAGE_NUMBER = re.compile(
     r"^(?:(?:sida|page|s\.|p\.)\s*)?[-–—]?\s*\d{1,4}\s*[-–—]?\s*(?:(?:av|of|/|\()\s*\d{1,4}\s*\)?)?$",
@@ -100,6 +103,7 @@ class _Char:
     bottom: float
     size: float
     strong: bool  # set in a bold font
+    slanted: bool = False  # set in an italic font
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ class Cell:
     lead: float = 0.0  # the width of its first word: would it have fit on the line above?
     # The bold words it opens with when the rest is not bold: "**Kontakt:** Anna Berg".
     bold_lead: str = ""
+    faint: bool = False  # italic or small: how a template sets its instructions
     chars: tuple[_Char, ...] = field(default=(), repr=False, compare=False)
 
 
@@ -269,7 +274,8 @@ def blocks(pages: Sequence[PageText], matcher: LabelMatcher) -> list[Block]:
     rows turned into a label followed by its answer, and the lines of a paragraph joined."""
     kept = drop_running(pages)
     pieces = [piece for page in kept for piece in _page_pieces(page, matcher)]
-    return [Block(_unbullet(p.text), page=p.page, emphasised=p.emphasised, lead=p.bold_lead)
+    return [Block(_unbullet(p.text), page=p.page, emphasised=p.emphasised, lead=p.bold_lead,
+                  faint=p.faint)
             for p in _paragraphs(pieces, matcher, _right_margin(kept))]
 
 
@@ -335,12 +341,18 @@ def _char(char: LTChar, height: float) -> _Char:
     return _Char(
         text=text, x0=char.x0, x1=char.x1, top=height - char.y1, bottom=height - char.y0,
         size=float(char.size), strong=_is_bold(str(char.fontname)),
+        slanted=_is_italic(str(char.fontname)),
     )
 
 
 @lru_cache(maxsize=256)
 def _is_bold(fontname: str) -> bool:
     return bool(_BOLD.search(fontname))
+
+
+@lru_cache(maxsize=256)
+def _is_italic(fontname: str) -> bool:
+    return bool(_ITALIC.search(fontname))
 
 
 def _within(char: _Char, box: Box) -> bool:
@@ -412,8 +424,11 @@ def _cell(chars: list[_Char], body: float) -> Cell | None:
     if not text or not visible:
         return None
     strong = sum(1 for c in visible if c.strong or (body > 0 and c.size >= body * HEADING_SIZE_RATIO))
+    faint = sum(1 for c in visible if not c.strong and (
+        c.slanted or (body > 0 and c.size <= body * FAINT_SIZE_RATIO)))
     return Cell(text=text, x0=visible[0].x0, x1=visible[-1].x1, emphasised=strong * 2 > len(visible),
-                lead=_lead(chars), bold_lead=_bold_lead(chars), chars=tuple(chars))
+                lead=_lead(chars), bold_lead=_bold_lead(chars), faint=faint * 2 > len(visible),
+                chars=tuple(chars))
 
 
 def _bold_lead(chars: list[_Char]) -> str:
@@ -507,6 +522,7 @@ class _Piece:
     bottom: float  # of its last line
     lead: float  # the width of its first word
     bold_lead: str = ""  # the bold words it opens with, when the rest is regular
+    faint: bool = False
     end_page: int = 0  # where its last line is, if not `page`
 
     @property
@@ -521,7 +537,8 @@ class _Piece:
 def _piece(cells: Sequence[Cell], line: Line) -> _Piece:
     return _Piece(text="\t".join(c.text for c in cells), page=line.page,
                   emphasised=all(c.emphasised for c in cells), x0=cells[0].x0, x1=cells[-1].x1,
-                  top=line.top, bottom=line.bottom, lead=cells[0].lead, bold_lead=cells[0].bold_lead)
+                  top=line.top, bottom=line.bottom, lead=cells[0].lead, bold_lead=cells[0].bold_lead,
+                  faint=all(c.faint for c in cells))
 
 
 def _answer_column(lines: Sequence[Line]) -> float | None:
@@ -807,7 +824,7 @@ def _joined(previous: _Piece, piece: _Piece) -> _Piece:
     if _ends_bold(previous) and piece.bold_lead:
         lead = text[: len(text) - len(after)] + piece.bold_lead
     return replace(previous, text=text, x1=piece.x1, bottom=piece.bottom, end_page=piece.last_page,
-                   bold_lead=lead)
+                   bold_lead=lead, faint=previous.faint and piece.faint)
 
 
 def _ends_bold(piece: _Piece) -> bool:

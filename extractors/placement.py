@@ -50,6 +50,9 @@ class Section:
     parts: list[str] = field(default_factory=list)
     page: int | None = None
     method: Method = "docx-paragraphs"
+    # The heading was set out as one (a heading style, bold, larger type, a label cell), not
+    # only phrased as one.
+    strong: bool = False
 
     @property
     def text(self) -> str:
@@ -248,12 +251,14 @@ class Placer:
 
 
 def _choose(sections: Sequence[Section], placed: dict[int, _Placed], rank: Rank | None) -> dict[str, int]:
-    """Per field, the section that answers it: a non-empty answer over an empty one, then the
-    better-ranked reading, then the first in the document."""
-    best: dict[str, tuple[tuple[bool, int, int], int]] = {}
+    """Per field, the section that answers it: one under the field's own label over one found
+    otherwise (an empty "Sökt belopp" is not answered by a budget's total further on), then a
+    non-empty answer over an empty one, the better-ranked reading, the first in the document."""
+    best: dict[str, tuple[tuple[bool, bool, int, int], int]] = {}
     for n, found in placed.items():
         section = sections[n]
-        score = (not section.text.strip(), rank(section) if rank else 0, n)
+        listed = found.by in ("label", "synonym")
+        score = (not listed, not section.text.strip(), rank(section) if rank else 0, n)
         if found.key not in best or score < best[found.key][0]:
             best[found.key] = (score, n)
     return {key: n for key, (_, n) in best.items()}

@@ -47,6 +47,8 @@ class Block:
     emphasised: bool = False
     # The bold words the line opens with when the rest is not bold: "**Kontakt:** Anna Berg".
     lead: str = ""
+    # Italic, grey or small type: how templates set their instructions.
+    faint: bool = False
 
 
 def heading_like(text: str) -> bool:
@@ -74,6 +76,28 @@ def heading_like(text: str) -> bool:
     return not (parse_date(stripped) or is_phone(stripped))
 
 
+# How instructions to the applicant begin ("Beskriv kortfattat ...", "Ange ...", "Please ...").
+_IMPERATIVE = re.compile(
+    r"^(?:beskriv|ange|redogör|redogor|berätta|beratta|fyll|skriv|lista|förklara|forklara|motivera|"
+    r"specificera|uppge|bifoga|tänk|tank|observera|obs|glöm|glom|max|describe|explain|please|list|"
+    r"state|give|note|fill)\b",
+    re.IGNORECASE,
+)
+
+
+def instruction_like(text: str, faint: bool) -> bool:
+    """A line of a template's instructions: an imperative ("Beskriv ...", "Ange ..."), a remark
+    in parentheses ("(max 1 000 tecken)"), or, set in faint type, a question."""
+    stripped = strip_numbering(text.strip())
+    if not stripped:
+        return False
+    if stripped.startswith("(") and stripped.endswith(")"):
+        return True
+    if _IMPERATIVE.match(stripped):
+        return True
+    return faint and stripped.endswith("?")
+
+
 def _answer_shaped(head: str) -> bool:
     return bool(parse_date(head)) or is_phone(head) or (
         any(c.isdigit() for c in head) and parse_amount(head) is not None)
@@ -94,7 +118,7 @@ class Segmenter:
 
     def feed(self, block: Block) -> None:
         text = block.text.strip()
-        if not text or self._matcher.is_hint(text):
+        if not text or self._matcher.is_hint(text) or self._instruction(block, text):
             return
         inline = False
         try:
@@ -109,7 +133,9 @@ class Segmenter:
                         self._begin(None, head, block, rest)
                     inline = bool(rest)
                     return
-            if not self._answered("date") and _PLACE_AND_DATE.fullmatch(text):
+            under_date = self._open is not None and self._open.match is not None \
+                and self._open.match.key == "date"
+            if not under_date and not self._answered("date") and _PLACE_AND_DATE.fullmatch(text):
                 # The signature line "Lerum 2026-01-20" often stands without its label.
                 self._begin(LabelMatch("date", "", False, "shape", 0.6), "", block, text)
                 self._open = None
@@ -159,6 +185,17 @@ class Segmenter:
             return False
         self._begin(match, heading if heading is not None else match.label, block, rest)
         return True
+
+    def _instruction(self, block: Block, text: str) -> bool:
+        """The instruction under a heading set out as one, before anything is answered: the
+        current template's hint, an older template's ("Beskriv kort varför ..."), a question
+        in faint type. Never the answer."""
+        open_section = self._open
+        if open_section is None or open_section.parts or not open_section.strong:
+            return False
+        if block.emphasised or block.lead:
+            return False
+        return instruction_like(text, block.faint) or (block.faint and self._matcher.is_hint_part(text))
 
     def _set_out(self, block: Block, text: str) -> bool:
         """A line set out as a heading whose words name nothing we know."""
@@ -210,7 +247,9 @@ class Segmenter:
     # --- answers --------------------------------------------------------------------------------
 
     def _begin(self, match: LabelMatch | None, heading: str, block: Block, rest: str) -> None:
-        self._open = Section(heading, match, [rest] if rest else [], block.page, self._method)
+        # Set out as a heading, or a listed label alone on its line.
+        strong = block.emphasised or bool(block.lead) or (match is not None and match.exact and not rest)
+        self._open = Section(heading, match, [rest] if rest else [], block.page, self._method, strong)
         self.sections.append(self._open)
 
     def _append(self, text: str, block: Block) -> None:

@@ -32,6 +32,7 @@ MAX_KEYWORD_LABEL_WORDS = 12
 MIN_FUZZY_LENGTH = 6
 FUZZY_RATIO = 0.88
 
+_PARENTHESISED = re.compile(r"\(([^()]{3,60})\)")
 _SEPARATOR = re.compile(r"\s*(?::|\?|\s[–—-]\s|\t)\s*")
 
 
@@ -96,6 +97,11 @@ class LabelMatcher:
             return None
         folded = fold_label(text)
         key, exact = self._lookup(folded)
+        if key == "" and (inner := _PARENTHESISED.search(text)):
+            # "Underskrift (namnförtydligande)": a heading of the form naming one of its fields.
+            found = self.match(inner.group(1), loose=True)
+            if found is not None and found.key:
+                return LabelMatch(found.key, text.strip(), found.exact, found.by, found.confidence)
         if key is not None:
             if not exact:
                 return LabelMatch(key, text.strip(), False, "synonym", NEAR_MISS_CONFIDENCE)

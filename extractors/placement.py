@@ -37,6 +37,8 @@ _MAX_SLACK = 1
 # against the order of the form, with this much in its favour.
 _FIRM_WORDS = 0.8
 _GUESS = 1.5
+# Fields placed before the signature for it to end the form, rather than to head it.
+_MIN_BEFORE_SIGNATURE = 5
 # Fields whose answers have a shape that a guess from a heading's words must agree with.
 _SHAPED = ("text", "email", "phone", "municipality", "amount", "date", "area")
 
@@ -92,6 +94,10 @@ class Placer:
             self._sections.setdefault(fold_label(f.section), self._index[f.key] - 0.5)
         self._vocabulary = vocabulary
         self._shapes = Shapes(spec)
+        # The form's closing part (the signature): its fields and where its heading stands.
+        last = spec.fields[-1].section
+        self._closing = frozenset(f.key for f in spec.fields if f.section == last)
+        self._closing_at = self._sections[fold_label(last)]
 
     def place(self, sections: Sequence[Section], rank: Rank | None = None) -> Placement:
         placed: dict[int, _Placed] = {}
@@ -112,9 +118,14 @@ class Placer:
                 unknown.append(n)
             else:
                 placed[n] = _Placed(match.key, match.by, match.confidence)
+        end = self._signed(sections, placed)
+        for n in [n for n, p in placed.items() if n > end and p.key not in self._closing]:
+            del placed[n]  # an appendix after the signature answers nothing of the form
         taken = set(_choose(sections, placed, rank))
         for run, low, high in self._runs(sections, placed, unknown):
             free = [k for k in self.order if k not in taken and low < self._index[k] < high]
+            if run[0] > end:
+                free = [k for k in free if k in self._closing]
             if len(free) - len(run) > _MAX_SLACK:
                 # The order leaves much open here, so it says little, and binds nothing either:
                 # each heading takes what its words or its answer name ("Egen insats" asked
@@ -135,6 +146,20 @@ class Placer:
             if n not in used and s.text and s.heading and not s.divider and _not_within(s, values)
         ]
         return Placement(values, unplaced)
+
+    def _signed(self, sections: Sequence[Section], placed: dict[int, _Placed]) -> int:
+        """Where the form's signature ends: the last section of its closing part ("Underskrift",
+        the date, the name), when most of the form stands before it. What follows is an
+        appendix (a budget, a CV), whose "Summa" is no amount sought. Past the end when the
+        form has no such ending."""
+        closing = [n for n, p in placed.items() if p.key in self._closing]
+        closing += [n for n, s in enumerate(sections) if s.divider
+                    and self._sections.get(fold_label(s.heading)) == self._closing_at]
+        if not closing:
+            return len(sections)
+        end = max(closing)
+        before = {p.key for n, p in placed.items() if n < end and p.key not in self._closing}
+        return end if len(before) >= _MIN_BEFORE_SIGNATURE else len(sections)
 
     def _contradicted(self, match: LabelMatch, section: Section) -> bool:
         """A guess from a heading's words that the answer's shape denies: "Telefonnummer till

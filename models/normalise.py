@@ -82,6 +82,23 @@ class MunicipalityIndex:
                 return found
         return self._closest(fold(whole)) or self._closest(fold(parts[1]))
 
+    def all_named(self, text: str) -> list[str]:
+        """Every municipality named, in order: "Lerums kommun (huvudsökande) tillsammans med
+        Alingsås kommun" -> Lerum, Alingsås. The one marked as leading the application first."""
+        parts = re.split(r"[,/;&+\n]| - |\s(?:och|samt|tillsammans med|med|and|with)\s", text)
+        named: list[str] = []
+        lead: str | None = None
+        for part in parts:
+            found = self._exact(fold(re.sub(r"\([^)]*\)", " ", part)))
+            if found and found not in named:
+                named.append(found)
+                if lead is None and re.search(r"huvudsök|huvudman|ansvarig|lead", part, re.IGNORECASE):
+                    lead = found
+        if lead is not None:
+            named.remove(lead)
+            named.insert(0, lead)
+        return named
+
     def _exact(self, folded: str) -> str | None:
         for candidate in self._candidates(folded):
             if candidate in self._aliases:

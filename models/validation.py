@@ -107,9 +107,9 @@ def check(extraction: Extraction, rules: Rules) -> Checked:
     if extraction.kind == "pdf-scanned":
         # Nothing was read, so nothing can be said to be missing: the scan is the problem.
         return Checked(fields, problems, rules.routing.consultants(None), sources)
-    answers = _gather_contact(
+    answers = _joint_application(_gather_contact(
         {s.key: _answer(found.value, s, rules)
-         for s in rules.spec.fields if (found := extraction.values.get(s.key))})
+         for s in rules.spec.fields if (found := extraction.values.get(s.key))}), rules)
     unplaced = list(extraction.unplaced)
     for spec in rules.spec.fields:
         found = extraction.values.get(spec.key)
@@ -179,6 +179,19 @@ def _gather_contact(answers: dict[str, str]) -> dict[str, str]:
         name = name.replace(phone.group(), " ")
     gathered["contact_name"] = re.sub(r"\s*[,;/|]\s*(?=[,;/|]|$)", "", " ".join(name.split())).strip(" ,;/|")
     return gathered
+
+
+def _joint_application(answers: dict[str, str], rules: Rules) -> dict[str, str]:
+    """Two municipalities applying together: the lead one (named first, or marked as leading)
+    is the municipality, the others are among the partners. Neither is an error."""
+    named = rules.municipalities.all_named(answers.get("municipality", ""))
+    if len(named) < 2:
+        return answers
+    partners = answers.get("partners", "")
+    folded = fold(partners)
+    others = [name for name in named[1:] if fold(name) not in folded]
+    return {**answers, "municipality": named[0],
+            "partners": "\n".join(line for line in (partners, *others) if line)}
 
 
 def _problem(problems: list[Problem], spec: FieldSpec, code: str, severity: Severity,

@@ -56,6 +56,8 @@ MIN_COLUMN_GAP = 15.0
 SPACE_GAP = 0.15
 # A cell starting this close to the answer column (points) belongs to it.
 COLUMN_TOLERANCE = 6.0
+# Lines with text on both sides of a gutter that make a page one of newspaper columns.
+MIN_NEWSPAPER_LINES = 6
 # A label in a narrow table cell wraps over at most this many lines.
 MAX_LABEL_LINES = 4
 # A horizontal line at least this long (points) is a table's border.
@@ -236,7 +238,7 @@ def page_text(layout: LTPage, number: int, media: Box, crop: Box, rotation: int)
     # Text outside the CropBox is not shown by any viewer (printer's marks, cut-off layouts).
     chars = [c for c in chars if c.text and _within(c, seen)]
     shapes = list(_shapes(layout))
-    chars += _drawn_checkboxes(shapes, height)
+    chars = _with_drawn_checkboxes(chars, _drawn_checkboxes(shapes, height))
     body = _body_size(chars)
     lines = tuple(_line(group, number, body) for group in _group_lines(chars))
     return PageText(number=number, height=height, width=float(layout.width),
@@ -272,7 +274,7 @@ def answers(pages: Sequence[PageText], context: ReadContext) -> Placement:
 def blocks(pages: Sequence[PageText], matcher: LabelMatcher) -> list[Block]:
     """The text of the pages in reading order, without running headers and footers, with table
     rows turned into a label followed by its answer, and the lines of a paragraph joined."""
-    kept = drop_running(pages)
+    kept = [_unfold_columns(page) for page in drop_running(pages)]
     pieces = [piece for page in kept for piece in _page_pieces(page, matcher)]
     return [Block(_unbullet(p.text), page=p.page, emphasised=p.emphasised, lead=p.bold_lead,
                   faint=p.faint)
@@ -319,6 +321,22 @@ def _drawn_checkboxes(shapes: list[LTItem], height: float) -> list[_Char]:
                                top=height - box.y1, bottom=height - box.y0,
                                size=float(box.height), strong=False)
     return list(found.values())
+
+
+def _with_drawn_checkboxes(chars: list[_Char], boxes: list[_Char]) -> list[_Char]:
+    """The page's characters with the drawn boxes among them. A glyph inside a box is its tick
+    (a flattened form draws ✔ in ZapfDingbats there): the box is ticked, the glyph goes."""
+    if not boxes:
+        return chars
+    inside: set[int] = set()
+    out: list[_Char] = []
+    for box in boxes:
+        marks = [n for n, c in enumerate(chars) if not c.text.isspace()
+                 and box.x0 - 1 <= (c.x0 + c.x1) / 2 <= box.x1 + 1
+                 and box.top - 1 <= _middle(c) <= box.bottom + 1 and c.x1 - c.x0 <= box.x1 - box.x0 + 2]
+        inside.update(marks)
+        out.append(replace(box, text="☒") if marks else box)
+    return [c for n, c in enumerate(chars) if n not in inside] + out
 
 
 def _shapes(item: LTItem) -> Iterator[LTItem]:
@@ -505,6 +523,52 @@ def drop_running(pages: Sequence[PageText]) -> list[PageText]:
         replace(page, lines=tuple(line for line in page.lines if not running(line, page)))
         for page in pages
     ]
+
+
+# --- newspaper columns ------------------------------------------------------------------------
+
+def _unfold_columns(page: PageText) -> PageText:
+    """A page set in two newspaper columns, read down the left column, then down the right.
+
+    Read line by line, the two columns look like a table of labels and answers. Their left
+    side tells them apart: a label column holds labels, in bold, that end where they end,
+    while a newspaper column is as wide as the text beside it, and its regular lines run on to
+    the gutter."""
+    starts = Counter(round(c.x0 / 4) for line in page.lines for c in line.cells[1:2])
+    for bucket, _ in starts.most_common(3):
+        split = min(c.x0 for line in page.lines for c in line.cells[1:2] if round(c.x0 / 4) == bucket)
+        unfolded = _unfold_at(page, split)
+        if unfolded is not None:
+            return unfolded
+    return page
+
+
+def _unfold_at(page: PageText, split: float) -> PageText | None:
+    start = next((n for n, line in enumerate(page.lines)
+                  if any(abs(c.x0 - split) <= COLUMN_TOLERANCE for c in line.cells[1:])), None)
+    if start is None:
+        return None
+    region = page.lines[start:]
+    if any(c.x0 < split - COLUMN_TOLERANCE < split + COLUMN_TOLERANCE < c.x1
+           for line in region for c in line.cells):
+        return None  # a line runs across the gutter: no columns here
+    beside = [line for line in region if len(line.cells) >= 2 and line.cells[0].x1 < split]
+    left_x = min(line.cells[0].x0 for line in region)
+    right_x = max(c.x1 for line in region for c in line.cells)
+    column = split - left_x
+    if len(beside) < MIN_NEWSPAPER_LINES or column < 0.4 * (right_x - left_x):
+        return None
+    gutter = split - max(line.cells[0].x1 for line in beside)
+    running = [line for line in beside if not line.cells[0].emphasised
+               and line.cells[0].x1 >= split - gutter - 0.15 * column]
+    if len(running) < 0.4 * len(beside):
+        return None
+    left = [replace(line, cells=tuple(c for c in line.cells if c.x0 < split - COLUMN_TOLERANCE))
+            for line in region]
+    right = [replace(line, cells=tuple(c for c in line.cells if c.x0 >= split - COLUMN_TOLERANCE))
+             for line in region]
+    lines = (*page.lines[:start], *(ln for ln in left if ln.cells), *(ln for ln in right if ln.cells))
+    return replace(page, lines=lines)
 
 
 # --- lines to pieces, table rows ---------------------------------------------------------------

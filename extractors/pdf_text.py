@@ -52,6 +52,8 @@ RUNNING_MARGIN = 0.08
 COLUMN_GAP_CHARS = 3.0
 # ...and never closer than this (points): justified text stretches its spaces.
 MIN_COLUMN_GAP = 15.0
+# A gap this many times the font size where bold type gives way to regular is a cell border.
+CELL_GAP = 0.6
 # A gap between two characters wider than this share of the font size is a space.
 SPACE_GAP = 0.15
 # A cell starting this close to the answer column (points) belongs to it.
@@ -60,8 +62,9 @@ COLUMN_TOLERANCE = 6.0
 MIN_NEWSPAPER_LINES = 6
 # A label in a narrow table cell wraps over at most this many lines.
 MAX_LABEL_LINES = 4
-# A horizontal line at least this long (points) is a table's border.
+# A horizontal line at least this long (points) is a table's border; a vertical one this tall.
 MIN_RULE_WIDTH = 40.0
+MIN_BORDER_HEIGHT = 8.0
 # Text at least this much larger than the page's body text is a heading.
 HEADING_SIZE_RATIO = 1.15
 
@@ -86,6 +89,22 @@ _SYMBOLS = str.maketrans({
 # "läs- och skrivfrämjande": a hyphen before these words stands apart from the next line.
 _HANGING_HYPHEN_NEXT = frozenset({"och", "eller", "samt", "resp", "respektive", "till", "and", "or"})
 _SENTENCE_END = ".!?:;"
+# Abbreviations whose full stop ends no sentence ("personalens tid, ev." / "administrativa").
+_ABBREVIATION = re.compile(r"(?:\b(?:ev|t\.ex|bl\.a|m\.m|m\.fl|osv|resp|ca|inkl|exkl|dvs|s\.k|"
+                           r"kr|st|nr|tel|e\.g|i\.e|etc|jfr)|\b\w)\.$", re.IGNORECASE)
+
+
+def _ends_sentence(text: str) -> bool:
+    """Whether a line ends a sentence: with ".!?:;", not after an abbreviation, and not with a
+    parenthesis left open."""
+    stripped = text.rstrip()
+    if not stripped or stripped[-1] not in _SENTENCE_END:
+        return False
+    if stripped.count("(") > stripped.count(")"):
+        return False
+    return not (stripped.endswith(".") and _ABBREVIATION.search(stripped))
+
+
 # An e-mail address broken at a dot or a hyphen at the end of a line.
 _BROKEN_ADDRESS = re.compile(r"\S+@\S*[.\-]$")
 # The glyphs of a bulleted list; a dash or an asterisk may be typed text and stays.
@@ -240,7 +259,8 @@ def page_text(layout: LTPage, number: int, media: Box, crop: Box, rotation: int)
     shapes = list(_shapes(layout))
     chars = _with_drawn_checkboxes(chars, _drawn_checkboxes(shapes, height))
     body = _body_size(chars)
-    lines = tuple(_line(group, number, body) for group in _group_lines(chars))
+    borders = _borders(shapes, height)
+    lines = tuple(_line(group, number, body, borders) for group in _group_lines(chars))
     return PageText(number=number, height=height, width=float(layout.width),
                     lines=tuple(ln for ln in lines if ln.cells), media=media, rotation=rotation,
                     visible=(seen[1], seen[3]), body=body, rules=_rules(shapes, height))
@@ -277,7 +297,7 @@ def blocks(pages: Sequence[PageText], matcher: LabelMatcher) -> list[Block]:
     kept = [_unfold_columns(page) for page in drop_running(pages)]
     pieces = [piece for page in kept for piece in _page_pieces(page, matcher)]
     return [Block(_unbullet(p.text), page=p.page, emphasised=p.emphasised, lead=p.bold_lead,
-                  faint=p.faint)
+                  faint=p.faint, cells=True)
             for p in _paragraphs(pieces, matcher, _right_margin(kept))]
 
 
@@ -402,16 +422,24 @@ def _group_lines(chars: list[_Char]) -> list[list[_Char]]:
     return [sorted(group, key=lambda c: c.x0) for group in groups]
 
 
-def _line(chars: list[_Char], number: int, body: float) -> Line:
+def _borders(shapes: list[LTItem], height: float) -> tuple[Rule, ...]:
+    """Vertical lines tall enough to be a table cell's border: (x, top, bottom)."""
+    return tuple(sorted(
+        ((shape.x0 + shape.x1) / 2, height - shape.y1, height - shape.y0) for shape in shapes
+        if isinstance(shape, LTCurve) and shape.width <= 2.0 and shape.height >= MIN_BORDER_HEIGHT
+    ))
+
+
+def _line(chars: list[_Char], number: int, body: float, borders: Sequence[Rule] = ()) -> Line:
     return Line(
         page=number,
         top=min(c.top for c in chars),
         bottom=max(c.bottom for c in chars),
-        cells=tuple(cell for run in _columns(chars) if (cell := _cell(run, body)) is not None),
+        cells=tuple(cell for run in _columns(chars, borders) if (cell := _cell(run, body)) is not None),
     )
 
 
-def _columns(chars: list[_Char]) -> list[list[_Char]]:
+def _columns(chars: list[_Char], borders: Sequence[Rule] = ()) -> list[list[_Char]]:
     """The line cut where the space between two visible characters is wide: another column.
     Spaces typed to line text up count as space, as a tab stop does."""
     visible = [c for c in chars if not c.text.isspace()]
@@ -425,7 +453,14 @@ def _columns(chars: list[_Char]) -> list[list[_Char]]:
         if char.text.isspace():
             runs[-1].append(char)
             continue
-        if last is not None and char.x0 - last.x1 > gap and not _is_marker(runs[-1]):
+        if last is not None and not _is_marker(runs[-1]) and (
+                char.x0 - last.x1 > gap
+                # A bold label and its answer in the next cell of a grid: a wide gap where the
+                # type changes, wider than a space.
+                or (last.strong and not char.strong and char.x0 - last.x1 > CELL_GAP * char.size)
+                # A table cell's border between them.
+                or any(last.x1 - 1 <= x <= char.x0 + 1 and top <= _middle(char) <= bottom
+                       for x, top, bottom in borders)):
             runs.append([])
         runs[-1].append(char)
         last = char
@@ -698,10 +733,11 @@ class _Rows:
         if left is not None and right and self._items and self._items[-1].piece is left:
             self._items[-1].beside_answer = True
         for index, piece in enumerate(right):
-            # A third column holding a label: a four-column table ("Kommun | X | Telefon | Y").
-            if index > 0 and self._complete and self._is_label([piece], exact=True):
-                out.extend(self.flush())
-                self._items, self._complete = [_Item("label", piece)], True
+            # A third column holding a label: a grid of two pairs a row ("Kommun | X |
+            # Telefon | Y"). Its row goes on until the next label on the left, and the lines
+            # of each answer stay with the pair they stand under.
+            if index > 0 and self._complete and (piece.emphasised or piece.bold_lead):
+                self._items.append(_Item("label", piece))
             else:
                 self._items.append(_Item("text", piece))
         return out
@@ -709,14 +745,30 @@ class _Rows:
     def flush(self) -> list[_Piece]:
         items, complete = self._items, self._complete
         self._items, self._complete = [], False
-        label = [item.piece for item in items if item.role == "label"]
+        label = [item for item in items if item.role == "label"]
         if not complete or not label:
             return [item.piece for item in items]
-        head = replace(label[0], text=" ".join(p.text for p in label),
-                       emphasised=any(p.emphasised for p in label), x1=label[-1].x1, bottom=label[-1].bottom)
-        rest = [item.piece for item in items
-                if item.role == "text" or (item.role == "loose" and not item.beside_answer)]
-        return [head, *rest]
+        # One pair per column of labels: a grid row holds two.
+        columns = sorted({round(item.piece.x0 / 8) for item in label})
+        if len(columns) > 1:
+            edges = [min(i.piece.x0 for i in label if round(i.piece.x0 / 8) == c) for c in columns]
+        else:
+            edges = [label[0].piece.x0]
+        out: list[_Piece] = []
+        for n, edge in enumerate(edges):
+            end = edges[n + 1] - COLUMN_TOLERANCE if n + 1 < len(edges) else float("inf")
+            mine = [i for i in items if edge - COLUMN_TOLERANCE <= i.piece.x0 < end] if n else \
+                [i for i in items if i.piece.x0 < end]
+            heads = [i.piece for i in mine if i.role == "label"]
+            if not heads:
+                out.extend(i.piece for i in mine)
+                continue
+            out.append(replace(heads[0], text=" ".join(p.text for p in heads),
+                               emphasised=any(p.emphasised for p in heads), x1=heads[-1].x1,
+                               bottom=heads[-1].bottom))
+            out.extend(i.piece for i in mine
+                       if i.role == "text" or (i.role == "loose" and not i.beside_answer))
+        return out
 
     def _match(self, pieces: Sequence[_Piece]) -> LabelMatch | None:
         # Bold text in the label column is set out as a label: its wording may be free.
@@ -906,7 +958,7 @@ def _continues(previous: _Piece, piece: _Piece, matcher: LabelMatcher, edge: flo
     if _BROKEN_ADDRESS.search(before) and text[0].isalnum():
         return True  # "anna.berg@kommun.example." / "org"
     label = matcher.match(before, loose=previous.emphasised)
-    if text[0].islower() and before[-1] not in _SENTENCE_END:
+    if text[0].islower() and not _ends_sentence(before):
         # The sentence above goes on, even with a word that spells a label ("... som bor i" /
         # "kommunen."), unless that is set apart in bold. A heading broken mid-phrase
         # ("Stöd från Kulturutveckling (kompetens och") may name its field by a keyword or
@@ -931,7 +983,7 @@ def _wrapped(previous: _Piece, piece: _Piece, edge: float) -> bool:
     """Whether the line before ended only because the next word (capitalised: a name, say)
     did not fit on it. After the end of a sentence, a new paragraph is the likelier reading
     (a timeline of one line per month), and the only harm of a wrong one is a line break."""
-    if previous.text.rstrip()[-1:] in _SENTENCE_END or _ends_bold(previous) != _starts_bold(piece):
+    if _ends_sentence(previous.text) or _ends_bold(previous) != _starts_bold(piece):
         return False
     if piece.page == previous.last_page and piece.top - previous.bottom > max(0.6 * piece.height, 3.0):
         return False  # space between paragraphs

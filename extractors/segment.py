@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from blankett.extractors.docx_model import CELL_SEPARATOR
 from blankett.extractors.placement import Placement, Placer, Rank, Section
 from blankett.models.labels import LabelMatch, LabelMatcher
 from blankett.models.normalise import MONTH_WORDS, is_phone, parse_amount, parse_date
@@ -49,6 +50,9 @@ class Block:
     lead: str = ""
     # Italic, grey or small type: how templates set their instructions.
     faint: bool = False
+    # A tab in the text is a gap between the cells of a table row (a printed page), not one
+    # the applicant typed.
+    cells: bool = False
 
 
 def heading_like(text: str) -> bool:
@@ -257,6 +261,11 @@ class Segmenter:
             # Text before any heading: the form's title and instructions, kept apart.
             self._open = Section("", None, [], block.page, self._method)
             self.sections.append(self._open)
+        if block.cells and "\t" in text:
+            # A row of a small table inside an answer, as the Word reader writes it.
+            text = CELL_SEPARATOR.join(cell.strip() for cell in text.split("\t"))
+        if CELL_SEPARATOR in text and text in self._open.parts:
+            return  # a table's header row, repeated where the table runs over a page break
         self._open.parts.append(text)
 
     def _answered(self, key: str, *, exact_only: bool = False) -> bool:

@@ -596,8 +596,9 @@ def _unfold_at(page: PageText, split: float) -> PageText | None:
     gutter = split - max(line.cells[0].x1 for line in beside)
     running = [line for line in beside if not line.cells[0].emphasised
                and line.cells[0].x1 >= split - gutter - 0.15 * column]
-    if len(running) < 0.4 * len(beside):
-        return None
+    aligned = [line for line in beside if abs(line.cells[0].x0 - left_x) <= COLUMN_TOLERANCE]
+    if len(running) < 0.4 * len(beside) or len(aligned) < 0.8 * len(beside):
+        return None  # a table's columns (a label column, or a small table inside an answer)
     left = [replace(line, cells=tuple(c for c in line.cells if c.x0 < split - COLUMN_TOLERANCE))
             for line in region]
     right = [replace(line, cells=tuple(c for c in line.cells if c.x0 >= split - COLUMN_TOLERANCE))
@@ -642,8 +643,11 @@ def _piece(cells: Sequence[Cell], line: Line) -> _Piece:
 
 def _answer_column(lines: Sequence[Line]) -> float | None:
     """Where the right-hand column of a two-column table starts on this page, if there is one:
-    the most common start of a line's second column."""
-    starts = [line.cells[1].x0 for line in lines if len(line.cells) >= 2]
+    the most common start of a line's second column, among lines that begin at the left edge
+    (not the columns of a small table inside an answer)."""
+    edge = min((line.cells[0].x0 for line in lines if line.cells), default=0.0)
+    starts = [line.cells[1].x0 for line in lines
+              if len(line.cells) >= 2 and line.cells[0].x0 <= edge + COLUMN_TOLERANCE]
     if not starts:
         return None
     bucket, _ = Counter(round(x / 4) for x in starts).most_common(1)[0]
@@ -732,14 +736,26 @@ class _Rows:
         out = self._left(left) if left is not None else self._end_loose()
         if left is not None and right and self._items and self._items[-1].piece is left:
             self._items[-1].beside_answer = True
+        previous: _Item | None = None
         for index, piece in enumerate(right):
             # A third column holding a label: a grid of two pairs a row ("Kommun | X |
             # Telefon | Y"). Its row goes on until the next label on the left, and the lines
             # of each answer stay with the pair they stand under.
-            if index > 0 and self._complete and (piece.emphasised or piece.bold_lead):
-                self._items.append(_Item("label", piece))
+            grid_label = piece.bold_lead or (index + 1 < len(right) and (
+                piece.emphasised or self._is_label([piece], exact=True)))
+            column = round(piece.x0 / 8)
+            wrapped_label = piece.emphasised and any(
+                item.role == "label" and round(item.piece.x0 / 8) == column for item in self._items[1:])
+            if (index > 0 and self._complete and grid_label) or wrapped_label:
+                previous = _Item("label", piece)
+                self._items.append(previous)
+            elif previous is not None and previous.role == "text":
+                # The cells of one row of a small table inside the answer stay one line.
+                previous.piece = replace(previous.piece, text=previous.piece.text + "\t" + piece.text,
+                                         x1=piece.x1, emphasised=False)
             else:
-                self._items.append(_Item("text", piece))
+                previous = _Item("text", piece)
+                self._items.append(previous)
         return out
 
     def flush(self) -> list[_Piece]:

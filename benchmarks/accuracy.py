@@ -131,9 +131,8 @@ def main() -> int:
     parser.add_argument("--half", choices=("tune", "heldout", "both"), default="both")
     args = parser.parse_args()
 
-    from blankett.fixtures.reworded import reworded_cases
-
     from blankett.fixtures.messy import messy_cases
+    from blankett.fixtures.reworded import reworded_cases
 
     reader = examiner()
     sets: dict[str, list[Case]] = {"corpus": build_corpus(YEAR), "messy": messy_cases()}

@@ -15,7 +15,7 @@ __all__ = ["EXTRACTOR_VERSION", "ReadContext", "Unreadable", "read"]
 
 # Raise when a change to any reader may change what is read from a file already received,
 # so that stored results from older readers are known to be stale.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 
 def read(data: bytes, context: ReadContext) -> Extraction:

@@ -137,6 +137,12 @@ class Segmenter:
                         self._begin(None, head, block, rest)
                     inline = bool(rest)
                     return
+                if block.lead and rest:
+                    # A bold label is a label, even one whose words name a field answered
+                    # already: the placement weighs the two.
+                    self._begin(None, head, block, rest)
+                    inline = True
+                    return
             under_date = self._open is not None and self._open.match is not None \
                 and self._open.match.key == "date"
             if not under_date and not self._answered("date") and _PLACE_AND_DATE.fullmatch(text):

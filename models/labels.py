@@ -124,6 +124,10 @@ class LabelMatcher:
         # A line that begins in lower case goes on from the line above.
         guess_allowed = guess_allowed and not text.lstrip()[:1].islower()
         guess = self.vocabulary.guess(text) if guess_allowed else None
+        if keyword is not None and guess is None and guess_allowed:
+            scores = self.vocabulary.scores(text)
+            if max(scores.values(), default=0.0) > scores.get(keyword, 0.0):
+                return None  # the words point elsewhere as much: no keyword decides that
         if keyword is not None and (guess is None or guess.key == keyword):
             confidence = CONFIDENCE["words"] if guess is None else max(CONFIDENCE["words"], guess.confidence)
             return LabelMatch(keyword, text.strip(), False, "words", confidence)

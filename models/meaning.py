@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,19 +31,23 @@ _STOP = frozenset(re.findall(r"\w+", """
     kan kommer vill har hade blir bli vad hur vilka vilken vilket ni er era ert vi var vara vart
     du dig din ditt man sig sin sitt sina mm etc ev t ex bl a osv nagon nagra detta denna dessa
     beskriv beskriva beskrivning ange redogor beratta kort kortfattat garna tex respektive resp
-    vem vilka gors gor galler star ansokan ansoka ansoker ansokt sokande soker soka sokt soks
-    the a an of to for and or in on at by with from is are be will would should can could who
+    vilka gors gor galler star ansokan ansoka ansoker ansokt sokande soker soka sokt soks
+    the a an of to for and or in on at by with from is are be will would should can could
     you your we our us this that these it its please describe state give briefly do does want wish like
     text textfalt falt field kryssruta checkbox dropdown untitled namnlos
 """))
 
+# A word in this many fields' descriptions is common to them all.
+_COMMON_IN_DESCRIPTIONS = 5
 # Weights of the places a field's words come from.
 _LABEL_STRENGTH = 1.0
 _TEXT_STRENGTH = 0.6
 # A compound's part weighs less than the word itself.
 _PART_STRENGTH = 0.7
-# The weight of the last word of a heading that is no question.
+# The weight of the last word of a heading that is no question, and of the word a question
+# turns on.
 _HEAD = 1.5
+_ASKED = 2.0
 # Shortest stem a word may extend, and the longest inflection it may extend it by.
 _MIN_PREFIX = 4
 _MAX_INFLECTION = 3
@@ -89,15 +93,31 @@ class Vocabulary:
         strengths: dict[str, dict[str, float]] = defaultdict(dict)
         sources: list[tuple[str, str, float]] = []
         for f in spec.fields:
-            sources += [(f.key, text, _LABEL_STRENGTH) for text in f.labels]
+            sources += [(f.key, text, _LABEL_STRENGTH) for text in (*f.labels, *f.questions)]
             sources += [(f.key, text, _TEXT_STRENGTH) for text in (f.hint or "", f.description)]
+        # Words most descriptions use ("biblioteket", "aktiviteten") say nothing of one part.
+        described = Counter(stem for f in spec.fields
+                            for stem in {s for w in content_words(f"{f.hint or ''} {f.description}")
+                                         for s in _stems(w)})
+        common = {stem for stem, count in described.items() if count >= _COMMON_IN_DESCRIPTIONS}
+        # In a question, the word it turns on says most: "Why this project?" asks for a purpose.
+        self._asks: dict[str, set[str]] = defaultdict(set)
+        for f in spec.fields:
+            for word in (w for q in f.questions for w in content_words(q)):
+                for stem in _stems(word):
+                    self._asks[stem].add(f.key)
         words_of: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for key, text, strength in sources:
             for word in content_words(text):
+                stems = _stems(word)
+                if strength < _LABEL_STRENGTH and stems & common:
+                    continue
                 words_of[key].append((word, strength))
-                for stem in _stems(word):
+                for stem in stems:
                     _keep(strengths[stem], key, strength)
         self._simple = frozenset(strengths)
+        self._labelled = frozenset(
+            stem for stem, keys in strengths.items() if max(keys.values()) >= _LABEL_STRENGTH)
         self._prefixes = sorted((s for s in strengths if len(s) >= _MIN_PREFIX), key=len, reverse=True)
         # Compounds in the vocabulary teach their parts: "kompetensutveckling" also speaks of
         # "kompetens" and of "utveckling".
@@ -121,12 +141,19 @@ class Vocabulary:
         total: dict[str, float] = defaultdict(float)
         words = list(dict.fromkeys(content_words(text)))
         head = _head(text)
+        # The word a question opens with ("Varför ...", "När ...", "For whom ...").
+        opening = _WORD.findall(strip_numbering(text.strip()).casefold())[:2] \
+            if text.rstrip().endswith("?") else []
         for word in words:
             best: dict[str, float] = {}
             for stem in self._known(word):
                 weight = self._weight[stem] * (_HEAD if word == head and len(words) > 1 else 1.0)
                 for key, strength in self._strengths[stem].items():
-                    best[key] = max(best.get(key, 0.0), weight * strength)
+                    asks = self._asks.get(stem, ())
+                    # Only a question word that one part alone is asked by ("vem" asks for a
+                    # contact and for a target group alike).
+                    boost = _ASKED if word in opening and asks == {key} else 1.0
+                    best[key] = max(best.get(key, 0.0), weight * strength * boost)
             for key, value in best.items():
                 total[key] += value
         return tuple(sorted(total.items(), key=lambda kv: -kv[1]))
@@ -171,8 +198,9 @@ class Vocabulary:
             if head_stem and tail_stem:
                 return [head_stem, tail_stem]
             # A known head before an unknown tail still says what the word is about
-            # ("målbild" is a kind of "mål").
-            if not best and head_stem and (len(head) >= 5 or len(tail) >= 4):
+            # ("målbild" is a kind of "mål"), if it is long or a label's own word.
+            labelled = len(tail) >= 4 and head_stem in self._labelled
+            if not best and head_stem and (len(head) >= 5 or labelled):
                 best = [head_stem]
         return best
 

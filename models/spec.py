@@ -42,6 +42,8 @@ class FieldSpec(_Strict):
     # What the part asks for, in words of its own: where a heading nobody listed is recognised
     # by what it speaks of (models.meaning).
     description: str = ""
+    # The words a question about this part turns on ("varför" asks for the purpose).
+    questions: tuple[str, ...] = ()
     warn_when_missing: bool = False
     one_line: bool = False
 

@@ -29,6 +29,7 @@ from blankett.extractors.pdf_text import (
     damaged,
 )
 from blankett.extractors.placement import Placement, Placer, Section
+from blankett.extractors.segment import heading_like
 from blankett.models.labels import LabelMatch
 from blankett.models.normalise import AreaIndex
 from blankett.models.records import Extraction
@@ -55,6 +56,9 @@ _NAME_PREFIX = re.compile(
 )
 _INDEX = re.compile(r"\[\d+\]")
 _CAMEL = re.compile(r"(?<=[a-zåäö])(?=[A-ZÅÄÖ])")
+# Tooltips a form designer's tool writes by itself: no heading.
+_GENERIC = re.compile(r"(?i)(?:text|textfält|field|fält|check ?box|kryssruta|dropdown|group|"
+                      r"untitled|namnlös)\s*\d*")
 # Export values that say "ticked" and nothing about what was ticked.
 _PLAIN_ON = frozenset({"yes", "on", "ja", "1", "true", "x", "checked", "valt", "kryss"})
 
@@ -214,7 +218,8 @@ def _walk(ref: Any, inherited: dict[str, Any], prefix: str, pages: _Pages,
         for kid in child_fields:
             _walk(kid, passed, name, pages, out, seen, depth + 1)
         return
-    widgets = [_widget(k, pages) for k in kids] or [_widget(ref, pages)]
+    button = _string(attrs.get("/FT")) == "Btn"
+    widgets = [_widget(k, pages, button) for k in kids] or [_widget(ref, pages, button)]
     out.append(_field(name, partial, attrs, widgets))
 
 
@@ -239,7 +244,7 @@ def _field(name: str, partial: str, attrs: dict[str, Any], widgets: list[Widget]
     )
 
 
-def _widget(ref: Any, pages: _Pages) -> Widget:
+def _widget(ref: Any, pages: _Pages, button: bool) -> Widget:
     node = _resolve(ref)
     page = pages.annotations.get(ref.idnum) if isinstance(ref, IndirectObject) else None
     if page is None and isinstance(node.get("/P"), IndirectObject):
@@ -250,7 +255,8 @@ def _widget(ref: Any, pages: _Pages) -> Widget:
     if isinstance(rect, list) and len(rect) == 4:
         x0, y0, x1, y1 = (float(_resolve(v)) for v in rect)
         box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-    normal = _get(_get(node, "/AP", {}), "/N", {})
+    # Only a button's appearances name its states; a text field's are streams not worth parsing.
+    normal = _get(_get(node, "/AP", {}), "/N", {}) if button else {}
     states = [_string_name(k) for k in normal] if isinstance(normal, dict) else []
     on = next((s for s in states if not _is_off(s)), None)
     return Widget(page=page, rect=box, on=on, state=_string(node.get("/AS")))
@@ -494,7 +500,10 @@ class _Reader:
         if label is None and form.type == "Ch" and self._area_options(form):
             label = LabelMatch("strategic_area", form.partial or form.name, True)
         heading = ""
-        if label is None and form.answered:
+        # A tooltip written for people is the box's heading, even in words nobody listed: the
+        # placement reads it without the printed page (which costs more than all the rest).
+        described = heading_like(form.tooltip) and not _GENERIC.fullmatch(form.tooltip.strip())
+        if label is None and form.answered and not described:
             if not look:
                 return False
             # The words beside the box name it before those above it, which may be the label

@@ -14,6 +14,7 @@ of the reworded forms (fixtures/reworded.py). For each:
 from __future__ import annotations
 
 import argparse
+import platform
 import re
 import sys
 from collections import defaultdict
@@ -57,8 +58,11 @@ class Scores:
     fields: Tally = field(default_factory=Tally)
     verdicts: Tally = field(default_factory=Tally)
     by_field: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    # Field accuracy and verdicts by kind of file and by layout (the messy sets: by mess).
     by_group: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     verdict_by_group: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    by_kind: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    verdict_by_kind: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     true_missing: int = 0
     said_missing: int = 0
     both_missing: int = 0
@@ -100,12 +104,14 @@ def score(cases: Iterable[Case], examiner: Examiner, group_of: str = "kind") -> 
             scores.fields.add(ok)
             scores.by_field[key].add(ok)
             scores.by_group[group].add(ok)
+            scores.by_kind[case.kind].add(ok)
             if not ok:
                 scores.failures.append(f"{case.name} {key}: read {str(got.get(key))[:90]!r}, "
                                        f"expected {str(comparable(expected))[:90]!r}")
         verdict_ok = complete is case.complete
         scores.verdicts.add(verdict_ok)
         scores.verdict_by_group[group].add(verdict_ok)
+        scores.verdict_by_kind[case.kind].add(verdict_ok)
         truth, said = _missing(case.problems), _missing(problems)
         scores.true_missing += len(truth)
         scores.said_missing += len(said)
@@ -141,6 +147,7 @@ def main() -> int:
         sets[half] = reworded_cases(half, YEAR, args.per_layout)  # type: ignore[arg-type]
     results = {name: score(cases, reader, "kind" if name == "corpus" else "layout")
                for name, cases in sets.items()}
+    print(f"Python {platform.python_version()}, {args.per_layout} forms per layout and half.\n")
 
     print("| set | forms | field accuracy | verdicts right | missing-field F1 |")
     print("|---|---|---|---|---|")
@@ -151,8 +158,19 @@ def main() -> int:
     print("|---|" + "---|" * len(names))
     for key in results[names[0]].by_field:
         print(f"| {key} | " + " | ".join(f"{results[n].by_field[key].share:.2f}" for n in names) + " |")
+    print("\n| kind of file | " + " | ".join(f"{n} forms | {n} fields | {n} verdicts" for n in names) + " |")
+    print("|---|" + "---|---|---|" * len(names))
+    for kind in ("docx", "pdf-form", "pdf-text"):
+        cells = []
+        for n in names:
+            tally, verdicts = results[n].by_kind.get(kind), results[n].verdict_by_kind.get(kind)
+            cells.append(f"{verdicts.total} | {tally.share:.3f} | {verdicts.share:.3f}"
+                         if tally and verdicts else "– | – | –")
+        print(f"| {kind} | " + " | ".join(cells) + " |")
     for name, scores in results.items():
-        print(f"\n| {name}: kind or layout | forms | field accuracy | verdicts right |")
+        if name == "corpus":
+            continue
+        print(f"\n| {name}: layout | forms | field accuracy | verdicts right |")
         print("|---|---|---|---|")
         for group, tally in sorted(scores.by_group.items()):
             verdicts = scores.verdict_by_group[group]

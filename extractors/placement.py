@@ -118,6 +118,15 @@ class Placer:
                 unknown.append(n)
             else:
                 placed[n] = _Placed(match.key, match.by, match.confidence)
+        # A firm guess from words that the listed labels around it put out of order is weighed
+        # with the order too: "Önskat läge" between "Syfte" and "Kunskap" is the goal.
+        for n in self._out_of_order(placed):
+            match = sections[n].match
+            assert match is not None
+            guesses[n] = match
+            unknown.append(n)
+            del placed[n]
+        unknown.sort()
         end = self._signed(sections, placed)
         for n in [n for n, p in placed.items() if n > end and p.key not in self._closing]:
             del placed[n]  # an appendix after the signature answers nothing of the form
@@ -146,6 +155,20 @@ class Placer:
             if n not in used and s.text and s.heading and not s.divider and _not_within(s, values)
         ]
         return Placement(values, unplaced)
+
+    def _out_of_order(self, placed: dict[int, _Placed]) -> list[int]:
+        listed = sorted((n, self._index[p.key]) for n, p in placed.items() if p.by in ("label", "synonym"))
+        out = []
+        for n, p in placed.items():
+            if p.by != "words":
+                continue
+            before = [at for m, at in listed if m < n]
+            after = [at for m, at in listed if m > n]
+            low = before[-1] if before else -1
+            high = after[0] if after else len(self.order)
+            if low < high and not low < self._index[p.key] < high:
+                out.append(n)
+        return out
 
     def _signed(self, sections: Sequence[Section], placed: dict[int, _Placed]) -> int:
         """Where the form's signature ends: the last section of its closing part ("Underskrift",

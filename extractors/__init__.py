@@ -22,10 +22,15 @@ def read(data: bytes, context: ReadContext) -> Extraction:
     if len(data) > context.limits.max_file_bytes:
         raise Unreadable(f"is too large ({len(data) // 1024 // 1024} MB; the limit is "
                          f"{context.limits.max_file_bytes // 1024 // 1024} MB)")
-    if sniff(data) == "docx":
+    kind = sniff(data)
+    if kind == "docx":
         from blankett.extractors.docx import read_docx
 
         return read_docx(data, context)
+    if kind == "image":
+        from blankett.extractors.scan import read_image
+
+        return read_image(data, context)
     from blankett.extractors.pdf import read_pdf
 
     return read_pdf(data, context)

@@ -17,8 +17,9 @@ from pypdf.errors import DependencyError, FileNotDecryptedError, WrongPasswordEr
 from blankett.extractors.context import ReadContext
 from blankett.extractors.errors import Unreadable
 from blankett.extractors.pdf_form import PYPDF_ERRORS, FormInfo, inspect, printed_into, read_form
-from blankett.extractors.pdf_scanned import has_text_layer, scanned
+from blankett.extractors.pdf_scanned import has_text_layer
 from blankett.extractors.pdf_text import ENCRYPTED, PageText, answers, damaged, read_pages
+from blankett.extractors.scan import read_scanned_pdf
 from blankett.models.messages import message
 from blankett.models.records import Extraction, FoundValue, Problem
 
@@ -48,13 +49,15 @@ def read_pdf(data: bytes, context: ReadContext) -> Extraction:
         return _xfa(pages, context, has_text)
     if not has_text:
         # A fillable form never filled in may show nothing but its boxes; a scan has no fields.
-        return read_form(reader, data, context, form, by_index) if form.data_fields else scanned()
+        if form.data_fields:
+            return read_form(reader, data, context, form, by_index)
+        return read_scanned_pdf(reader, context)
     found = answers(pages, context)
     values = found.values
     if not values and not form.data_fields and _has_page_images(reader):
         # Page images and a few words that are no label of the form: a scanner's stamp or an
         # app's "Scanned with ..." line, not a text layer.
-        return scanned()
+        return read_scanned_pdf(reader, context)
     if form.data_fields and not _answers_printed(form, by_index, values, context):
         return read_form(reader, data, context, form, by_index)
     return Extraction(kind="pdf-text", values=values, unplaced=found.unplaced)

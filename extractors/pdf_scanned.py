@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 
 from blankett.models.messages import message
-from blankett.models.records import Extraction, Problem
+from blankett.models.records import Extraction, Kind, Problem
 
 # A scanner or a printer driver may stamp a few words ("Scanned by ...", a page number) onto
 # page images; a page of a form holds hundreds of characters with its labels alone.
@@ -26,6 +26,8 @@ def has_text_layer(page_texts: Iterable[str], minimum: int = MIN_TEXT_CHARS) -> 
     return any(sum(1 for char in _UNMAPPED.sub("", text) if char.isalnum()) >= minimum for text in page_texts)
 
 
-def scanned() -> Extraction:
-    problem = Problem(field=None, code="scanned", severity="error", message=message("scanned"))
-    return Extraction(kind="pdf-scanned", values={}, problems=[problem])
+def scanned(why: str | None = None, kind: Kind = "pdf-scanned") -> Extraction:
+    """A scan for a person to read; `why` (English, for the log) when OCR could not read it."""
+    text = message("scanned") + (" " + message("scanned_unread", why=why) if why else "")
+    problem = Problem(field=None, code="scanned", severity="error", message=text)
+    return Extraction(kind=kind, values={}, problems=[problem])

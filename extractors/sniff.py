@@ -8,18 +8,16 @@ from typing import Literal
 
 from blankett.extractors.errors import Unreadable
 
-Container = Literal["docx", "pdf"]
+Container = Literal["docx", "pdf", "image"]
 
+# Pictures of pages that OCR reads.
+_IMAGES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "is in the old Word format (.doc, Word 97-2003) or another "
                                           "Office format; save it as .docx or PDF"),
     (b"{\\rtf", "a Rich Text (.rtf) file, not a supported form format; save it as .docx or PDF"),
-    (b"\x89PNG\r\n\x1a\n", "an image (PNG), not a supported form format; scan to PDF instead"),
-    (b"\xff\xd8\xff", "an image (JPEG), not a supported form format; scan to PDF instead"),
-    (b"GIF8", "an image (GIF), not a supported form format"),
-    (b"II*\x00", "an image (TIFF), not a supported form format; scan to PDF instead"),
-    (b"MM\x00*", "an image (TIFF), not a supported form format; scan to PDF instead"),
-    (b"BM", "an image (BMP), not a supported form format"),
+    (b"GIF8", "an image (GIF), not a supported form format; send a PDF, PNG or JPEG"),
+    (b"BM", "an image (BMP), not a supported form format; send a PDF, PNG or JPEG"),
 )
 
 
@@ -31,6 +29,8 @@ def sniff(data: bytes) -> Container:
         return "pdf"
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         return _zip_kind(data)
+    if data.startswith(_IMAGES):
+        return "image"
     for signature, reason in _SIGNATURES:
         if data.startswith(signature):
             raise Unreadable(reason if reason.startswith("is ") else f"is {reason}")

@@ -12,6 +12,7 @@ import math
 import multiprocessing
 import resource
 import sys
+import time
 import types
 import warnings
 from collections.abc import Iterator
@@ -19,12 +20,12 @@ from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
-from blankett.extractors import ReadContext, Unreadable, read
+from blankett.extractors import ReadContext, Unreadable, ocr, read
 from blankett.models.limits import MB
 from blankett.models.records import Extraction
 
 _PRELOAD = ["blankett.flows.worker_start", "blankett.extractors", "blankett.extractors.docx",
-            "blankett.extractors.pdf"]
+            "blankett.extractors.pdf", "blankett.extractors.scan"]
 _context: Any = None
 
 
@@ -75,14 +76,22 @@ def read_isolated(data: bytes, context: ReadContext, *, seconds: float,
             from None
     send.close()
     try:
-        if not receive.poll(seconds):
-            raise Unreadable(f"took longer than {seconds:g} s to read and was stopped; "
-                             "possibly built to stall a reader")
-        try:
-            kind, payload = receive.recv()
-        except EOFError:
-            raise Unreadable(f"stopped the reader (it died, probably for want of memory within "
-                             f"{memory_bytes // MB} MB); possibly built to exhaust memory") from None
+        allowed = seconds
+        deadline = time.monotonic() + seconds
+        while True:
+            if not receive.poll(max(0.0, deadline - time.monotonic())):
+                raise Unreadable(f"took longer than {allowed:g} s to read and was stopped; "
+                                 "possibly built to stall a reader")
+            try:
+                kind, payload = receive.recv()
+            except EOFError:
+                raise Unreadable(f"stopped the reader (it died, probably for want of memory within "
+                                 f"{memory_bytes // MB} MB); possibly built to exhaust memory") from None
+            if kind != "extend":
+                break
+            # A scan to be read by OCR: its pages' time, each page bounded by its own limit.
+            allowed += payload
+            deadline += payload
     finally:
         if worker.is_alive():
             worker.kill()
@@ -115,6 +124,9 @@ def _work(send: Connection, data: bytes, context: ReadContext, memory_bytes: int
           seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     _limit_cpu(seconds)
+    # OCR runs in processes of its own, each page under a time limit: the parent is told how
+    # much longer to wait.
+    ocr.announce = lambda extra: send.send(("extend", extra))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from blankett.extractors import EXTRACTOR_VERSION
 from blankett.flows.store import Application, ProblemRecord, Result, Submission, Version, now
-from blankett.models.records import Extraction, Problem, Report
+from blankett.models.records import SCAN_KINDS, Extraction, Problem, Report
 from blankett.models.spec import FormSpec
 from blankett.models.validation import activity_key, second_application
 
@@ -184,6 +184,6 @@ def as_utc(moment: datetime) -> datetime:
 
 def status_of(result: Result) -> Literal["complete", "incomplete", "unreadable"]:
     """A scan is a file nobody can check until someone reads it: it counts as unreadable."""
-    if result.kind == "pdf-scanned":
+    if result.kind in SCAN_KINDS and any(p.code == "scanned" for p in result.problems):
         return "unreadable"
     return "complete" if result.complete else "incomplete"

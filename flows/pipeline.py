@@ -45,7 +45,9 @@ def open_pipeline(home: Home, *, today: date | None = None,
     limits = Limits(max_file_bytes=settings.limits.max_file_mb * MB,
                     max_pages=settings.limits.max_pages,
                     read_seconds=settings.limits.read_seconds,
-                    read_memory_mb=settings.limits.read_memory_mb)
+                    read_memory_mb=settings.limits.read_memory_mb,
+                    ocr=settings.ocr.enabled, ocr_page_seconds=settings.ocr.page_seconds,
+                    ocr_max_pages=settings.ocr.max_pages)
     store = Store(home.database_url)
     return Pipeline(
         home=home,

@@ -126,6 +126,12 @@ class LimitSettings(_Section):
     read_memory_mb: int = Field(default=1024, gt=64)
 
 
+class OcrSettings(_Section):
+    enabled: bool = True
+    page_seconds: float = Field(default=30.0, gt=0, allow_inf_nan=False)
+    max_pages: int = Field(default=30, gt=0)
+
+
 class Settings(_Section):
     grant: GrantSettings = GrantSettings()
     inbox: InboxSettings = InboxSettings()
@@ -134,6 +140,7 @@ class Settings(_Section):
     smtp: SmtpSettings = SmtpSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitSettings = LimitSettings()
+    ocr: OcrSettings = OcrSettings()
 
 
 class Home:
@@ -264,6 +271,14 @@ max_pages = 200
 # a file that needs more is refused into failed/, and the run goes on.
 read_seconds = 60
 read_memory_mb = 1024
+
+[ocr]
+# Scans and photos of forms are read by OCR where Tesseract and its Swedish model are
+# installed (sudo apt-get install tesseract-ocr tesseract-ocr-swe), each page in at most
+# page_seconds; longer scans, and all scans with enabled = false, go to a person unread.
+enabled = true
+page_seconds = 30
+max_pages = 30
 """
 
 

@@ -22,3 +22,9 @@ class Limits(BaseModel):
     # in the calling process (a quick `blankett extract` of files one trusts).
     read_seconds: float | None = Field(default=60.0, gt=0, allow_inf_nan=False)
     read_memory_mb: int = Field(default=1024, gt=64)
+    # OCR of scans and photos (where Tesseract is installed): each page at most this long, and
+    # scans of more pages than this go to a person unread (a 1 500-page scan costs one refusal,
+    # not the run). Off, every scan goes to a person.
+    ocr: bool = True
+    ocr_page_seconds: float = Field(default=30.0, gt=0, allow_inf_nan=False)
+    ocr_max_pages: int = Field(default=30, gt=0)

@@ -26,6 +26,8 @@ MESSAGES: dict[str, str] = {
                           "Endast en ansökan per kommun och år kan beviljas.",
     "scanned": "Filen är en inskannad bild utan text och kan inte läsas automatiskt. "
                "Läs den manuellt eller be om en ifylld Word- eller PDF-blankett.",
+    "scanned_unread": "OCR kunde inte läsa den: {why}.",
+    "ocr": "Ansökan är läst med OCR (maskinläsning av en bild): kontrollera värdena mot originalet.",
     "xfa_only": "Filen är ett XFA-formulär (Adobe LiveCycle) vars fält inte kan läsas. "
                 "Be om den ifyllda blanketten som Word-fil eller utskriven PDF.",
 }

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-Kind = Literal["docx", "pdf-form", "pdf-text", "pdf-scanned"]
+Kind = Literal["docx", "pdf-form", "pdf-text", "pdf-scanned", "image"]
+# Kinds read from pictures of pages: by OCR, or by a person.
+SCAN_KINDS: tuple[Kind, ...] = ("pdf-scanned", "image")
 Severity = Literal["error", "warning"]
 Method = Literal[
     "docx-table", "docx-content-control", "docx-legacy-field", "docx-textbox", "docx-paragraphs",
@@ -74,6 +76,8 @@ class Extraction(BaseModel):
     values: dict[str, FoundValue] = {}
     problems: list[Problem] = []
     unplaced: list[Unplaced] = []
+    # A scan's searchable copy made by OCR: filed beside the original, never stored as a value.
+    searchable_pdf: bytes | None = Field(default=None, exclude=True, repr=False)
 
 
 class Report(BaseModel):

@@ -18,7 +18,15 @@ from blankett.models.normalise import (
     parse_amount,
     parse_date,
 )
-from blankett.models.records import Extraction, Problem, Report, Severity, Source, Unplaced
+from blankett.models.records import (
+    SCAN_KINDS,
+    Extraction,
+    Problem,
+    Report,
+    Severity,
+    Source,
+    Unplaced,
+)
 from blankett.models.spec import FieldSpec, FormSpec, Routing
 from blankett.models.text import collapse_space, fold, fold_label, one_line, words
 
@@ -45,7 +53,7 @@ class Checked:
     def needs_review(self) -> bool:
         """Something a person should look at before trusting the values: a field placed only
         by where it stands or what its answer looks like, or text no field claims."""
-        return bool(self.unplaced) or any(p.code == "guessed_label" for p in self.problems)
+        return bool(self.unplaced) or any(p.code in ("guessed_label", "ocr") for p in self.problems)
 
 
 @dataclass
@@ -104,7 +112,7 @@ def check(extraction: Extraction, rules: Rules) -> Checked:
     problems: list[Problem] = list(extraction.problems)
     fields: dict[str, Value] = dict.fromkeys(rules.spec.keys)
     sources: dict[str, Source] = {}
-    if extraction.kind == "pdf-scanned":
+    if extraction.kind in SCAN_KINDS and not extraction.values:
         # Nothing was read, so nothing can be said to be missing: the scan is the problem.
         return Checked(fields, problems, rules.routing.consultants(None), sources)
     answers = _joint_application(_gather_contact(

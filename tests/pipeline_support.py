@@ -24,6 +24,7 @@ from blankett.flows.intake import Taken, recover, take_file
 from blankett.flows.messaging import DeliveryOutcome, deliver_pending
 from blankett.flows.pipeline import Pipeline
 from blankett.flows.settings import Home, init_home, load_home
+from blankett.models.records import SCAN_KINDS
 
 YEAR = 2026
 SENDER = "blankett@example.org"
@@ -53,16 +54,19 @@ def routing_toml(areas: dict[str, tuple[str, ...]] = AREAS,
 
 
 def make_home(root: Path, *, smtp_port: int | None = None,
-              areas: dict[str, tuple[str, ...]] = AREAS) -> Home:
+              areas: dict[str, tuple[str, ...]] = AREAS, ocr: bool = False) -> Home:
     """A fresh home for grant year 2026, quick to settle, routing to @example.org consultants;
-    by SMTP to 127.0.0.1 when a port is given, else into its outbox/."""
+    by SMTP to 127.0.0.1 when a port is given, else into its outbox/. Scans go to a person
+    unless `ocr`: the corpus's scans stand for those OCR cannot read (tests/test_ocr.py reads
+    them)."""
     init_home(root)
     smtp = (f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nstarttls = false\n'
             f'sender = "{SENDER}"\ntimeout_seconds = 10\n' if smtp_port
             else f'[smtp]\nsender = "{SENDER}"\n')
     (root / "blankett.toml").write_text(
         f'[grant]\nyear = {YEAR}\n\n[inbox]\nstable_seconds = 0.2\nunfinished_grace_seconds = 0\n\n'
-        f'[routing]\nfile = "routing.toml"\n\n{smtp}', encoding="utf-8")
+        f'[routing]\nfile = "routing.toml"\n\n{smtp}\n[ocr]\nenabled = {str(ocr).lower()}\n',
+        encoding="utf-8")
     write_routing(root, areas)
     return load_home(root)
 
@@ -106,12 +110,12 @@ def intake_pass(pipeline: Pipeline, patience: float = 3.0) -> tuple[list[Taken],
 
 def expected_recipients(case: Case) -> tuple[str, ...]:
     """The area's consultants; the fallback ones for an unclear area, a scan, an unreadable file."""
-    area = case.fields.get("strategic_area") if case.kind not in (None, "pdf-scanned") else None
+    area = case.fields.get("strategic_area") if case.kind not in (None, *SCAN_KINDS) else None
     return AREAS[area] if isinstance(area, str) else FALLBACK
 
 
 def expected_outcome(case: Case) -> str:
-    if case.kind in (None, "pdf-scanned"):
+    if case.kind in (None, *SCAN_KINDS):
         return "unreadable"
     return "complete" if case.complete else "incomplete"
 

@@ -12,7 +12,7 @@ import pytest
 from blankett.fixtures.corpus import Case
 from blankett.models.spec import CORE_KEYS
 
-KINDS = {"docx", "pdf-form", "pdf-text", "pdf-scanned"}
+KINDS = {"docx", "pdf-form", "pdf-text", "pdf-scanned", "image"}
 
 
 def blankett(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -49,6 +49,7 @@ from blankett.flows.messaging import DeliveryOutcome
 from blankett.flows.pipeline import Pipeline, open_pipeline
 from blankett.flows.settings import Home, load_home
 from blankett.flows.store import Message, Store, StoreError, Submission
+from blankett.models.records import SCAN_KINDS
 
 ROUNDS = int(os.environ.get("BLANKETT_FAULT_ROUNDS", "2"))
 PAGE = 4096
@@ -62,7 +63,7 @@ def _sha(data: bytes) -> str:
 
 
 def _readable(corpus: list[Case]) -> list[Case]:
-    return [c for c in corpus if c.kind not in (None, "pdf-scanned")]
+    return [c for c in corpus if c.kind not in (None, *SCAN_KINDS)]
 
 
 def _unreadable(corpus: list[Case]) -> list[Case]:

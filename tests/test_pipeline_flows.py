@@ -38,6 +38,7 @@ from blankett.flows.home_commands import cmd_status
 from blankett.flows.pipeline import open_pipeline
 from blankett.flows.settings import Home
 from blankett.flows.store import Application, Result, Store
+from blankett.models.records import SCAN_KINDS
 from blankett.models.spec import load_spec
 
 FILES = (
@@ -99,14 +100,14 @@ def _taken_in(home: Home) -> None:
 
 
 def _subject_start(case: Case) -> str:
-    if case.kind in (None, "pdf-scanned"):
+    if case.kind in (None, *SCAN_KINDS):
         return f"Oläsbar fil: {case.name}"
     return f"Ansökan: {case.fields['municipality']} – {case.fields['project_title']} ("
 
 
 def _summary_line(case: Case, version: int = 1) -> str:
     status = STATUS_SV[expected_outcome(case)]
-    if case.kind in (None, "pdf-scanned"):
+    if case.kind in (None, *SCAN_KINDS):
         return f"Ny: {case.name} ({status})."
     name = f"{case.fields['municipality']} – {case.fields['project_title']}"
     return f"Ny: {name} ({status})." if version == 1 else f"Ny version {version}: {name} ({status})."
@@ -357,7 +358,7 @@ def test_status_json_has_one_row_per_application(
         assert row["version"] == 1 and row["last_report_sent"]
         missing = sorted(f for f, code in case.problems if code == "missing" and f in REQUIRED)
         assert sorted(row["missing"]) == missing, case.name
-        if case.kind != "pdf-scanned":
+        if case.kind not in SCAN_KINDS:
             assert row["municipality"] == case.fields["municipality"]
             assert row["area"] == case.fields["strategic_area"]
 

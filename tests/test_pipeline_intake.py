@@ -40,6 +40,7 @@ from blankett.flows.messaging import DeliveryOutcome, deliver_pending, queue_sum
 from blankett.flows.pipeline import open_pipeline
 from blankett.flows.settings import Home
 from blankett.flows.store import Application, Message, Store, Submission
+from blankett.models.records import SCAN_KINDS
 
 
 @dataclass
@@ -171,7 +172,7 @@ def test_each_report_reaches_only_its_areas_consultants(whole_corpus: Run) -> No
     assert set(found) == set(CONSULTANTS)
     # Scans and unreadable files: the fallback consultants, and they alone.
     for case in whole_corpus.cases:
-        if case.kind in (None, "pdf-scanned"):
+        if case.kind in (None, *SCAN_KINDS):
             assert expected_recipients(case) == FALLBACK
 
 

@@ -1,0 +1,139 @@
+"""Scans and photos of forms: the page images recognised by OCR (extractors.ocr), the result read
+like a printed PDF, each answer marked as read by OCR with how sure the recognition was.
+
+A scan nothing can be read from (OCR not installed, too many pages, no words found) is reported
+as a scan for a person, never as an application with every field missing.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+
+from PIL import Image, UnidentifiedImageError
+from pypdf import PdfReader
+
+from blankett.extractors import ocr
+from blankett.extractors.context import ReadContext
+from blankett.extractors.errors import Unreadable
+from blankett.extractors.pdf_scanned import has_text_layer, scanned
+from blankett.extractors.pdf_text import answers, read_pages
+from blankett.models.messages import message
+from blankett.models.normalise import is_email
+from blankett.models.records import Extraction, FoundValue, Kind, Problem
+
+# What Tesseract's Swedish model reads for the "@" it has no letter for.
+_AT_READ_AS = ("(W", "(@", "(a", "Q", "Ö", "ö", "©", "®", "&")
+# A stray mark left of or right of a line: a speck read as a quote or a bar.
+_STRAY = re.compile(r"(?:^|\s)[’'`´‘|_~^°]+(?=\s|$)")
+
+
+def read_scanned_pdf(reader: PdfReader, context: ReadContext) -> Extraction:
+    unread = _not_read(context)
+    if unread is not None:
+        return scanned(unread)
+    pages: list[ocr.Page] = []
+    if len(reader.pages) > context.limits.ocr_max_pages:
+        return scanned(f"den har fler sidor ({len(reader.pages)}) än OCR läser "
+                       f"({context.limits.ocr_max_pages})")
+    for page in reader.pages:
+        image = _largest_image(page)
+        if image is None:
+            continue
+        width_inches = float(page.mediabox.width) / 72 or ocr.image_dpi(image)
+        pages.append(ocr.Page(image, max(30, round(image.width / width_inches))))
+    return _recognised(pages, context, "pdf-scanned")
+
+
+def read_image(data: bytes, context: ReadContext) -> Extraction:
+    """A photo or a scan saved as an image (PNG, JPEG, TIFF; a TIFF may hold several pages)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            picture = Image.open(io.BytesIO(data))
+            frames = getattr(picture, "n_frames", 1)
+            if frames > context.limits.ocr_max_pages:
+                return scanned(f"den har fler sidor ({frames}) än OCR läser "
+                               f"({context.limits.ocr_max_pages})", kind="image")
+            pages = []
+            for index in range(frames):
+                picture.seek(index)
+                frame = picture.convert("L")
+                pages.append(ocr.Page(frame, ocr.image_dpi(picture)))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise Unreadable("is an image too large to read safely") from None
+    except (UnidentifiedImageError, OSError, ValueError, EOFError) as exc:
+        raise Unreadable(f"is a damaged image ({' '.join(str(exc).split())[:100]})") from None
+    unread = _not_read(context)
+    if unread is not None:
+        return scanned(unread, kind="image")
+    return _recognised(pages, context, "image")
+
+
+def _not_read(context: ReadContext) -> str | None:
+    """Why scans are not read here, if they are not."""
+    if not context.limits.ocr:
+        return "OCR är avstängt i inställningarna"
+    return ocr.missing_reason() if ocr.tesseract() is None else None
+
+
+def _recognised(pages: list[ocr.Page], context: ReadContext, kind: Kind) -> Extraction:
+    if not pages:
+        return scanned(kind=kind)
+    recognised = ocr.recognise(pages, context.limits)
+    text = read_pages(recognised.pdf)
+    if recognised.empty_pages == recognised.pages or not has_text_layer(p.text for p in text):
+        return scanned("OCR hittade ingen text i den", kind=kind)
+    found = answers(text, context)
+    values = {key: _marked(key, value, recognised) for key, value in found.values.items()}
+    _repair_address(values)
+    problem = Problem(field=None, code="ocr", severity="warning", message=message("ocr"))
+    return Extraction(kind=kind, values=values, problems=[problem], unplaced=found.unplaced,
+                      searchable_pdf=recognised.pdf)
+
+
+def _marked(key: str, value: FoundValue, recognised: ocr.Recognised) -> FoundValue:
+    """Read by OCR, as sure as both the placement and the recognition are."""
+    text = _STRAY.sub("", value.value).strip()
+    sure = recognised.confidence(text)
+    source = value.source.model_copy(update={
+        "method": "ocr", "confidence": round(value.source.confidence * sure, 2)})
+    return FoundValue(value=text, source=source)
+
+
+def _repair_address(values: dict[str, FoundValue]) -> None:
+    """An e-mail address whose "@" the Swedish model could not read: repaired where exactly one
+    reading of the odd characters as "@" makes a valid address."""
+    found = values.get("contact_email")
+    if found is None or "@" in found.value:
+        return
+    word = found.value.strip().split()[0] if found.value.strip() else ""
+    repairs = {word[:at] + "@" + word[at + len(odd):]
+               for odd in _AT_READ_AS for at in _positions(word, odd)}
+    # A dot of the domain read as a comma, too.
+    repairs |= {local + "@" + domain.replace(",", ".") for r in list(repairs)
+                for local, _, domain in [r.partition("@")]}
+    valid = [r for r in repairs if is_email(r)]
+    if len(valid) == 1:
+        values["contact_email"] = FoundValue(value=valid[0], source=found.source)
+
+
+def _positions(word: str, odd: str) -> list[int]:
+    return [m.start() for m in re.finditer(re.escape(odd), word) if 0 < m.start() < len(word) - len(odd)]
+
+
+def _largest_image(page: object) -> Image.Image | None:
+    try:
+        images = list(page.images)  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    best = None
+    for item in images:
+        try:
+            image = item.image
+        except Exception:
+            continue
+        if image is not None and (best is None or image.width * image.height > best.width * best.height):
+            best = image
+    return best.convert("L") if best is not None else None

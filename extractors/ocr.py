@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 from blankett.extractors.errors import Unreadable
 from blankett.models.limits import Limits
@@ -120,6 +120,7 @@ def recognise(pages: Sequence[Page], limits: Limits) -> Recognised:
     program = tesseract()
     if program is None:
         raise Unreadable(missing_reason())
+    # Unreadable here says why OCR gave up, in Swedish: the scan goes to a person with it.
     if announce is not None:
         announce(limits.ocr_page_seconds * len(pages))
     with tempfile.TemporaryDirectory(prefix="blankett-ocr-") as tmp:
@@ -136,6 +137,9 @@ def recognise(pages: Sequence[Page], limits: Limits) -> Recognised:
                 image = image.resize((round(image.width * factor), round(image.height * factor)),
                                      Image.Resampling.BICUBIC)
                 dpi = _MIN_DPI
+            # Specks of dust and toner read as hyphens and full stops: a median filter takes
+            # them and leaves the letters (and the dots over them, at this resolution).
+            image = image.filter(ImageFilter.MedianFilter(3))
             image.save(source, dpi=(dpi, dpi))
             out = folder / f"page{number:04d}"
             _run(program, source, out, dpi, limits.ocr_page_seconds)
@@ -157,12 +161,12 @@ def _run(program: str, source: Path, out: Path, dpi: int, seconds: float) -> Non
              "pdf", "tsv"],
             capture_output=True, timeout=seconds, env=environment, check=False)
     except subprocess.TimeoutExpired:
-        raise Unreadable(f"has a page that OCR could not read within {seconds:g} s") from None
+        raise Unreadable(f"en sida tog längre tid än {seconds:g} s") from None
     except OSError as exc:
-        raise Unreadable(f"could not be read by OCR ({exc.strerror or exc})") from None
+        raise Unreadable(f"Tesseract kunde inte startas ({exc.strerror or exc})") from None
     if done.returncode != 0:
         reason = " ".join(done.stderr.decode("utf-8", "replace").split())[:120]
-        raise Unreadable(f"could not be read by OCR ({reason or 'tesseract failed'})")
+        raise Unreadable(f"Tesseract misslyckades ({reason or 'okänt fel'})")
 
 
 def _words(tsv: Path) -> list[tuple[str, float]]:

@@ -24,7 +24,7 @@ from blankett.models.normalise import is_email
 from blankett.models.records import Extraction, FoundValue, Kind, Problem
 
 # What Tesseract's Swedish model reads for the "@" it has no letter for.
-_AT_READ_AS = ("(W", "(@", "(a", "Q", "Ö", "ö", "©", "®", "&")
+_AT_READ_AS = ("QÖ", "ÖQ", "(W", "(@", "(a", "Q", "Ö", "ö", "©", "®", "&", "@@")
 # A stray mark left of or right of a line: a speck read as a quote or a bar.
 _STRAY = re.compile(r"(?:^|\s)[’'`´‘|_~^°]+(?=\s|$)")
 
@@ -81,7 +81,11 @@ def _not_read(context: ReadContext) -> str | None:
 def _recognised(pages: list[ocr.Page], context: ReadContext, kind: Kind) -> Extraction:
     if not pages:
         return scanned(kind=kind)
-    recognised = ocr.recognise(pages, context.limits)
+    try:
+        recognised = ocr.recognise(pages, context.limits)
+    except Unreadable as exc:
+        # A page too slow to recognise, Tesseract failing: still a scan a person can read.
+        return scanned(str(exc), kind=kind)
     text = read_pages(recognised.pdf)
     if recognised.empty_pages == recognised.pages or not has_text_layer(p.text for p in text):
         return scanned("OCR hittade ingen text i den", kind=kind)
@@ -108,15 +112,13 @@ def _repair_address(values: dict[str, FoundValue]) -> None:
     found = values.get("contact_email")
     if found is None or "@" in found.value:
         return
-    word = found.value.strip().split()[0] if found.value.strip() else ""
+    # An address holds no spaces and no commas: a dot read as a comma, a gap read as a space.
+    word = "".join(found.value.split("\n")[0].split()).replace(",", ".")
     repairs = {word[:at] + "@" + word[at + len(odd):]
                for odd in _AT_READ_AS for at in _positions(word, odd)}
-    # A dot of the domain read as a comma, too.
-    repairs |= {local + "@" + domain.replace(",", ".") for r in list(repairs)
-                for local, _, domain in [r.partition("@")]}
-    valid = [r for r in repairs if is_email(r)]
+    valid = {r for r in repairs if is_email(r)}
     if len(valid) == 1:
-        values["contact_email"] = FoundValue(value=valid[0], source=found.source)
+        values["contact_email"] = FoundValue(value=valid.pop(), source=found.source)
 
 
 def _positions(word: str, odd: str) -> list[int]:

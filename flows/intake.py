@@ -32,6 +32,7 @@ from blankett.flows.messaging import (
     queue_warning_reports,
 )
 from blankett.flows.pipeline import Pipeline, relative
+from blankett.flows.reports import searchable_copy
 from blankett.flows.store import Submission, store_problem
 from blankett.models.records import Extraction
 
@@ -166,15 +167,18 @@ def _file(pipeline: Pipeline, path: Path, name: str, sha: str, size: int, receiv
     except ChangedMeanwhile:  # back in the inbox; should it not get there, recover() sees to it
         _forget(pipeline, intent)
         raise
+    _keep_searchable(pipeline, target, extraction)
     try:
         return _record(pipeline, intent, target, name, sha, extraction)
     except BaseException:
         if not _still_moving(pipeline, intent):
             raise  # recorded after all (stopped just after the commit): the filing stands
         # Not recorded: put the file back so that nothing is lost and the next pass retries.
-        # Its note in failed/ goes too, or it would name a file that is not there.
+        # Its note in failed/ and its searchable copy go too, or they would name a file that is
+        # not there.
         _move(target, _free(path))
         _note(target).unlink(missing_ok=True)
+        searchable_copy(target).unlink(missing_ok=True)
         _forget(pipeline, intent)
         raise
 
@@ -267,6 +271,7 @@ def _finish(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str) -
         # Read differently now (a new limit, say): kept where it is; the record says why.
         log.warning("%s: read differently after a restart; kept at %s", name, stored)
     log.info("%s: finishing a crashed run's work", name)
+    _keep_searchable(pipeline, target, extraction)
     return [_record(pipeline, intent, target, name, sha, extraction)]
 
 
@@ -322,6 +327,24 @@ def _record(pipeline: Pipeline, intent: int, target: Path, name: str, sha: str,
     # telling that the file was archived, when it is back in the inbox.
     log.log(said[0], said[1], *said[2])
     return taken
+
+
+def _keep_searchable(pipeline: Pipeline, target: Path, extraction: Extraction | Failure) -> None:
+    """A scan's searchable copy, made by OCR, beside the original as received, before the report
+    that attaches it is written. Only a copy: a disk that cannot take it costs the copy, never
+    the filing."""
+    if isinstance(extraction, Failure) or not extraction.searchable_pdf:
+        return
+    copy = searchable_copy(target)
+    partial = copy.with_name(copy.name + ".part")
+    try:
+        partial.write_bytes(extraction.searchable_pdf)
+        os.replace(partial, copy)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        log.warning("%s: its searchable copy cannot be kept (%s)", target.name, exc.strerror or exc)
+        return
+    log.info("%s: searchable copy kept as %s", target.name, relative(pipeline.home, copy))
 
 
 def _note(target: Path) -> Path:

@@ -62,8 +62,33 @@ def render_report(report: CompletenessReport, *, sender: str,
     if attachment is not None:
         data, (maintype, subtype) = attachment
         message.add_attachment(data, maintype, subtype, filename=_attachment_name(app.file_name))
+        copy = _searchable(report, archive_root)
+        if copy is not None:
+            stem = app.file_name.rsplit(".", 1)[0] if "." in app.file_name else app.file_name
+            message.add_attachment(copy, "application", "pdf",
+                                   filename=_attachment_name(f"{stem} (sökbar, OCR).pdf"))
     _fix_boundaries(message, report.key)
     return message
+
+
+def searchable_copy(archived: Path) -> Path:
+    """Where a scan's searchable copy, made by OCR, is kept: beside the original."""
+    return archived.with_name(archived.name + ".ocr.pdf")
+
+
+def _searchable(report: CompletenessReport, archive_root: Path | None) -> bytes | None:
+    path = Path(report.application.archived_path)
+    if not path.is_absolute():
+        if archive_root is None:
+            return None
+        path = archive_root / path
+    copy = searchable_copy(path)
+    try:
+        if copy.stat().st_size > MAX_ATTACHMENT_BYTES:
+            return None
+        return copy.read_bytes()
+    except OSError:
+        return None
 
 
 def render_summary(summary: TriageSummary, *, sender: str) -> EmailMessage:

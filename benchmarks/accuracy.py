@@ -14,12 +14,16 @@ of the reworded forms (fixtures/reworded.py). For each:
 from __future__ import annotations
 
 import argparse
+import io
 import platform
 import re
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from pypdf import PdfReader
 
 from blankett.fixtures.corpus import Case, build_corpus
 from blankett.flows.examine import Examiner, Failure
@@ -135,7 +139,11 @@ def main() -> int:
     parser.add_argument("--per-layout", type=int, default=6, help="forms per layout and half")
     parser.add_argument("--failures", action="store_true", help="list every wrong field of the tune half")
     parser.add_argument("--half", choices=("tune", "heldout", "both"), default="both")
+    parser.add_argument("--scans", action="store_true",
+                        help="instead: scans of corpus forms read by OCR, by resolution and skew")
     args = parser.parse_args()
+    if args.scans:
+        return scans()
 
     from blankett.fixtures.messy import messy_cases
     from blankett.fixtures.reworded import reworded_cases
@@ -180,6 +188,45 @@ def main() -> int:
             if name in results:
                 print(f"\n## wrong in {name}\n")
                 print("\n".join(results[name].failures))
+    return 0
+
+
+def scans() -> int:
+    """Applications scanned at every resolution, mode and skew of the grid, read by OCR: field
+    accuracy, and whether the verdict is the one the digital form gets (its own, as the corpus
+    reads every digital form right)."""
+    from blankett.extractors import ocr
+    from blankett.fixtures.answers import application, profile
+    from blankett.fixtures.form import MUNICIPALITIES, REQUIRED
+    from blankett.fixtures.scans import GRID, scanned_file
+    from blankett.fixtures.themes import THEMES
+
+    if ocr.tesseract() is None:
+        print(f"Tesseract with its Swedish model is not installed ({ocr.INSTALL_HINT}).")
+        return 1
+    reader = examiner()
+    apps = []
+    for n in range(6):
+        app = application(profile(MUNICIPALITIES[n * 8], n), THEMES[n % len(THEMES)], YEAR, variant=n)
+        apps.append(app.empty(*sorted(REQUIRED)[n:n + 1]) if n % 3 == 2 else app)
+    print(f"Python {platform.python_version()}, {len(apps)} applications (two with an answer left "
+          "out), each scanned in every way of the grid.\n")
+    print("| dpi | mode | skew | forms | field accuracy | verdicts as the digital form | s a page |")
+    print("|---|---|---|---|---|---|---|")
+    for scan in GRID:
+        fields, verdicts, seconds, pages = Tally(), Tally(), 0.0, 0
+        for n, app in enumerate(apps):
+            data = scanned_file(app, scan, f"scan-{n}")
+            start = time.perf_counter()
+            report = reader.examine_bytes(scan.name, data)
+            seconds += time.perf_counter() - start
+            pages += len(PdfReader(io.BytesIO(data)).pages)
+            got = report.fields if isinstance(report, Report) else {}
+            for key, expected in app.expected.items():
+                fields.add(comparable(got.get(key)) == comparable(expected))
+            verdicts.add(isinstance(report, Report) and report.complete is app.complete)
+        print(f"| {scan.dpi} | {scan.mode} | {scan.skew:g}° | {verdicts.total} | {fields.share:.3f} "
+              f"| {verdicts.share:.3f} | {seconds / max(pages, 1):.1f} |")
     return 0
 
 

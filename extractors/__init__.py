@@ -23,6 +23,10 @@ def read(data: bytes, context: ReadContext) -> Extraction:
         raise Unreadable(f"is too large ({len(data) // 1024 // 1024} MB; the limit is "
                          f"{context.limits.max_file_bytes // 1024 // 1024} MB)")
     kind = sniff(data)
+    if kind in ("doc", "odt", "rtf"):
+        from blankett.extractors.convert import to_docx
+
+        data, kind = to_docx(data, kind, context.limits.convert_seconds), "docx"
     if kind == "docx":
         from blankett.extractors.docx import read_docx
 

@@ -8,14 +8,12 @@ from typing import Literal
 
 from blankett.extractors.errors import Unreadable
 
-Container = Literal["docx", "pdf", "image"]
+Container = Literal["docx", "pdf", "image", "doc", "odt", "rtf"]
 
 # Pictures of pages that OCR reads.
 _IMAGES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Word 97-2003 and the other old Office formats
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "is in the old Word format (.doc, Word 97-2003) or another "
-                                          "Office format; save it as .docx or PDF"),
-    (b"{\\rtf", "a Rich Text (.rtf) file, not a supported form format; save it as .docx or PDF"),
     (b"GIF8", "an image (GIF), not a supported form format; send a PDF, PNG or JPEG"),
     (b"BM", "an image (BMP), not a supported form format; send a PDF, PNG or JPEG"),
 )
@@ -31,6 +29,10 @@ def sniff(data: bytes) -> Container:
         return _zip_kind(data)
     if data.startswith(_IMAGES):
         return "image"
+    if data.startswith(_OLE):
+        return "doc"
+    if data.startswith(b"{\\rtf"):
+        return "rtf"
     for signature, reason in _SIGNATURES:
         if data.startswith(signature):
             raise Unreadable(reason if reason.startswith("is ") else f"is {reason}")
@@ -46,8 +48,10 @@ def _zip_kind(data: bytes) -> Container:
             mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
     except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError):
         raise Unreadable("is a damaged zip or Word file: its contents cannot be read") from None
+    if b"opendocument.text" in mimetype:
+        return "odt"
     if b"opendocument" in mimetype:
-        raise Unreadable("is an OpenDocument (.odt) file, not supported; save it as .docx or PDF")
+        raise Unreadable("is an OpenDocument spreadsheet or presentation, not a text document")
     if "word/document.xml" in names:
         return "docx"
     if "xl/workbook.xml" in names or "ppt/presentation.xml" in names:

@@ -11,7 +11,8 @@ from blankett.models.spec import FormSpec, Routing
 
 _MAX_ANSWER = 160
 # How a field was found when not by its own label, as the "Hittat" column says it.
-_HOW = {"synonym": "synonym", "words": "ord", "position": "plats", "shape": "form", "label": ""}
+_HOW = {"synonym": "synonym", "words": "ord", "position": "plats", "shape": "svarets form",
+        "label": ""}
 
 
 def render_report(console: Console, report: Report, spec: FormSpec, routing: Routing) -> None:
@@ -39,9 +40,10 @@ def render_report(console: Console, report: Report, spec: FormSpec, routing: Rou
                 where += f" ({_HOW[source.matched_by]} {source.confidence:.2f})"
         table.add_row(_short_label(field.label), _shown(field.key, value, areas), where)
     console.print(table)
-    if report.needs_review:
-        console.print(Text("  Kontrollera: värden placerade utan sin rubrik eller text utan fält",
-                           style="yellow"))
+    guessed = [f"{_short_label(spec.field(key).label)} (rubriken ”{source.label}”)"
+               for key, source in report.sources.items() if source.guessed]
+    if guessed:
+        console.print(Text.assemble(("  Kontrollera: ", "yellow"), "; ".join(guessed)))
     for part in report.unplaced:
         console.print(Text.assemble(("  Övrigt: ", "dim"), (part.heading, "bold"), " – ",
                                     _shown("", part.text, areas)))

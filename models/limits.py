@@ -28,3 +28,5 @@ class Limits(BaseModel):
     ocr: bool = True
     ocr_page_seconds: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     ocr_max_pages: int = Field(default=30, gt=0)
+    # An old format (.doc, .odt, .rtf) converted by LibreOffice, where installed, in at most this.
+    convert_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)

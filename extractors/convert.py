@@ -1,0 +1,69 @@
+"""Old and other word-processor formats (.doc, .odt, .rtf), turned into .docx by LibreOffice and
+then read as Word files.
+
+LibreOffice runs headless in a process group of its own, with a profile of its own (a LibreOffice
+the user has open must not take the job) and under a time limit; inside a reader worker it also
+keeps the worker's memory limit. Without LibreOffice such a file is refused with one line that
+says how to have it read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from blankett.extractors.errors import Unreadable
+
+Legacy = Literal["doc", "odt", "rtf"]
+INSTALL_HINT = "sudo apt-get install libreoffice-writer-nogui"
+_NAMES: dict[Legacy, str] = {
+    "doc": "an old Word file (.doc, Word 97-2003)",
+    "odt": "an OpenDocument text (.odt)",
+    "rtf": "a Rich Text file (.rtf)",
+}
+
+
+@cache
+def soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def to_docx(data: bytes, kind: Legacy, seconds: float) -> bytes:
+    """The document as LibreOffice saves it as .docx; Unreadable when it cannot."""
+    program = soffice()
+    if program is None:
+        raise Unreadable(f"is {_NAMES[kind]}; install LibreOffice to have it read "
+                         f"({INSTALL_HINT}), or ask for a .docx or PDF")
+    with tempfile.TemporaryDirectory(prefix="blankett-convert-") as tmp:
+        folder = Path(tmp)
+        source = folder / f"form.{kind}"
+        source.write_bytes(data)
+        command = [program, f"-env:UserInstallation={(folder / 'profile').as_uri()}", "--headless",
+                   "--norestore", "--convert-to", "docx", "--outdir", str(folder / "out"), str(source)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            _kill(process)
+            raise Unreadable(f"is {_NAMES[kind]} that LibreOffice could not convert within "
+                             f"{seconds:g} s") from None
+        converted = folder / "out" / "form.docx"
+        if not converted.is_file():
+            raise Unreadable(f"is {_NAMES[kind]} that LibreOffice cannot open: damaged, or not "
+                             "a text document")
+        return converted.read_bytes()
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """LibreOffice starts helpers of its own: stop its whole process group."""
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

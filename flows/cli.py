@@ -133,13 +133,17 @@ def rerun(
     = None,
     all_: Annotated[bool, typer.Option("--all", help="Every application of the grant year.")]
     = False,
+    failed: Annotated[bool, typer.Option(
+        "--failed", help="The unreadable files in failed/: those read now (after an upgrade, or "
+        "once OCR or LibreOffice is installed) are taken in as applications and reported.")]
+    = False,
     home: HomeOption = None,
 ) -> None:
     """Read applications' latest versions again (after the readers improved, say) and report to
     the consultants only where the result changed."""
     from blankett.flows.home_commands import cmd_rerun
 
-    raise typer.Exit(cmd_rerun(environment, _home(home), targets or [], all_))
+    raise typer.Exit(cmd_rerun(environment, _home(home), targets or [], all_, failed))
 
 
 @app.command()

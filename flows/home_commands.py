@@ -225,26 +225,35 @@ def cmd_nightly(env: Environment, root: Path) -> int:
     if result is None:
         return EXIT_FAILED
     print(f"Checked {result['checked']} applications ({result['changed']} changed, "
-          f"{result['reread']} read again); {result['summaries']} summaries queued; "
+          f"{result['reread']} read again, {result['retaken']} taken from failed/); "
+          f"{result['summaries']} summaries queued; "
           f"messages sent: {result['sent']}"
           + (f", {result['pending']} waiting" if result["pending"] else "") + ".",
           file=env.stdout)
     return EXIT_OK
 
 
-def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool) -> int:
+def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool,
+              failed: bool = False) -> int:
     home = _ready_home(env, root)
     if home is None:
         return EXIT_ERROR
-    if not targets and not everything:
-        env.error("error: name an application id or an archived file, or use --all")
+    if not targets and not everything and not failed:
+        env.error("error: name an application id or an archived file, or use --all or --failed")
         return EXIT_ERROR
-    ids = None if everything else _application_ids(env, home, targets)
-    if ids is None and not everything:
+    ids = None if everything or not targets else _application_ids(env, home, targets)
+    if ids is None and targets and not everything:
         return EXIT_ERROR
-    result = _run_flow(env, home, "rerun", lambda flows: flows.rerun(str(home.root), ids))
+    applications = everything or bool(targets)
+    result = _run_flow(env, home, "rerun", lambda flows: flows.rerun(
+        str(home.root), ids, failed=failed, applications=applications))
     if result is None:
         return EXIT_FAILED
+    if failed and not applications:
+        print(f"Read the unreadable files again: {result['retaken']} taken in as applications, "
+              f"{result['still_failed']} still unreadable; messages sent: {result['sent']}.",
+              file=env.stdout)
+        return EXIT_OK
     if ids is not None and result["checked"] < len(set(ids)):
         unknown = len(set(ids)) - result["checked"]
         which = "one of the ids names" if unknown == 1 else f"{unknown} of the ids name"

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from blankett.flows.durable import fsync_folder
 from blankett.flows.examine import Failure
 from blankett.flows.isolation import WorkerUnavailable
-from blankett.flows.ledger import record_version, status_of
+from blankett.flows.ledger import as_utc, record_version, status_of
 from blankett.flows.messaging import (
     queue_failure_report,
     queue_version_report,
@@ -167,7 +167,7 @@ def _file(pipeline: Pipeline, path: Path, name: str, sha: str, size: int, receiv
     except ChangedMeanwhile:  # back in the inbox; should it not get there, recover() sees to it
         _forget(pipeline, intent)
         raise
-    _keep_searchable(pipeline, target, extraction)
+    keep_searchable(pipeline, target, extraction)
     try:
         return _record(pipeline, intent, target, name, sha, extraction)
     except BaseException:
@@ -255,8 +255,54 @@ def recover(pipeline: Pipeline) -> list[Taken]:
     return done
 
 
+def retake_failed(pipeline: Pipeline) -> list[Taken]:
+    """Read the grant year's unreadable files in failed/ again (after an upgrade, or once OCR
+    or LibreOffice is installed). Those now read are taken in as applications with the time
+    they were received, filed into the archive and reported; the others stay where they are."""
+    with pipeline.store.session() as session:
+        failed = [(s.id, s.stored_path, s.original_name, s.sha256, s.received_at)
+                  for s in session.scalars(select(Submission).where(
+                      Submission.state == "failed", Submission.year == pipeline.year))]
+    taken: list[Taken] = []
+    for intent, stored, name, sha, received in failed:
+        source = pipeline.home.root / stored
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            log.warning("%s: cannot be read again from %s (%s)", name, stored, exc.strerror or exc)
+            continue
+        extraction = pipeline.examiner.read(name, data)
+        if isinstance(extraction, Failure):
+            continue
+        target = _free(_destination(pipeline.home.archive / str(pipeline.year),
+                                    _stamp(pipeline, as_utc(received)), sha, name))
+        # Write-ahead as for a new file: where it goes is recorded before it goes. Its name in
+        # failed/ is the same, so that recover() can tell an interrupted move from a lost file.
+        with pipeline.store.session() as session:
+            submission = session.get(Submission, intent)
+            if submission is None or submission.state != "failed":
+                continue
+            submission.state = "moving"
+            submission.stored_path = relative(pipeline.home, target)
+        _move_to(source, target)
+        _note(source).unlink(missing_ok=True)
+        keep_searchable(pipeline, target, extraction)
+        log.info("%s: read now, taken from failed/ as received %s", name, as_utc(received))
+        taken.append(_record(pipeline, intent, target, name, sha, extraction))
+    return taken
+
+
 def _finish(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str) -> list[Taken]:
     target = pipeline.home.root / stored
+    left = pipeline.home.failed / target.name
+    if not target.exists() and _holds(left, sha):
+        # A file being taken again from failed/ when the run stopped: it stays a failure.
+        with pipeline.store.session() as session:
+            submission = session.get(Submission, intent)
+            if submission is not None:
+                submission.state = "failed"
+                submission.stored_path = relative(pipeline.home, left)
+        return []
     if not target.exists():
         _forget(pipeline, intent)
         return []
@@ -271,7 +317,7 @@ def _finish(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str) -
         # Read differently now (a new limit, say): kept where it is; the record says why.
         log.warning("%s: read differently after a restart; kept at %s", name, stored)
     log.info("%s: finishing a crashed run's work", name)
-    _keep_searchable(pipeline, target, extraction)
+    keep_searchable(pipeline, target, extraction)
     return [_record(pipeline, intent, target, name, sha, extraction)]
 
 
@@ -329,7 +375,7 @@ def _record(pipeline: Pipeline, intent: int, target: Path, name: str, sha: str,
     return taken
 
 
-def _keep_searchable(pipeline: Pipeline, target: Path, extraction: Extraction | Failure) -> None:
+def keep_searchable(pipeline: Pipeline, target: Path, extraction: Extraction | Failure) -> None:
     """A scan's searchable copy, made by OCR, beside the original as received, before the report
     that attaches it is written. Only a copy: a disk that cannot take it costs the copy, never
     the filing."""

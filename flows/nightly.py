@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from blankett.extractors import EXTRACTOR_VERSION
+from blankett.extractors import EXTRACTOR_VERSION, ocr
 from blankett.flows.examine import Failure
+from blankett.flows.intake import keep_searchable
 from blankett.flows.ledger import add_result, flag_other_activities, same_outcome
 from blankett.flows.messaging import queue_rerun_report, queue_warning_reports
 from blankett.flows.pipeline import Pipeline
-from blankett.flows.store import Application
-from blankett.models.records import Extraction
+from blankett.flows.store import Application, Result
+from blankett.models.records import SCAN_KINDS, Extraction
 
 log = logging.getLogger("blankett.nightly")
 
@@ -47,13 +48,19 @@ def revalidate_all(pipeline: Pipeline, *, reread: bool = False,
     return Revalidated(checked, changed, reread_count)
 
 
+def _unread_scan(pipeline: Pipeline, result: Result) -> bool:
+    """A scan left for a person that OCR, installed or turned on since, may now read."""
+    return (result.kind in SCAN_KINDS and any(p.code == "scanned" for p in result.problems)
+            and pipeline.examiner.limits.ocr and ocr.tesseract() is not None)
+
+
 def _revalidate(pipeline: Pipeline, session: Session, application: Application, reread: bool,
                 report: bool) -> tuple[bool, bool]:
     version = application.latest
     previous = version.result
     submission = version.submission
     extraction: Extraction | Failure
-    again = reread or previous.extractor_version < EXTRACTOR_VERSION
+    again = reread or previous.extractor_version < EXTRACTOR_VERSION or _unread_scan(pipeline, previous)
     if again:
         path = pipeline.home.root / submission.stored_path
         try:
@@ -68,6 +75,7 @@ def _revalidate(pipeline: Pipeline, session: Session, application: Application, 
             log.warning("%s: reading it again failed (%s); its last result is kept",
                         submission.original_name, extraction.reason)
             return False, True
+        keep_searchable(pipeline, path, extraction)
     else:
         extraction = Extraction.model_validate(previous.raw)
     result_report = pipeline.examiner.report(submission.original_name, submission.sha256,

@@ -14,7 +14,7 @@ from prefect.utilities.annotations import quote
 
 from blankett.flows import nightly as nightly_steps
 from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.intake import Taken, recover, take_file
+from blankett.flows.intake import Taken, recover, retake_failed, take_file
 from blankett.flows.locking import home_lock
 from blankett.flows.messaging import DeliveryOutcome, deliver_pending, queue_summaries
 from blankett.flows.pipeline import Pipeline, open_pipeline
@@ -107,6 +107,11 @@ def revalidate(pipeline: Pipeline) -> nightly_steps.Revalidated:
 
 
 @_step
+def retake(pipeline: Pipeline) -> list[Taken]:
+    return retake_failed(pipeline)
+
+
+@_step
 def summarise(pipeline: Pipeline, day: str, generated_at: datetime) -> int:
     return queue_summaries(pipeline, day, generated_at).queued
 
@@ -118,6 +123,7 @@ def nightly(home: str, day: str | None = None) -> dict[str, Any]:
     generated_at = datetime.now(UTC)
     try:
         with home_lock(pipeline.home.root):
+            retaken = retake(quote(pipeline))
             checked = revalidate(quote(pipeline))
             summaries = summarise(quote(pipeline),
                                   day or generated_at.astimezone().date().isoformat(), generated_at)
@@ -126,26 +132,43 @@ def nightly(home: str, day: str | None = None) -> dict[str, Any]:
         pipeline.close()
     create_markdown_artifact(
         markdown=(f"Omprövade ansökningar: {checked.checked}, ändrade: {checked.changed}, "
-                  f"omlästa: {checked.reread}\n\nSammanställningar: {summaries}; "
+                  f"omlästa: {checked.reread}; olästa filer som nu kunde läsas: {len(retaken)}"
+                  f"\n\nSammanställningar: {summaries}; "
                   f"skickade meddelanden: {delivered.sent}; väntar: {delivered.pending}"),
         key="nightly-run", description="The last nightly run")
     return {"checked": checked.checked, "changed": checked.changed, "reread": checked.reread,
-            "summaries": summaries, "sent": delivered.sent, "pending": delivered.pending}
+            "retaken": len(retaken), "summaries": summaries, "sent": delivered.sent,
+            "pending": delivered.pending}
 
 
 @flow(name="rerun", log_prints=False)
-def rerun(home: str, application_ids: list[int] | None = None) -> dict[str, int]:
+def rerun(home: str, application_ids: list[int] | None = None, failed: bool = False,
+          applications: bool = True) -> dict[str, int]:
     """Read applications' latest versions again (all of the grant year when no ids are given),
-    check them, and report to the consultants only where the result changed."""
+    check them, and report to the consultants only where the result changed; with `failed`,
+    also the unreadable files in failed/, taking in those now read."""
     pipeline = open_pipeline(load_home(Path(home)))
     try:
         with home_lock(pipeline.home.root):
-            checked = reread(quote(pipeline), application_ids)
+            retaken = retake(quote(pipeline)) if failed else []
+            checked = reread(quote(pipeline), application_ids) if applications else \
+                nightly_steps.Revalidated(0, 0, 0)
             delivered = deliver(quote(pipeline))
+            still_failed = _still_failed(pipeline) if failed else 0
     finally:
         pipeline.close()
     return {"checked": checked.checked, "changed": checked.changed, "sent": delivered.sent,
-            "pending": delivered.pending}
+            "pending": delivered.pending, "retaken": len(retaken), "still_failed": still_failed}
+
+
+def _still_failed(pipeline: Pipeline) -> int:
+    from sqlalchemy import func, select
+
+    from blankett.flows.store import Submission
+
+    with pipeline.store.session() as session:
+        return int(session.scalar(select(func.count()).select_from(Submission).where(
+            Submission.state == "failed", Submission.year == pipeline.year)) or 0)
 
 
 @_step

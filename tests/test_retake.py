@@ -1,0 +1,117 @@
+"""Reading again what could not be read: files in failed/ once the reason is gone (`rerun
+--failed`, and nightly), scans once OCR is turned on or installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pipeline_support import intake_pass, make_home
+from sqlalchemy import select
+
+from blankett.extractors import ocr
+from blankett.fixtures.corpus import build_corpus
+from blankett.fixtures.scans import Scan, scanned_file
+from blankett.flows.delivery import OutboxDelivery
+from blankett.flows.intake import recover, retake_failed
+from blankett.flows.ledger import status_of
+from blankett.flows.nightly import revalidate_all
+from blankett.flows.pipeline import open_pipeline
+from blankett.flows.reports import searchable_copy
+from blankett.flows.settings import Home, load_home
+from blankett.flows.store import Application, Submission
+
+FORM = next(c for c in build_corpus(2026) if c.name == "pdf_utskrift_tabell_dalsed.pdf")
+
+
+def _set(home: Home, line: str, section: str) -> Home:
+    settings = home.root / "blankett.toml"
+    settings.write_text(settings.read_text(encoding="utf-8") + f"\n[{section}]\n{line}\n",
+                        encoding="utf-8")
+    return load_home(home.root)
+
+
+def _pass(home: Home) -> list:
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    try:
+        return intake_pass(pipeline)[0]
+    finally:
+        pipeline.close()
+
+
+def test_a_file_refused_then_readable_is_taken_in_with_its_received_time(tmp_path: Path) -> None:
+    home = _set(make_home(tmp_path / "home"), "max_pages = 1", "limits")
+    (home.inbox / "ansokan.pdf").write_bytes(FORM.data)
+    [refused] = _pass(home)
+    assert refused.outcome == "unreadable"
+    failed = next(p for p in home.failed.iterdir() if p.suffix == ".pdf")
+    assert failed.with_name(failed.name + ".txt").exists()
+    home = load_home(home.root)
+    (home.root / "blankett.toml").write_text(
+        (home.root / "blankett.toml").read_text(encoding="utf-8").replace("max_pages = 1", ""),
+        encoding="utf-8")
+    pipeline = open_pipeline(load_home(home.root), delivery=OutboxDelivery(home.outbox))
+    try:
+        with pipeline.store.session() as session:
+            received = session.scalars(select(Submission)).one().received_at
+        [taken] = retake_failed(pipeline)
+        assert taken.outcome == "complete" and taken.version == 1
+        assert retake_failed(pipeline) == []  # nothing left to take
+        with pipeline.store.session() as session:
+            submission = session.scalars(select(Submission)).one()
+            assert (submission.state, submission.received_at) == ("archived", received)
+            assert submission.stored_path.startswith("archive/2026/")
+            assert (home.root / submission.stored_path).read_bytes() == FORM.data
+            assert session.scalars(select(Application)).one().municipality == "Dals-Ed"
+    finally:
+        pipeline.close()
+    assert not [p for p in home.failed.iterdir() if p.is_file()]  # the file and its note
+
+
+def test_a_retake_stopped_before_its_move_leaves_the_failure_as_it_was(tmp_path: Path) -> None:
+    home = _set(make_home(tmp_path / "home"), "max_pages = 1", "limits")
+    (home.inbox / "ansokan.pdf").write_bytes(FORM.data)
+    _pass(home)
+    failed = next(p for p in home.failed.iterdir() if p.suffix == ".pdf")
+    pipeline = open_pipeline(home)
+    try:
+        with pipeline.store.session() as session:  # as a retake writes ahead, then dies
+            submission = session.scalars(select(Submission)).one()
+            submission.state = "moving"
+            submission.stored_path = f"archive/2026/{failed.name}"
+        assert recover(pipeline) == []
+        with pipeline.store.session() as session:
+            submission = session.scalars(select(Submission)).one()
+            assert (submission.state, submission.stored_path) == ("failed", f"failed/{failed.name}")
+    finally:
+        pipeline.close()
+    assert failed.exists()
+
+
+@pytest.mark.skipif(ocr.tesseract() is None, reason=f"Tesseract is not installed ({ocr.INSTALL_HINT})")
+def test_a_scan_left_for_a_person_is_read_once_ocr_is_turned_on(tmp_path: Path) -> None:
+    from blankett.fixtures.answers import application, profile
+    from blankett.fixtures.themes import THEMES
+
+    app = application(profile("Tanum", 5), THEMES[1], 2026, variant=0)
+    home = make_home(tmp_path / "home", ocr=False)
+    (home.inbox / "skannad.pdf").write_bytes(scanned_file(app, Scan(dpi=200, skew=1.0), "s"))
+    [taken] = _pass(home)
+    assert taken.outcome == "unreadable"
+    settings = home.root / "blankett.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("enabled = false", "enabled = true"),
+                        encoding="utf-8")
+    home = load_home(home.root)
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    try:
+        revalidated = revalidate_all(pipeline, report=True)
+        assert (revalidated.reread, revalidated.changed) == (1, 1)
+        with pipeline.store.session() as session:
+            application_ = session.scalars(select(Application)).one()
+            # Read now: its answers checked like any other form's (OCR may misread a letter).
+            assert status_of(application_.latest.result) in ("complete", "incomplete")
+            assert application_.latest.result.fields["municipality"] == "Tanum"
+            stored = application_.latest.submission.stored_path
+    finally:
+        pipeline.close()
+    assert searchable_copy(home.root / stored).exists()

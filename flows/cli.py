@@ -159,6 +159,16 @@ def status(
 
 
 @app.command()
+def doctor(home: HomeOption = None) -> None:
+    """Check the set-up, one line each: OCR and its Swedish model, LibreOffice for old formats,
+    the home's folders, the store, the Prefect server, the SMTP login (nothing is sent).
+    Exit status 1 when something needed fails."""
+    from blankett.flows.doctor import cmd_doctor
+
+    raise typer.Exit(cmd_doctor(environment, _home(home)))
+
+
+@app.command()
 def serve(home: HomeOption = None) -> None:
     """Serve the intake and nightly flows as Prefect deployments on their schedules.
 

@@ -16,7 +16,7 @@ import smtplib
 import socket
 import ssl as _ssl
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
@@ -72,7 +72,23 @@ class SmtpDelivery:
     def where(self) -> str:
         return f"{self.host}:{self.port}"
 
+    def check(self) -> None:
+        """Connect, start TLS and log in as a delivery would, and leave without sending;
+        ServerUnavailable or DeliveryError (one line) when that fails."""
+        self._session(lambda smtp: {})
+
     def send(self, message: EmailMessage, to: Sequence[str] | None = None) -> None:
+        refused = self._session(
+            lambda smtp: smtp.send_message(message, to_addrs=list(to) if to else None))
+        if refused:
+            # Some recipients were accepted: say so, so that a retry is known to duplicate for them.
+            raise DeliveryError(self._scrub(
+                f"SMTP server {self.where} {_refusals(refused)}; the message went to the other recipients"))
+        log.info("sent %s to %d recipient(s) via %s", message.get("Message-ID", "a message"),
+                 len(recipients(message)), self.where)
+
+    def _session(self, work: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]]
+                 ) -> dict[str, tuple[int, bytes]]:
         try:
             smtp = self._connect()
             try:
@@ -80,7 +96,7 @@ class SmtpDelivery:
                     smtp.starttls(context=_ssl.create_default_context())
                 if self.username:
                     self._login(smtp, self.username, self.password or "")
-                refused = smtp.send_message(message, to_addrs=list(to) if to else None)
+                return work(smtp)
             finally:
                 _close(smtp)
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPAuthenticationError,
@@ -99,12 +115,6 @@ class SmtpDelivery:
             raise DeliveryError(problem) from None
         except OSError as exc:  # includes TimeoutError, ssl.SSLError and name resolution errors
             raise ServerUnavailable(self._scrub(self._connection_problem(exc))) from None
-        if refused:
-            # Some recipients were accepted: say so, so that a retry is known to duplicate for them.
-            raise DeliveryError(self._scrub(
-                f"SMTP server {self.where} {_refusals(refused)}; the message went to the other recipients"))
-        log.info("sent %s to %d recipient(s) via %s", message.get("Message-ID", "a message"),
-                 len(recipients(message)), self.where)
 
     def _connect(self) -> smtplib.SMTP:
         if self.ssl:

@@ -73,6 +73,46 @@ def as_flow() -> None:
           f"creating its database): {first:.1f} s; an empty pass afterwards: {empty:.1f} s")
 
 
+def scan_delay() -> None:
+    """A scan dropped first, with digital forms behind it: how much later the digital forms are
+    taken than without it, against the scan's own reading time."""
+    from blankett.extractors import ocr
+    from blankett.fixtures.answers import application, profile
+    from blankett.fixtures.scans import Scan, scanned_file
+    from blankett.fixtures.themes import THEMES
+
+    if ocr.tesseract() is None:
+        print("\n(no Tesseract: scans are not read, nothing to measure)")
+        return
+    digital = [c for c in build_corpus(2026) if c.kind in ("docx", "pdf-form", "pdf-text")][:10]
+    scan = scanned_file(application(profile("Tanum", 5), THEMES[1], 2026, variant=0),
+                        Scan(dpi=200, skew=1.0), "delay")
+
+    def run(with_scan: bool) -> tuple[float, float]:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = _home(Path(tmp) / "home")
+            home = load_home(root)
+            pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+            files = ([("skannad.pdf", scan)] if with_scan else []) + [(c.name, c.data) for c in digital]
+            start = time.perf_counter()
+            scan_seconds = 0.0
+            for name, data in files:
+                path = home.inbox / name
+                path.write_bytes(data)
+                began = time.perf_counter()
+                take_file(pipeline, path)
+                if name == "skannad.pdf":
+                    scan_seconds = time.perf_counter() - began
+            pipeline.close()
+            return time.perf_counter() - start, scan_seconds
+
+    alone, _ = run(False)
+    behind, scan_seconds = run(True)
+    print(f"\n{len(digital)} digital forms taken in {alone:.1f} s alone, {behind:.1f} s behind a "
+          f"2-page scan read by OCR in {scan_seconds:.1f} s: delayed by {behind - alone:.1f} s")
+
+
 if __name__ == "__main__":
     plain_steps()
+    scan_delay()
     as_flow()

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from blankett.extractors import patience
 from blankett.extractors.errors import Unreadable
 
 Legacy = Literal["doc", "odt", "rtf"]
@@ -47,14 +48,20 @@ def to_docx(data: bytes, kind: Legacy, seconds: float) -> bytes:
         source.write_bytes(data)
         command = [program, f"-env:UserInstallation={(folder / 'profile').as_uri()}", "--headless",
                    "--norestore", "--convert-to", "docx", "--outdir", str(folder / "out"), str(source)]
+        patience.ask_for(seconds)
+        # Its own session, so that its helpers can be stopped with it. Should the worker reading
+        # the file be killed meanwhile, the CPU limit LibreOffice inherits from it still ends it.
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
         try:
             process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
-            _kill(process)
             raise Unreadable(f"is {_NAMES[kind]} that LibreOffice could not convert within "
                              f"{seconds:g} s") from None
+        finally:
+            # Also on an interrupt: no LibreOffice left running in the background.
+            if process.poll() is None:
+                _kill(process)
         converted = folder / "out" / "form.docx"
         if not converted.is_file():
             raise Unreadable(f"is {_NAMES[kind]} that LibreOffice cannot open: damaged, or not "

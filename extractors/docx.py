@@ -3,7 +3,7 @@ text boxes and free paragraphs.
 
 Only word/document.xml is read (with the style sheet to tell headings): page headers, footers,
 footnotes and comments are never part of an answer. The XML is walked directly because
-python-docx's API skips content controls and more (see STACK-NOTES, "Reading files").
+python-docx's API skips content controls and more.
 """
 
 from __future__ import annotations

@@ -20,19 +20,21 @@ import shutil
 import subprocess
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from PIL import Image, ImageFilter, ImageOps
 
+from blankett.extractors import patience
 from blankett.extractors.errors import Unreadable
 from blankett.models.limits import Limits
 from blankett.models.text import fold
 
 LANGUAGE = "swe"
 INSTALL_HINT = "sudo apt-get install tesseract-ocr tesseract-ocr-swe"
+TURNED_OFF = "OCR är avstängt i inställningarna"
 # Straightening: the angles tried (degrees) on a small copy of the page, then finer around the best.
 _MAX_SKEW = 4.0
 _COARSE_STEP = 0.25
@@ -42,10 +44,12 @@ _PROBE_WIDTH = 700
 _MIN_DPI = 200
 # An A4 page is 8.27 inches wide: what a picture of one without a resolution of its own is.
 _A4_INCHES = 8.27
-
-# Called with the seconds the recognition may take, before it starts: a worker process reading
-# the file under a time limit is told to wait that much longer (flows.isolation sets it).
-announce: Callable[[float], None] | None = None
+# Resolutions believed: a file may claim anything.
+_DPI_RANGE = (30, 1200)
+# No page is enlarged beyond this many pixels a side (an A4 page at 600 dpi is 7 016 high).
+_MAX_SIDE = 7200
+# Pages longer or wider than this are no page of a form turned askew: left as they are.
+_MAX_ASPECT = 4.0
 
 
 @cache
@@ -68,6 +72,12 @@ def missing_reason() -> str:
     if shutil.which("tesseract") is None:
         return f"OCR är inte installerat ({INSTALL_HINT})"
     return f"Tesseract saknar svensk språkmodell ({INSTALL_HINT})"
+
+
+def not_tried(reason: str) -> bool:
+    """Whether a scan was left unread only because OCR was off or missing (and not because OCR
+    tried and failed): such a scan is worth reading again once OCR is on."""
+    return TURNED_OFF in reason or INSTALL_HINT in reason
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,8 @@ def straighten(image: Image.Image) -> Image.Image:
     """The page turned square: the angle at which its lines of text run level is the one where
     the rows of a small copy differ most from each other (text rows dark, gaps light)."""
     grey = ImageOps.grayscale(image)
+    if max(grey.width, grey.height) > _MAX_ASPECT * min(grey.width, grey.height):
+        return grey
     scale = _PROBE_WIDTH / grey.width
     small = grey.resize((_PROBE_WIDTH, max(1, round(grey.height * scale))), Image.Resampling.BILINEAR)
     ink = ImageOps.invert(small).point(lambda v: 255 if v > 96 else 0)
@@ -121,8 +133,7 @@ def recognise(pages: Sequence[Page], limits: Limits) -> Recognised:
     if program is None:
         raise Unreadable(missing_reason())
     # Unreadable here says why OCR gave up, in Swedish: the scan goes to a person with it.
-    if announce is not None:
-        announce(limits.ocr_page_seconds * len(pages))
+    patience.ask_for(limits.ocr_page_seconds * len(pages))
     with tempfile.TemporaryDirectory(prefix="blankett-ocr-") as tmp:
         folder = Path(tmp)
         parts: list[bytes] = []
@@ -131,12 +142,12 @@ def recognise(pages: Sequence[Page], limits: Limits) -> Recognised:
         for number, page in enumerate(pages, start=1):
             source = folder / f"page{number:04d}.png"
             image, dpi = straighten(page.image), page.dpi
-            if dpi < _MIN_DPI:
+            factor = min(_MIN_DPI / dpi, _MAX_SIDE / max(image.width, image.height))
+            if factor > 1:
                 # A coarse photo read at the size of a scan: Tesseract wants letters tall enough.
-                factor = _MIN_DPI / dpi
                 image = image.resize((round(image.width * factor), round(image.height * factor)),
                                      Image.Resampling.BICUBIC)
-                dpi = _MIN_DPI
+                dpi = round(dpi * factor)
             # Specks of dust and toner read as hyphens and full stops: a median filter takes
             # them and leaves the letters (and the dots over them, at this resolution).
             image = image.filter(ImageFilter.MedianFilter(3))
@@ -152,8 +163,8 @@ def recognise(pages: Sequence[Page], limits: Limits) -> Recognised:
 
 
 def _run(program: str, source: Path, out: Path, dpi: int, seconds: float) -> None:
-    # One thread: several make Tesseract about five times slower on two cores (STACK-NOTES-like
-    # measurement in BENCHMARKS.md), and the pipeline reads files side by side anyway.
+    # One thread: several make Tesseract several times slower on two cores, and the pipeline
+    # reads files side by side anyway.
     environment = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     try:
         done = subprocess.run(
@@ -193,9 +204,18 @@ def _joined(parts: list[bytes]) -> bytes:
     return out.getvalue()
 
 
+def clamp_dpi(dpi: float) -> int:
+    low, high = _DPI_RANGE
+    return max(low, min(high, round(dpi)))
+
+
 def image_dpi(image: Image.Image) -> int:
     """A picture's resolution: its own, else that of an A4 page as wide."""
     own = image.info.get("dpi")
-    if own and own[0] and float(own[0]) > 30:
-        return round(float(own[0]))
-    return max(30, round(image.width / _A4_INCHES))
+    try:
+        claimed = float(own[0]) if own else 0.0
+    except (TypeError, ValueError, IndexError):
+        claimed = 0.0
+    if claimed > _DPI_RANGE[0]:
+        return clamp_dpi(claimed)
+    return clamp_dpi(image.width / _A4_INCHES)

@@ -321,11 +321,17 @@ def _chars(item: LTItem) -> Iterator[LTChar]:
             yield from _chars(child)
 
 
+# No page of a form holds more checkboxes than this; each is compared with every mark on the page.
+_MAX_BOXES = 200
+
+
 def _drawn_checkboxes(shapes: list[LTItem], height: float) -> list[_Char]:
     """Checkboxes drawn as squares rather than typed as ☐/☒ (legacy Word form fields printed by
     LibreOffice, say), as characters: ticked when a stroke is drawn inside the square."""
     boxes = [r for r in shapes if isinstance(r, LTRect) and 5 <= r.width <= 18
              and abs(r.width - r.height) <= 2]
+    if len(boxes) > _MAX_BOXES:
+        return []  # a pattern of squares (a grid, a drawing), no form's checkboxes
     found: dict[tuple[int, int], _Char] = {}
     for box in boxes:
         key = (round(box.x0), round(box.y0))

@@ -23,8 +23,11 @@ from blankett.models.messages import message
 from blankett.models.normalise import is_email
 from blankett.models.records import Extraction, FoundValue, Kind, Problem
 
-# What Tesseract's Swedish model reads for the "@" it has no letter for.
-_AT_READ_AS = ("QÖ", "ÖQ", "(W", "(@", "(a", "Q", "Ö", "ö", "©", "®", "&", "@@")
+# What Tesseract's Swedish model reads for the "@" it has no letter for: one to three of these
+# ("Q", "Ö", "QQ", "(W", "©").
+_AT_READ_AS = re.compile(r"[QÖö©®&@(W]+")
+# A list's bullet, as OCR reads the dot: a guillemet, a star, a small o.
+_OCR_BULLET = re.compile(r"^[»«•◦·●▪*°](?=\s)", re.MULTILINE)
 # A stray mark left of or right of a line: a speck read as a quote or a bar.
 _STRAY = re.compile(r"(?:^|\s)[’'`´‘|_~^°]+(?=\s|$)")
 
@@ -41,8 +44,10 @@ def read_scanned_pdf(reader: PdfReader, context: ReadContext) -> Extraction:
         image = _largest_image(page)
         if image is None:
             continue
-        width_inches = float(page.mediabox.width) / 72 or ocr.image_dpi(image)
-        pages.append(ocr.Page(image, max(30, round(image.width / width_inches))))
+        # The page's width says the image's resolution (a scanner's own claim is often wrong).
+        width_inches = abs(float(page.mediabox.width)) / 72
+        dpi = ocr.clamp_dpi(image.width / width_inches) if width_inches >= 1 else ocr.image_dpi(image)
+        pages.append(ocr.Page(image, dpi))
     return _recognised(pages, context, "pdf-scanned")
 
 
@@ -74,7 +79,7 @@ def read_image(data: bytes, context: ReadContext) -> Extraction:
 def _not_read(context: ReadContext) -> str | None:
     """Why scans are not read here, if they are not."""
     if not context.limits.ocr:
-        return "OCR är avstängt i inställningarna"
+        return ocr.TURNED_OFF
     return ocr.missing_reason() if ocr.tesseract() is None else None
 
 
@@ -99,7 +104,7 @@ def _recognised(pages: list[ocr.Page], context: ReadContext, kind: Kind) -> Extr
 
 def _marked(key: str, value: FoundValue, recognised: ocr.Recognised) -> FoundValue:
     """Read by OCR, as sure as both the placement and the recognition are."""
-    text = _STRAY.sub("", value.value).strip()
+    text = _OCR_BULLET.sub("•", _STRAY.sub("", value.value)).strip()
     sure = recognised.confidence(text)
     source = value.source.model_copy(update={
         "method": "ocr", "confidence": round(value.source.confidence * sure, 2)})
@@ -114,15 +119,13 @@ def _repair_address(values: dict[str, FoundValue]) -> None:
         return
     # An address holds no spaces and no commas: a dot read as a comma, a gap read as a space.
     word = "".join(found.value.split("\n")[0].split()).replace(",", ".")
-    repairs = {word[:at] + "@" + word[at + len(odd):]
-               for odd in _AT_READ_AS for at in _positions(word, odd)}
+    # Each whole run of such characters read as one "@" (not a lone "W", a letter of names).
+    repairs = {word[:odd.start()] + "@" + word[odd.end():] for odd in _AT_READ_AS.finditer(word)
+               if odd.start() > 0 and odd.end() < len(word) and len(odd.group()) <= 3
+               and odd.group().strip("W")}
     valid = {r for r in repairs if is_email(r)}
     if len(valid) == 1:
         values["contact_email"] = FoundValue(value=valid.pop(), source=found.source)
-
-
-def _positions(word: str, odd: str) -> list[int]:
-    return [m.start() for m in re.finditer(re.escape(odd), word) if 0 < m.start() < len(word) - len(odd)]
 
 
 def _largest_image(page: object) -> Image.Image | None:

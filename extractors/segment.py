@@ -116,6 +116,9 @@ class Segmenter:
         self._method = method
         self.sections: list[Section] = []
         self._open: Section | None = None
+        # The sections of each field, so that asking whether one is answered costs no pass
+        # over the whole document.
+        self._of_field: dict[str, list[Section]] = {}
         # The line before was "Label: answer": a run of such lines is a block of values, where a
         # short head before a colon is a label even when nobody listed it.
         self._inline_run = False
@@ -166,7 +169,7 @@ class Segmenter:
     def add(self, section: Section) -> None:
         """A section read elsewhere (a row of a table), in its place in the document."""
         self.close()
-        self.sections.append(section)
+        self._push(section)
 
     def close(self) -> None:
         """What follows does not continue the answer above (a table stands between)."""
@@ -260,7 +263,12 @@ class Segmenter:
         # Set out as a heading, or a listed label alone on its line.
         strong = block.emphasised or bool(block.lead) or (match is not None and match.exact and not rest)
         self._open = Section(heading, match, [rest] if rest else [], block.page, self._method, strong)
-        self.sections.append(self._open)
+        self._push(self._open)
+
+    def _push(self, section: Section) -> None:
+        self.sections.append(section)
+        if section.match is not None:
+            self._of_field.setdefault(section.match.key, []).append(section)
 
     def _append(self, text: str, block: Block) -> None:
         if self._open is None:
@@ -278,8 +286,8 @@ class Segmenter:
         """Whether a field has an answer already. A heading set out as one starts a section of
         its own unless a listed label answered the field: a guess from words may be wrong, and
         the placement weighs both."""
-        return any(s.match is not None and s.match.key == key and s.text
-                   and (s.match.exact or not exact_only) for s in self.sections)
+        return any(any(s.parts) and s.match is not None and (s.match.exact or not exact_only)
+                   for s in self._of_field.get(key, ()))
 
 
 def segment(blocks: Iterable[Block], matcher: LabelMatcher, method: Method,

@@ -13,6 +13,10 @@ Container = Literal["docx", "pdf", "image", "doc", "odt", "rtf"]
 # Pictures of pages that OCR reads.
 _IMAGES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Word 97-2003 and the other old Office formats
+# Names of streams inside such a file, as its directory spells them (UTF-16).
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")  # a .docx saved with a password
+_WORD = "WordDocument".encode("utf-16-le")
+_OTHER_OFFICE = tuple(n.encode("utf-16-le") for n in ("Workbook", "PowerPoint Document"))
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"GIF8", "an image (GIF), not a supported form format; send a PDF, PNG or JPEG"),
     (b"BM", "an image (BMP), not a supported form format; send a PDF, PNG or JPEG"),
@@ -30,7 +34,7 @@ def sniff(data: bytes) -> Container:
     if data.startswith(_IMAGES):
         return "image"
     if data.startswith(_OLE):
-        return "doc"
+        return _ole_kind(data)
     if data.startswith(b"{\\rtf"):
         return "rtf"
     for signature, reason in _SIGNATURES:
@@ -57,3 +61,11 @@ def _zip_kind(data: bytes) -> Container:
     if "xl/workbook.xml" in names or "ppt/presentation.xml" in names:
         raise Unreadable("is an Excel or PowerPoint file, not a Word document or PDF")
     raise Unreadable("is a zip archive, not a Word document (.docx) or PDF")
+
+
+def _ole_kind(data: bytes) -> Container:
+    if _ENCRYPTED in data:
+        raise Unreadable("is a password-protected Office file; ask for a copy without a password")
+    if _WORD not in data and any(name in data for name in _OTHER_OFFICE):
+        raise Unreadable("is an old Excel or PowerPoint file, not a Word document or PDF")
+    return "doc"

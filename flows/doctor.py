@@ -1,7 +1,8 @@
 """`blankett doctor`: what of the set-up works and what is missing, one line each.
 
-Nothing is changed and nothing is sent: the SMTP check logs in and leaves, the folder check
-writes and removes an empty file, the store check reads one count.
+Nothing is sent and no form is touched: the SMTP check logs in and leaves, the folder check
+writes and removes an empty file, the store check opens the store (which creates its tables in a
+home that has none yet) and reads one count.
 """
 
 from __future__ import annotations

@@ -260,8 +260,10 @@ def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool
         env.error(f"error: {which} no application of this home; see `blankett status`")
         return EXIT_ERROR
     checked = result["checked"]
+    retaken = (f"; {result['retaken']} unreadable file{'s' * (result['retaken'] != 1)} taken in, "
+               f"{result['still_failed']} still unreadable" if failed else "")
     print(f"Read {checked} application{'s' * (checked != 1)} again: {result['changed']} changed "
-          f"(reported), messages sent: {result['sent']}.", file=env.stdout)
+          f"(reported){retaken}; messages sent: {result['sent']}.", file=env.stdout)
     return EXIT_OK
 
 

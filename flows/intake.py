@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from blankett.extractors import convert
 from blankett.flows.durable import fsync_folder
 from blankett.flows.examine import Failure
 from blankett.flows.isolation import WorkerUnavailable
@@ -255,47 +256,70 @@ def recover(pipeline: Pipeline) -> list[Taken]:
     return done
 
 
-def retake_failed(pipeline: Pipeline) -> list[Taken]:
+def retake_failed(pipeline: Pipeline, *, only_awaiting_setup: bool = False) -> list[Taken]:
     """Read the grant year's unreadable files in failed/ again (after an upgrade, or once OCR
     or LibreOffice is installed). Those now read are taken in as applications with the time
-    they were received, filed into the archive and reported; the others stay where they are."""
+    they were received, filed into the archive and reported; the others stay where they are,
+    with the reason they fail now. With `only_awaiting_setup` (the nightly run), only files that
+    failed for want of a program on this machine are tried: a damaged file stays damaged."""
     with pipeline.store.session() as session:
-        failed = [(s.id, s.stored_path, s.original_name, s.sha256, s.received_at)
+        failed = [(s.id, s.stored_path, s.original_name, s.sha256, s.received_at, s.failure_reason)
                   for s in session.scalars(select(Submission).where(
                       Submission.state == "failed", Submission.year == pipeline.year))]
     taken: list[Taken] = []
-    for intent, stored, name, sha, received in failed:
-        source = pipeline.home.root / stored
+    for intent, stored, name, sha, received, reason in failed:
+        if only_awaiting_setup and not awaits_setup(reason or ""):
+            continue
         try:
-            data = source.read_bytes()
-        except OSError as exc:
-            log.warning("%s: cannot be read again from %s (%s)", name, stored, exc.strerror or exc)
-            continue
-        extraction = pipeline.examiner.read(name, data)
-        if isinstance(extraction, Failure):
-            continue
-        target = _free(_destination(pipeline.home.archive / str(pipeline.year),
-                                    _stamp(pipeline, as_utc(received)), sha, name))
-        # Write-ahead as for a new file: where it goes is recorded before it goes. Its name in
-        # failed/ is the same, so that recover() can tell an interrupted move from a lost file.
+            taken += _retake(pipeline, intent, stored, name, sha, received)
+        except (OSError, SQLAlchemyError, WorkerUnavailable) as exc:
+            said = store_problem(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+            log.error("%s: cannot be read again from %s now (%s: %s)", name, stored,
+                      type(exc).__name__, said)
+            taken.append(Taken(name, "skipped", f"not read again: {said}"))
+    return taken
+
+
+def awaits_setup(reason: str) -> bool:
+    """Whether a file failed only because a program it needs is not installed here."""
+    return convert.INSTALL_HINT in reason
+
+
+def _retake(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str,
+            received: datetime) -> list[Taken]:
+    source = pipeline.home.root / stored
+    if source.stat().st_size > pipeline.examiner.limits.max_file_bytes:
+        return []  # refused for its size, unread: nothing new to learn from it
+    extraction = pipeline.examiner.read(name, source.read_bytes())
+    if isinstance(extraction, Failure):
         with pipeline.store.session() as session:
             submission = session.get(Submission, intent)
-            if submission is None or submission.state != "failed":
-                continue
-            submission.state = "moving"
-            submission.stored_path = relative(pipeline.home, target)
-        _move_to(source, target)
-        _note(source).unlink(missing_ok=True)
-        keep_searchable(pipeline, target, extraction)
-        log.info("%s: read now, taken from failed/ as received %s", name, as_utc(received))
-        taken.append(_record(pipeline, intent, target, name, sha, extraction))
-    return taken
+            if submission is not None and submission.state == "failed" \
+                    and submission.failure_reason != extraction.reason:
+                submission.failure_reason = extraction.reason
+                _write_note(source, name, extraction.reason)
+        return []
+    target = _free(_destination(pipeline.home.archive / str(pipeline.year),
+                                _stamp(pipeline, as_utc(received)), sha, name))
+    # Write-ahead as for a new file: where it goes is recorded before it goes. Its name in
+    # failed/ is the same, so that recover() can tell an interrupted move from a lost file.
+    with pipeline.store.session() as session:
+        submission = session.get(Submission, intent)
+        if submission is None or submission.state != "failed":
+            return []
+        submission.state = "moving"
+        submission.stored_path = relative(pipeline.home, target)
+    _move_to(source, target)
+    _note(source).unlink(missing_ok=True)
+    keep_searchable(pipeline, target, extraction)
+    log.info("%s: read now, taken from failed/ as received %s", name, as_utc(received))
+    return [_record(pipeline, intent, target, name, sha, extraction)]
 
 
 def _finish(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str) -> list[Taken]:
     target = pipeline.home.root / stored
-    left = pipeline.home.failed / target.name
-    if not target.exists() and _holds(left, sha):
+    left = _left_in_failed(pipeline, target, sha)
+    if not target.exists() and left is not None:
         # A file being taken again from failed/ when the run stopped: it stays a failure.
         with pipeline.store.session() as session:
             submission = session.get(Submission, intent)
@@ -317,8 +341,24 @@ def _finish(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str) -
         # Read differently now (a new limit, say): kept where it is; the record says why.
         log.warning("%s: read differently after a restart; kept at %s", name, stored)
     log.info("%s: finishing a crashed run's work", name)
+    if target.parent != pipeline.home.failed:
+        # A retake stopped between its move and the removal of the note: no note of a file
+        # that is no longer there.
+        for note in pipeline.home.failed.glob(f"*-{sha[:12]}-*.txt"):
+            if not note.with_name(note.name.removesuffix(".txt")).exists():
+                note.unlink(missing_ok=True)
     keep_searchable(pipeline, target, extraction)
     return [_record(pipeline, intent, target, name, sha, extraction)]
+
+
+def _left_in_failed(pipeline: Pipeline, target: Path, sha: str) -> Path | None:
+    """The file in failed/ that a retake was moving to `target`: of the same name, or (should the
+    time zone of names have changed since) another holding the same bytes."""
+    same = pipeline.home.failed / target.name
+    if _holds(same, sha):
+        return same
+    return next((p for p in sorted(pipeline.home.failed.glob(f"*-{sha[:12]}-*"))
+                 if not p.name.endswith(".txt") and _holds(p, sha)), None)
 
 
 def _stamp(pipeline: Pipeline, moment: datetime) -> str:

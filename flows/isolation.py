@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
-from blankett.extractors import ReadContext, Unreadable, ocr, read
+from blankett.extractors import ReadContext, Unreadable, patience, read
 from blankett.models.limits import MB
 from blankett.models.records import Extraction
 
@@ -89,7 +89,7 @@ def read_isolated(data: bytes, context: ReadContext, *, seconds: float,
                                  f"{memory_bytes // MB} MB); possibly built to exhaust memory") from None
             if kind != "extend":
                 break
-            # A scan to be read by OCR: its pages' time, each page bounded by its own limit.
+            # OCR or a conversion: their time, each bounded by a limit of its own.
             allowed += payload
             deadline += payload
     finally:
@@ -124,9 +124,16 @@ def _work(send: Connection, data: bytes, context: ReadContext, memory_bytes: int
           seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     _limit_cpu(seconds)
-    # OCR runs in processes of its own, each page under a time limit: the parent is told how
-    # much longer to wait.
-    ocr.announce = lambda extra: send.send(("extend", extra))
+    # OCR and LibreOffice run in processes of their own, each under a time limit: the parent is
+    # told how much longer to wait, and the CPU limit grows with it.
+    allowed = [seconds]
+
+    def extend(extra: float) -> None:
+        allowed[0] += extra
+        _limit_cpu(allowed[0])
+        send.send(("extend", extra))
+
+    patience.listener = extend
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -35,6 +35,7 @@ from blankett.flows.views import (
     Status,
     TriageSummary,
 )
+from blankett.models.validation import to_review
 
 log = logging.getLogger("blankett.delivery")
 
@@ -70,8 +71,8 @@ def application_view(pipeline: Pipeline, application: Application, version: Vers
         archived_path=version.submission.stored_path,
         received_at=as_utc(version.submission.received_at),
         changes=change_lines,
-        review=tuple(_review(labels[p.field], result.sources.get(p.field) or {})
-                     for p in result.problems if p.code == "guessed_label" and p.field in labels),
+        review=tuple(_review(labels[key], result.sources.get(key) or {})
+                     for key in to_review(result.problems) if key in labels),
         other=tuple((str(u.get("heading", "")), str(u.get("text", "")))
                     for u in (result.raw or {}).get("unplaced", [])),
     )

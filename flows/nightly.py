@@ -50,7 +50,8 @@ def revalidate_all(pipeline: Pipeline, *, reread: bool = False,
 
 def _unread_scan(pipeline: Pipeline, result: Result) -> bool:
     """A scan left for a person that OCR, installed or turned on since, may now read."""
-    return (result.kind in SCAN_KINDS and any(p.code == "scanned" for p in result.problems)
+    return (result.kind in SCAN_KINDS
+            and any(p.code == "scanned" and ocr.not_tried(p.message) for p in result.problems)
             and pipeline.examiner.limits.ocr and ocr.tesseract() is not None)
 
 

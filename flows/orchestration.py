@@ -107,8 +107,8 @@ def revalidate(pipeline: Pipeline) -> nightly_steps.Revalidated:
 
 
 @_step
-def retake(pipeline: Pipeline) -> list[Taken]:
-    return retake_failed(pipeline)
+def retake(pipeline: Pipeline, only_awaiting_setup: bool = False) -> list[Taken]:
+    return retake_failed(pipeline, only_awaiting_setup=only_awaiting_setup)
 
 
 @_step
@@ -123,7 +123,7 @@ def nightly(home: str, day: str | None = None) -> dict[str, Any]:
     generated_at = datetime.now(UTC)
     try:
         with home_lock(pipeline.home.root):
-            retaken = retake(quote(pipeline))
+            retaken = retake(quote(pipeline), only_awaiting_setup=True)
             checked = revalidate(quote(pipeline))
             summaries = summarise(quote(pipeline),
                                   day or generated_at.astimezone().date().isoformat(), generated_at)

@@ -8,10 +8,11 @@ from rich.text import Text
 
 from blankett.models.records import Report
 from blankett.models.spec import FormSpec, Routing
+from blankett.models.validation import to_review
 
 _MAX_ANSWER = 160
 # How a field was found when not by its own label, as the "Hittat" column says it.
-_HOW = {"synonym": "synonym", "words": "ord", "position": "plats", "shape": "svarets form",
+_FOUND_BY = {"synonym": "synonym", "words": "ord", "position": "plats", "shape": "svarets form",
         "label": ""}
 
 
@@ -37,11 +38,11 @@ def render_report(console: Console, report: Report, spec: FormSpec, routing: Rou
         if source is not None:
             where = source.method + (f" s.{source.page}" if source.page else "")
             if source.matched_by != "label":
-                where += f" ({_HOW[source.matched_by]} {source.confidence:.2f})"
+                where += f" ({_FOUND_BY[source.matched_by]} {source.confidence:.2f})"
         table.add_row(_short_label(field.label), _shown(field.key, value, areas), where)
     console.print(table)
-    guessed = [f"{_short_label(spec.field(key).label)} (rubriken ”{source.label}”)"
-               for key, source in report.sources.items() if source.guessed]
+    guessed = [f"{_short_label(spec.field(key).label)} (rubriken ”{report.sources[key].label}”)"
+               for key in to_review(report.problems) if key in report.sources]
     if guessed:
         console.print(Text.assemble(("  Kontrollera: ", "yellow"), "; ".join(guessed)))
     for part in report.unplaced:

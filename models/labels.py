@@ -52,11 +52,6 @@ class LabelMatch:
     by: MatchedBy = "label"
     confidence: float = 1.0
 
-    @property
-    def guessed(self) -> bool:
-        """Found from its words, not from a wording the form specification lists."""
-        return self.by == "words"
-
 
 class LabelMatcher:
     """Tells whether a piece of text is a label of the form, and of which field."""

@@ -67,10 +67,16 @@ def _stems(word: str) -> frozenset[str]:
                      if stem)
 
 
+# Longer "words" are no words of a heading (and would cost their length squared to split), nor
+# are headings longer than this.
+_MAX_WORD = 40
+_MAX_TEXT = 300
+
+
 def content_words(text: str) -> list[str]:
     """The words of a heading that may say what it is about: no numbering, no function words."""
-    words = _WORD.findall(strip_numbering(text.strip()).casefold())
-    return [w for w in words if fold(w) not in _STOP and len(w) > 1]
+    words = _WORD.findall(strip_numbering(text.strip()[:_MAX_TEXT]).casefold())
+    return [w for w in words if fold(w) not in _STOP and 1 < len(w) <= _MAX_WORD]
 
 
 @dataclass(frozen=True)

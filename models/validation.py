@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -106,6 +107,11 @@ class Rules:
     @cached_property
     def _own_labels(self) -> dict[str, frozenset[str]]:
         return {f.key: frozenset(fold_label(label) for label in f.labels) for f in self.spec.fields}
+
+
+def to_review(problems: Iterable[Problem]) -> list[str]:
+    """The required fields placed without their label, for a person to look at first."""
+    return [p.field for p in problems if p.code == "guessed_label" and p.field]
 
 
 def check(extraction: Extraction, rules: Rules) -> Checked:

@@ -9,10 +9,13 @@ import pytest
 from pipeline_support import intake_pass, make_home
 from sqlalchemy import select
 
-from blankett.extractors import ocr
+from blankett.extractors import convert, ocr
 from blankett.fixtures.corpus import build_corpus
+from blankett.fixtures.libreoffice import soffice
+from blankett.fixtures.messy import old_formats
 from blankett.fixtures.scans import Scan, scanned_file
 from blankett.flows.delivery import OutboxDelivery
+from blankett.flows.examine import Examiner
 from blankett.flows.intake import recover, retake_failed
 from blankett.flows.ledger import status_of
 from blankett.flows.nightly import revalidate_all
@@ -115,3 +118,80 @@ def test_a_scan_left_for_a_person_is_read_once_ocr_is_turned_on(tmp_path: Path) 
     finally:
         pipeline.close()
     assert searchable_copy(home.root / stored).exists()
+
+
+@pytest.mark.skipif(soffice() is None, reason="LibreOffice is not installed (.ci/run installs it)")
+def test_the_nightly_retake_tries_only_files_waiting_for_a_program(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = _set(make_home(tmp_path / "home"), "max_pages = 1", "limits")
+    doc = next(c for c in old_formats() if c.name.endswith(".doc"))
+    (home.inbox / "ansokan.pdf").write_bytes(FORM.data)
+    (home.inbox / doc.name).write_bytes(doc.data)
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    # Read in this process, where LibreOffice can be taken away and given back.
+    examiner = pipeline.examiner
+    pipeline.examiner = Examiner(examiner.spec, examiner.routing, examiner.year,
+                                 examiner.limits.model_copy(update={"read_seconds": None}))
+    try:
+        with monkeypatch.context() as without:
+            without.setattr(convert, "soffice", lambda: None)
+            taken = intake_pass(pipeline)[0]
+            assert {t.outcome for t in taken} == {"unreadable"}
+            assert retake_failed(pipeline, only_awaiting_setup=True) == []
+        [retaken] = retake_failed(pipeline, only_awaiting_setup=True)
+        assert retaken.name == doc.name and retaken.outcome != "unreadable"
+        with pipeline.store.session() as session:
+            pdf = session.scalars(select(Submission).where(Submission.state == "failed")).one()
+            assert pdf.original_name == "ansokan.pdf"  # too many pages: not a missing program
+    finally:
+        pipeline.close()
+
+
+def test_a_file_failing_for_another_reason_now_says_so(tmp_path: Path) -> None:
+    home = _set(make_home(tmp_path / "home"), "max_pages = 1", "limits")
+    (home.inbox / "ansokan.pdf").write_bytes(FORM.data)
+    _pass(home)
+    pipeline = open_pipeline(home)
+    limits = pipeline.examiner.limits
+    try:
+        with pipeline.store.session() as session:  # as an older version, say, worded it
+            session.scalars(select(Submission)).one().failure_reason = "could not be read"
+        pipeline.examiner = Examiner(pipeline.examiner.spec, pipeline.examiner.routing, 2026,
+                                     limits.model_copy(update={"max_file_bytes": 1000}))
+        assert retake_failed(pipeline) == []  # too large now: not even read
+        with pipeline.store.session() as session:
+            assert session.scalars(select(Submission)).one().failure_reason == "could not be read"
+        pipeline.examiner = Examiner(pipeline.examiner.spec, pipeline.examiner.routing, 2026, limits)
+        assert retake_failed(pipeline) == []
+        with pipeline.store.session() as session:
+            reason = session.scalars(select(Submission)).one().failure_reason
+    finally:
+        pipeline.close()
+    assert reason.startswith("has too many pages")
+    note = next(p for p in home.failed.iterdir() if p.suffix == ".txt")
+    assert reason in note.read_text(encoding="utf-8")
+
+
+def test_a_retake_stopped_after_its_move_is_finished_without_its_old_note(tmp_path: Path) -> None:
+    home = _set(make_home(tmp_path / "home"), "max_pages = 1", "limits")
+    (home.inbox / "ansokan.pdf").write_bytes(FORM.data)
+    _pass(home)
+    failed = next(p for p in home.failed.iterdir() if p.suffix == ".pdf")
+    home = load_home(home.root)
+    (home.root / "blankett.toml").write_text(
+        (home.root / "blankett.toml").read_text(encoding="utf-8").replace("max_pages = 1", ""),
+        encoding="utf-8")
+    pipeline = open_pipeline(load_home(home.root), delivery=OutboxDelivery(home.outbox))
+    try:
+        target = home.archive / "2026" / failed.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with pipeline.store.session() as session:  # as a retake writes ahead, moves, then dies
+            submission = session.scalars(select(Submission)).one()
+            submission.state = "moving"
+            submission.stored_path = f"archive/2026/{failed.name}"
+        failed.rename(target)
+        [finished] = recover(pipeline)
+        assert finished.outcome == "complete"
+    finally:
+        pipeline.close()
+    assert not list(home.failed.iterdir())

@@ -27,7 +27,11 @@ from blankett.models.records import Extraction, FoundValue, Kind, Problem
 # ("Q", "Ö", "QQ", "(W", "©").
 _AT_READ_AS = re.compile(r"[QÖö©®&@(W]+")
 # A list's bullet, as OCR reads the dot: a guillemet, a star, a small o.
-_OCR_BULLET = re.compile(r"^[»«•◦·●▪*°](?=\s)", re.MULTILINE)
+_OCR_BULLET = re.compile(r"^[»«•◦·●▪*°]{1,2}(?=\s)", re.MULTILINE)
+# The Swedish model has no en dash: a range comes back with a hyphen. Certain only where a
+# hyphen stands spaced between two words or numbers, which word processors turn into a dash as
+# it is typed; "mars-maj" and "10-12" are as often written with the hyphen itself.
+_SPACED_HYPHEN = re.compile(r"(?<=[\w.)]) -{1,2} (?=[\w(])")
 # A stray mark left of or right of a line: a speck read as a quote or a bar.
 _STRAY = re.compile(r"(?:^|\s)[’'`´‘|_~^°]+(?=\s|$)")
 
@@ -104,11 +108,16 @@ def _recognised(pages: list[ocr.Page], context: ReadContext, kind: Kind) -> Extr
 
 def _marked(key: str, value: FoundValue, recognised: ocr.Recognised) -> FoundValue:
     """Read by OCR, as sure as both the placement and the recognition are."""
-    text = _OCR_BULLET.sub("•", _STRAY.sub("", value.value)).strip()
+    text = en_dashes(_OCR_BULLET.sub("•", _STRAY.sub("", value.value)).strip())
     sure = recognised.confidence(text)
     source = value.source.model_copy(update={
         "method": "ocr", "confidence": round(value.source.confidence * sure, 2)})
     return FoundValue(value=text, source=source)
+
+
+def en_dashes(text: str) -> str:
+    """Ranges as a word processor writes them: "mars – juni", "10 – 12"."""
+    return _SPACED_HYPHEN.sub(" – ", text)
 
 
 def _repair_address(values: dict[str, FoundValue]) -> None:

@@ -16,7 +16,7 @@ from PIL import Image
 from pipeline_support import intake_pass, make_home
 
 from blankett.extractors import ReadContext, ocr, read
-from blankett.extractors.scan import _repair_address
+from blankett.extractors.scan import _repair_address, en_dashes
 from blankett.fixtures.answers import application, profile
 from blankett.fixtures.scans import Scan, scanned_file
 from blankett.fixtures.themes import THEMES
@@ -121,6 +121,21 @@ def test_an_at_sign_read_as_another_character_is_repaired_only_when_certain(read
     values = {"contact_email": FoundValue(value=read_as, source=Source(method="ocr"))}
     _repair_address(values)
     assert values["contact_email"].value == repaired
+
+
+@pytest.mark.parametrize(("read_as", "repaired"), [
+    ("Planering mars - juni 2027", "Planering mars – juni 2027"),
+    ("mars-juni", "mars-juni"),  # as likely the applicant's own hyphen
+    ("10 - 12 deltagare", "10 – 12 deltagare"),
+    ("2027-03-01 - 2027-06-30", "2027-03-01 – 2027-06-30"),
+    ("2027-03-01", "2027-03-01"),  # a date's own hyphens
+    ("031-123 45 67", "031-123 45 67"),  # a telephone number's
+    ("- en punkt i en lista", "- en punkt i en lista"),
+    ("läs-och skrivstöd", "läs-och skrivstöd"),
+])
+def test_a_range_read_with_a_hyphen_gets_its_dash_back_only_where_certain(read_as: str,
+                                                                          repaired: str) -> None:
+    assert en_dashes(read_as) == repaired
 
 
 @needs_tesseract

@@ -17,6 +17,7 @@ import io
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 from collections import defaultdict
@@ -25,21 +26,30 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageFilter
 
 from blankett.extractors import patience
 from blankett.extractors.errors import Unreadable
+from blankett.extractors.scan_image import (
+    Box,
+    bold_words,
+    ink_span,
+    straighten,
+    unshaded,
+    without_rules,
+    x_height,
+)
+from blankett.extractors.text_layer import Type, retyped
 from blankett.models.limits import Limits
 from blankett.models.text import fold
 
 LANGUAGE = "swe"
+# How high a small letter is for the size of the type (0.52 in Arial and Helvetica, 0.55 in
+# DejaVu Sans, 0.47 in Times), and for the height of a line of text, roughly.
+_X_HEIGHT = 0.52
+_X_OF_LINE = 0.55
 INSTALL_HINT = "sudo apt-get install tesseract-ocr tesseract-ocr-swe"
 TURNED_OFF = "OCR är avstängt i inställningarna"
-# Straightening: the angles tried (degrees) on a small copy of the page, then finer around the best.
-_MAX_SKEW = 4.0
-_COARSE_STEP = 0.25
-_FINE_STEP = 0.05
-_PROBE_WIDTH = 700
 # A page is read at this resolution at least; a phone photo of a page is often coarser.
 _MIN_DPI = 200
 # An A4 page is 8.27 inches wide: what a picture of one without a resolution of its own is.
@@ -48,8 +58,6 @@ _A4_INCHES = 8.27
 _DPI_RANGE = (30, 1200)
 # No page is enlarged beyond this many pixels a side (an A4 page at 600 dpi is 7 016 high).
 _MAX_SIDE = 7200
-# Pages longer or wider than this are no page of a form turned askew: left as they are.
-_MAX_ASPECT = 4.0
 
 
 @cache
@@ -100,33 +108,6 @@ class Recognised:
         return round(sum(found) / len(found), 2) if found else 0.0
 
 
-def straighten(image: Image.Image) -> Image.Image:
-    """The page turned square: the angle at which its lines of text run level is the one where
-    the rows of a small copy differ most from each other (text rows dark, gaps light)."""
-    grey = ImageOps.grayscale(image)
-    if max(grey.width, grey.height) > _MAX_ASPECT * min(grey.width, grey.height):
-        return grey
-    scale = _PROBE_WIDTH / grey.width
-    small = grey.resize((_PROBE_WIDTH, max(1, round(grey.height * scale))), Image.Resampling.BILINEAR)
-    ink = ImageOps.invert(small).point(lambda v: 255 if v > 96 else 0)
-
-    def score(angle: float) -> float:
-        column = ink.rotate(angle, resample=Image.Resampling.NEAREST).resize(
-            (1, ink.height), Image.Resampling.BOX)
-        rows = list(column.tobytes())
-        mean = sum(rows) / len(rows)
-        return sum((r - mean) ** 2 for r in rows)
-
-    steps = round(_MAX_SKEW / _COARSE_STEP)
-    coarse = [i * _COARSE_STEP for i in range(-steps, steps + 1)]
-    best = max(coarse, key=score)
-    fine = [best + i * _FINE_STEP for i in range(-4, 5)]
-    angle = max(fine, key=score)
-    if abs(angle) < _FINE_STEP:
-        return grey
-    return grey.rotate(angle, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255)
-
-
 def recognise(pages: Sequence[Page], limits: Limits) -> Recognised:
     """Every page straightened and read; the searchable copy and the words' confidences."""
     program = tesseract()
@@ -150,15 +131,24 @@ def recognise(pages: Sequence[Page], limits: Limits) -> Recognised:
                 dpi = round(dpi * factor)
             # Specks of dust and toner read as hyphens and full stops: a median filter takes
             # them and leaves the letters (and the dots over them, at this resolution).
-            image = image.filter(ImageFilter.MedianFilter(3))
+            image = without_rules(unshaded(image.filter(ImageFilter.MedianFilter(3))), dpi)
             image.save(source, dpi=(dpi, dpi))
             out = folder / f"page{number:04d}"
             _run(program, source, out, dpi, limits.ocr_page_seconds)
-            parts.append((folder / f"{out.name}.pdf").read_bytes())
             words = _words(folder / f"{out.name}.tsv")
-            empty += not words
-            for word, confidence in words:
-                confidences[word].append(confidence)
+            heights = _x_heights(image, words)
+            bold = bold_words(image, [(w.text, w.box, h) for w, h in zip(words, heights, strict=True)])
+            points = 72 / dpi / _X_HEIGHT
+            inks = _inks(image, words)
+            types = [Type(b, round(h * points * 2) / 2 or 1.0, left * 72 / dpi,
+                          (right - left) * 72 / dpi)
+                     for b, h, (left, right) in zip(bold, heights, inks, strict=True)]
+            parts.append(retyped((folder / f"{out.name}.pdf").read_bytes(), types))
+            sure = [w for w in words if w.confidence >= 0]
+            empty += not sure
+            for word in sure:
+                for part in re.findall(r"\w+", fold(word.text)):
+                    confidences[part].append(word.confidence)
         return Recognised(_joined(parts), dict(confidences), len(pages), empty)
 
 
@@ -180,15 +170,68 @@ def _run(program: str, source: Path, out: Path, dpi: int, seconds: float) -> Non
         raise Unreadable(f"Tesseract misslyckades ({reason or 'okänt fel'})")
 
 
-def _words(tsv: Path) -> list[tuple[str, float]]:
-    """The words read, folded, with their confidence (0-1)."""
-    words: list[tuple[str, float]] = []
+@dataclass(frozen=True)
+class _Word:
+    text: str
+    confidence: float  # 0-1; below 0 where Tesseract gives none
+    box: Box
+    line: tuple[str, ...]  # the line it stands in, as Tesseract numbers it
+    line_height: int
+
+
+def _words(tsv: Path) -> list[_Word]:
+    """The words read, in the order of the text layer, with their confidence and place."""
+    words: list[_Word] = []
+    heights: dict[tuple[str, ...], int] = {}
     with tsv.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-            text, conf = (row.get("text") or "").strip(), row.get("conf") or "-1"
-            if text and float(conf) >= 0:
-                words += [(w, float(conf) / 100) for w in re.findall(r"\w+", fold(text))]
+            line = tuple(row.get(k) or "" for k in ("page_num", "block_num", "par_num", "line_num"))
+            if row.get("level") == "4":
+                heights[line] = int(row["height"])
+            text = (row.get("text") or "").strip()
+            if row.get("level") != "5" or not text:
+                continue
+            left, top = int(row["left"]), int(row["top"])
+            words.append(_Word(text, float(row.get("conf") or -1) / 100,
+                               (left, top, left + int(row["width"]), top + int(row["height"])),
+                               line, heights.get(line, int(row["height"]))))
     return words
+
+
+def _inks(image: Image.Image, words: Sequence[_Word]) -> list[tuple[int, int]]:
+    """Where each word's ink starts and ends across the page. Tesseract's box of a word before
+    a short one ("elever i") often takes the short one in: cut where the next word's ink starts."""
+    inks = [ink_span(image, w.box) for w in words]
+    for n in range(len(words) - 1):
+        if words[n].line == words[n + 1].line and inks[n][1] >= inks[n + 1][0] > words[n].box[0]:
+            left, top, _, bottom = words[n].box
+            inks[n] = ink_span(image, (left, top, inks[n + 1][0] - 1, bottom))
+    return inks
+
+
+def _x_heights(image: Image.Image, words: Sequence[_Word]) -> list[float]:
+    """The x-height (pixels) of each word's line: measured on its words of small letters,
+    steady where the line's height varies with its capitals, digits and "på". A line without
+    such a word is taken by its height against the lines that have one."""
+    found: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for word in words:
+        letters = [c for c in word.text if c.isalpha()]
+        if len(letters) >= 2 and sum(c.islower() for c in letters) >= 0.7 * len(letters):
+            height = x_height(image, word.box)
+            if height:
+                found[word.line].append(height)
+    lines = {line: statistics.median(heights) for line, heights in found.items()}
+    if not lines:
+        return [w.line_height * _X_OF_LINE for w in words]
+    body_x = statistics.median(lines.values())
+    body_line = statistics.median(w.line_height for w in words if w.line in lines) or 1
+    return [lines.get(w.line, body_x * _scale(w.line_height / body_line)) for w in words]
+
+
+def _scale(ratio: float) -> float:
+    """A line as much taller than the body's as it is larger; a little taller or shorter only
+    for its capitals and digits, and so of the body's size."""
+    return 1.0 if 0.8 < ratio < 1.3 else ratio
 
 
 def _joined(parts: list[bytes]) -> bytes:

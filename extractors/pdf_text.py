@@ -11,6 +11,7 @@ form (55 ms against 18 ms for two full pages) for nothing this reader uses.
 
 from __future__ import annotations
 
+import difflib
 import io
 import re
 import struct
@@ -48,6 +49,8 @@ MINER_ERRORS: tuple[type[BaseException], ...] = (
 
 # Running headers and footers live in this share of the page height at its top and bottom.
 RUNNING_MARGIN = 0.08
+# Two lines there this much alike are the same line (OCR may read a letter differently).
+_RUNNING_LIKENESS = 0.9
 # Two words further apart than this many average character widths are in different columns.
 COLUMN_GAP_CHARS = 3.0
 # ...and never closer than this (points): justified text stretches its spaces.
@@ -549,21 +552,34 @@ def _shape(text: str) -> str:
 
 def drop_running(pages: Sequence[PageText]) -> list[PageText]:
     """The pages without lines repeated in the top or bottom margin of two or more pages (the
-    date or page number in them may differ) and without page numbers there."""
-    seen: Counter[tuple[str, str]] = Counter()
-    for page in pages:
-        seen.update({(zone, _shape(line.text)) for line in page.lines if (zone := _zone(line, page))})
+    date or page number in them may differ, and a letter or two where the page was read by
+    OCR) and without page numbers there."""
+    margins = [[(zone, _shape(line.text)) for line in page.lines if (zone := _zone(line, page))]
+               for page in pages]
 
-    def running(line: Line, page: PageText) -> bool:
+    def running(line: Line, page: PageText, number: int) -> bool:
         zone = _zone(line, page)
         if zone is None:
             return False
-        return seen[(zone, _shape(line.text))] >= 2 or bool(_PAGE_NUMBER.match(" ".join(line.text.split())))
+        if _PAGE_NUMBER.match(" ".join(line.text.split())):
+            return True
+        shape = _shape(line.text)
+        return any(other_zone == zone and _alike(shape, other)
+                   for n, lines in enumerate(margins) if n != number
+                   for other_zone, other in lines)
 
     return [
-        replace(page, lines=tuple(line for line in page.lines if not running(line, page)))
-        for page in pages
+        replace(page, lines=tuple(line for line in page.lines if not running(line, page, n)))
+        for n, page in enumerate(pages)
     ]
+
+
+def _alike(one: str, other: str) -> bool:
+    if one == other:
+        return True
+    if abs(len(one) - len(other)) > max(2, len(one) // 10):
+        return False
+    return difflib.SequenceMatcher(None, one, other, autojunk=False).ratio() >= _RUNNING_LIKENESS
 
 
 # --- newspaper columns ------------------------------------------------------------------------

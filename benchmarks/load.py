@@ -45,6 +45,7 @@ from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
 from blankett.flows.intake import recover, take_file
 from blankett.flows.messaging import deliver_pending
 from blankett.flows.pipeline import open_pipeline, relative
+from blankett.flows.reports import searchable_copy
 from blankett.flows.settings import Home, init_home, load_home
 from blankett.flows.store import Store, Submission
 
@@ -329,6 +330,8 @@ def _check(home: Home, expected: Counter[str], names: dict[str, str]) -> _Found:
         store.close()
     recorded = {sha for sha, _, _, _ in records.values()}
     notes = {stored + ".txt" for stored, (_, state, _, _) in records.items() if state == "failed"}
+    # A scan's searchable copy, made by OCR, is filed beside it and belongs to its record.
+    notes |= {relative(home, searchable_copy(home.root / stored)) for stored in records}
     filed: Counter[str] = Counter()
     for place in (home.archive, home.failed):
         for path in sorted(place.rglob("*")):

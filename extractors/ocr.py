@@ -58,6 +58,10 @@ _A4_INCHES = 8.27
 _DPI_RANGE = (30, 1200)
 # No page is enlarged beyond this many pixels a side (an A4 page at 600 dpi is 7 016 high).
 _MAX_SIDE = 7200
+# A picture coarser than this (a phone's photo of a whole page) has letters a few pixels high
+# with soft edges: whitening its light greys eats the letters, and a stroke's width says nothing
+# of the weight. It is read as it is.
+_CLEAN_DPI = 130
 
 
 @cache
@@ -102,9 +106,12 @@ class Recognised:
     empty_pages: int  # pages where no word was read at all
 
     def confidence(self, text: str) -> float:
-        """How sure the reading of a text is: the mean confidence of its words."""
+        """How sure the reading of a text is: the mean confidence of its words; of all words read
+        where none of its own is known (a mark, a word repaired after reading)."""
         found = [c for word in re.findall(r"\w+", fold(text))
                  for c in self.confidences.get(word, ())[:1]]
+        if not found:
+            found = [c for seen in self.confidences.values() for c in seen]
         return round(sum(found) / len(found), 2) if found else 0.0
 
 
@@ -124,6 +131,7 @@ def recognise(pages: Sequence[Page], limits: Limits) -> Recognised:
             source = folder / f"page{number:04d}.png"
             image, dpi = straighten(page.image), page.dpi
             factor = min(_MIN_DPI / dpi, _MAX_SIDE / max(image.width, image.height))
+            coarse = dpi < _CLEAN_DPI
             if factor > 1:
                 # A coarse photo read at the size of a scan: Tesseract wants letters tall enough.
                 image = image.resize((round(image.width * factor), round(image.height * factor)),
@@ -131,13 +139,16 @@ def recognise(pages: Sequence[Page], limits: Limits) -> Recognised:
                 dpi = round(dpi * factor)
             # Specks of dust and toner read as hyphens and full stops: a median filter takes
             # them and leaves the letters (and the dots over them, at this resolution).
-            image = without_rules(unshaded(image.filter(ImageFilter.MedianFilter(3))), dpi)
+            image = image.filter(ImageFilter.MedianFilter(3))
+            if not coarse:
+                image = without_rules(unshaded(image), dpi)
             image.save(source, dpi=(dpi, dpi))
             out = folder / f"page{number:04d}"
             _run(program, source, out, dpi, limits.ocr_page_seconds)
             words = _words(folder / f"{out.name}.tsv")
             heights = _x_heights(image, words)
-            bold = bold_words(image, [(w.text, w.box, h) for w, h in zip(words, heights, strict=True)])
+            bold = [False] * len(words) if coarse else \
+                bold_words(image, [(w.text, w.box, h) for w, h in zip(words, heights, strict=True)])
             points = 72 / dpi / _X_HEIGHT
             inks = _inks(image, words)
             types = [Type(b, round(h * points * 2) / 2 or 1.0, left * 72 / dpi,

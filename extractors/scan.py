@@ -32,6 +32,9 @@ _OCR_BULLET = re.compile(r"^[»«•◦·●▪*°]{1,2}(?=\s)", re.MULTILINE)
 # hyphen stands spaced between two words or numbers, which word processors turn into a dash as
 # it is typed; "mars-maj" and "10-12" are as often written with the hyphen itself.
 _SPACED_HYPHEN = re.compile(r"(?<=[\w.)]) -{1,2} (?=[\w(])")
+# Below this, what Tesseract read is no text it knows (a smudge, a cut-off line at the edge of a
+# photo: "dal", "sudoI"): the field is left for a person, as if empty.
+_NOISE = 0.1
 # A stray mark left of or right of a line: a speck read as a quote or a bar.
 _STRAY = re.compile(r"(?:^|\s)[’'`´‘|_~^°]+(?=\s|$)")
 
@@ -99,7 +102,8 @@ def _recognised(pages: list[ocr.Page], context: ReadContext, kind: Kind) -> Extr
     if recognised.empty_pages == recognised.pages or not has_text_layer(p.text for p in text):
         return scanned("OCR hittade ingen text i den", kind=kind)
     found = answers(text, context)
-    values = {key: _marked(key, value, recognised) for key, value in found.values.items()}
+    values = {key: _marked(key, value, recognised) for key, value in found.values.items()
+              if recognised.confidence(value.value) >= _NOISE}
     _repair_address(values)
     problem = Problem(field=None, code="ocr", severity="warning", message=message("ocr"))
     return Extraction(kind=kind, values=values, problems=[problem], unplaced=found.unplaced,

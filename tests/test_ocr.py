@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import sys
+from difflib import SequenceMatcher
 from email import message_from_bytes, policy
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +19,7 @@ from pipeline_support import intake_pass, make_home
 from blankett.extractors import ReadContext, ocr, read
 from blankett.extractors.scan import _repair_address, en_dashes
 from blankett.fixtures.answers import application, profile
+from blankett.fixtures.pdf_scan import page_photo
 from blankett.fixtures.scans import Scan, scanned_file
 from blankett.fixtures.themes import THEMES
 from blankett.flows.delivery import OutboxDelivery
@@ -160,3 +162,25 @@ def test_a_scan_in_the_inbox_is_filed_with_its_searchable_copy_attached_to_the_r
         names = [part.get_filename() for part in report.iter_attachments()]
         assert names == ["ansokan-skannad.pdf", "ansokan-skannad (sökbar, OCR).pdf"]
         assert "OCR" in report.get_body(("plain",)).get_content()
+
+
+def test_how_sure_a_reading_is_comes_from_its_words_or_else_the_whole_page() -> None:
+    recognised = ocr.Recognised(b"", {"lerum": [0.9, 0.2], "bibliotek": [0.7], "dal": [0.0]}, 1, 0)
+    assert recognised.confidence("Lerums bibliotek") == 0.7  # "lerums" never read: left out
+    assert recognised.confidence("Lerum bibliotek") == 0.8  # a word's first reading
+    assert recognised.confidence("☒") == 0.45  # no word of its own: all words read
+    assert recognised.confidence("dal") == 0.0
+
+
+@needs_tesseract
+def test_a_coarse_photo_of_a_page_is_read_without_its_answers_taken_for_headings() -> None:
+    """A phone's photo of a whole page, 500 pixels across: too coarse to tell bold from regular
+    or to whiten its greys; read as it is, its answers stay answers."""
+    found = read(page_photo(APP, "photo", "PNG"), ReadContext(SPEC))
+    assert found.kind == "image"
+    # Letters are misread at this size; each answer is there, whole, and no other's.
+    for key in ("purpose", "goal", "knowledge", "timeline", "target_group", "expected_results",
+                "continuation", "requested_support"):
+        read_as = str(found.values[key].value) if key in found.values else ""
+        assert SequenceMatcher(None, read_as, str(APP.expected[key])).ratio() >= 0.9, (key, read_as)
+    assert all(0 < v.source.confidence <= 1 for v in found.values.values())

@@ -15,6 +15,7 @@ import pytest
 from crash_support import alive, descendants
 from pipeline_support import by_name, drop, make_home
 
+from blankett.extractors import ocr
 from blankett.fixtures.corpus import Case
 from blankett.flows.settings import SETTINGS_FILE
 
@@ -174,13 +175,21 @@ def test_demo_makes_a_home_takes_the_samples_and_shows_their_status(tmp_path: Pa
     assert "Took 8 files" in result.stdout
     for municipality in ("Göteborg", "Kungälv", "Vara", "Skara", "Strömstad"):
         assert municipality in result.stdout
-    assert len(list((home / "archive" / "2026").iterdir())) == 8
+    assert _originals(home) == 8
+    # The scan among the samples has its searchable copy filed beside it, where OCR can run.
+    copies = [c.name.removesuffix(".ocr.pdf") for c in (home / "archive" / "2026").glob("*.ocr.pdf")]
+    scans = [p.name for p in (home / "archive" / "2026").glob("*-amal-skannad.pdf")]
+    assert copies == (scans if ocr.tesseract() else [])
     assert list((home / "outbox").glob("*/*.eml"))
     # A second demo replaces the first.
     again = subprocess.run([sys.executable, "-m", "blankett.flows", "demo", "--home", str(home)],
                            capture_output=True, text=True, timeout=180, env=env, check=False)
     assert again.returncode == 0, again.stderr
-    assert len(list((home / "archive" / "2026").iterdir())) == 8
+    assert _originals(home) == 8
+
+
+def _originals(home: Path) -> int:
+    return sum(not p.name.endswith(".ocr.pdf") for p in (home / "archive" / "2026").iterdir())
 
 
 def test_ssl_and_starttls_together_are_one_clear_line(tmp_path: Path) -> None:

@@ -232,7 +232,7 @@ def test_nightly_sends_each_consultant_their_summary_once_a_day(
     today = datetime.now(UTC).astimezone().date()  # the flow's default day
     result = flows.nightly(str(home.root))
     assert result == {"checked": 11, "changed": 0, "reread": 1, "summaries": len(CONSULTANTS),
-                      "sent": len(CONSULTANTS), "pending": 0}
+                      "sent": len(CONSULTANTS), "pending": 0, "retaken": 0}
     store = Store(home.database_url)
     try:
         with store.session() as session:
@@ -299,7 +299,8 @@ def test_rerun_reports_only_where_the_result_changed(
     _taken_in(home)
     collector.envelopes.clear()
 
-    assert flows.rerun(str(home.root)) == {"checked": 11, "changed": 0, "sent": 0, "pending": 0}
+    assert flows.rerun(str(home.root)) == {"checked": 11, "changed": 0, "sent": 0, "pending": 0,
+                                               "retaken": 0, "still_failed": 0}
     assert collector.envelopes == []
 
     digital = [c for c in cases if c.fields.get("strategic_area") == "digital"]
@@ -316,7 +317,8 @@ def test_rerun_reports_only_where_the_result_changed(
         store.close()
 
     result = flows.rerun(str(home.root), [first_id])
-    assert result == {"checked": 1, "changed": 1, "sent": 1, "pending": 0}
+    assert result == {"checked": 1, "changed": 1, "sent": 1, "pending": 0, "retaken": 0,
+                      "still_failed": 0}
     ((to, message),) = collector.messages()
     assert to == ["digital2@example.org"]
     assert str(message["Subject"]).startswith(_subject_start(digital[0]))
@@ -324,7 +326,8 @@ def test_rerun_reports_only_where_the_result_changed(
 
     collector.envelopes.clear()
     result = flows.rerun(str(home.root))
-    assert result == {"checked": 11, "changed": 1, "sent": 1, "pending": 0}
+    assert result == {"checked": 11, "changed": 1, "sent": 1, "pending": 0, "retaken": 0,
+                      "still_failed": 0}
     ((to, message),) = collector.messages()
     assert to == ["digital2@example.org"]
     assert str(message["Subject"]).startswith(_subject_start(digital[1]))

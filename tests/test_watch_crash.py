@@ -206,7 +206,7 @@ def test_watch_killed_at_random_moments_beside_nightly_loses_nothing(
         assert "database is locked" not in stderr
         assert "Traceback" not in stderr
     # Nothing was left for the last nightly to correct: no update was lost in between.
-    assert " (0 changed, 0 read again)" in final.stdout, final.stdout
+    assert " (0 changed, 0 read again, 0 taken from failed/)" in final.stdout, final.stdout
 
     assert [p.name for p in home.inbox.iterdir()] == []
     filed = Counter(sha(p.read_bytes()) for p in filed_files(home.root))

@@ -48,6 +48,7 @@ LANGUAGE = "swe"
 # DejaVu Sans, 0.47 in Times), and for the height of a line of text, roughly.
 _X_HEIGHT = 0.52
 _X_OF_LINE = 0.55
+_FEW_LETTERS = 12
 INSTALL_HINT = "sudo apt-get install tesseract-ocr tesseract-ocr-swe"
 TURNED_OFF = "OCR är avstängt i inställningarna"
 # A page is read at this resolution at least; a phone photo of a page is often coarser.
@@ -225,16 +226,23 @@ def _x_heights(image: Image.Image, words: Sequence[_Word]) -> list[float]:
     steady where the line's height varies with its capitals, digits and "på". A line without
     such a word is taken by its height against the lines that have one."""
     found: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    measured: dict[tuple[str, ...], int] = defaultdict(int)
     for word in words:
         letters = [c for c in word.text if c.isalpha()]
         if len(letters) >= 2 and sum(c.islower() for c in letters) >= 0.7 * len(letters):
             height = x_height(image, word.box)
             if height:
                 found[word.line].append(height)
+                measured[word.line] += len(letters)
     lines = {line: statistics.median(heights) for line, heights in found.items()}
     if not lines:
         return [w.line_height * _X_OF_LINE for w in words]
     body_x = statistics.median(lines.values())
+    # A line measured on a word or two ("Telefon:") is as tall as its ascenders make it look:
+    # near the body's, it is the body's.
+    for line, letters in measured.items():
+        if letters < _FEW_LETTERS and abs(lines[line] / body_x - 1) < 0.2:
+            lines[line] = body_x
     body_line = statistics.median(w.line_height for w in words if w.line in lines) or 1
     return [lines.get(w.line, body_x * _scale(w.line_height / body_line)) for w in words]
 

@@ -139,17 +139,31 @@ def bold_words(image: Image.Image, words: Sequence[tuple[str, Box, float]]) -> l
     their weight, and a form's labels are told from its answers by it: the strokes of a bold
     word are thicker, for its size, than those of the page's usual words (most of a form's
     words are its answers, in regular type)."""
-    weights = [_stem_width(image, box) / height
-               if height > 0 and any(c.isalnum() for c in text) else None
+    weights = [_stem_width(image, box) / height if height > 0 and _lettered(text) else None
                for text, box, height in words]
     known = sorted(w for w in weights if w)
     if not known:
         return [False] * len(words)
     usual = known[len(known) // 2]
     bold = [bool(w) and w >= usual * _BOLD_STEMS for w in weights]  # type: ignore[operator]
-    # A mark with no letters ("/", "&", "-") is as bold as the words either side of it.
-    return [b if weights[n] is not None else 0 < n < len(bold) - 1 and bold[n - 1] and bold[n + 1]
-            for n, b in enumerate(bold)]
+    # A mark ("/", "&", "-") or a number is as bold as the words either side of it on its line:
+    # the bars of "7", "5" and "2" run across like a bold stem, and a telephone number measured
+    # so was taken for a label.
+    def between_bold(n: int) -> bool:
+        return 0 < n < len(bold) - 1 and all(
+            bold[m] and _level(words[m][1], words[n][1]) for m in (n - 1, n + 1))
+
+    return [b if weights[n] is not None else between_bold(n) for n, b in enumerate(bold)]
+
+
+def _level(one: Box, other: Box) -> bool:
+    """Two words on one line: each box reaches past the middle of the other."""
+    return one[1] < (other[1] + other[3]) / 2 < one[3] and other[1] < (one[1] + one[3]) / 2 < other[3]
+
+
+def _lettered(text: str) -> bool:
+    letters = sum(c.isalpha() for c in text)
+    return letters > 0 and letters >= sum(c.isdigit() for c in text)
 
 
 def _stem_width(image: Image.Image, box: Box) -> float:

@@ -139,16 +139,17 @@ def bold_words(image: Image.Image, words: Sequence[tuple[str, Box, float]]) -> l
     their weight, and a form's labels are told from its answers by it: the strokes of a bold
     word are thicker, for its size, than those of the page's usual words (most of a form's
     words are its answers, in regular type)."""
-    weights = [_stem_width(image, box) / height if height > 0 and _lettered(text) else None
+    weights = [_stem_width(image, box) / height
+               if height > 0 and any(c.isalnum() for c in text) else None
                for text, box, height in words]
     known = sorted(w for w in weights if w)
     if not known:
         return [False] * len(words)
     usual = known[len(known) // 2]
     bold = [bool(w) and w >= usual * _BOLD_STEMS for w in weights]  # type: ignore[operator]
-    # A mark ("/", "&", "-") or a number is as bold as the words either side of it on its line:
-    # the bars of "7", "5" and "2" run across like a bold stem, and a telephone number measured
-    # so was taken for a label.
+    # A mark with no letters ("/", "&", "-") is as bold as the words either side of it on its
+    # line. (A number is measured like a word: in a label, "1." and "(max 50 000 kr)" are as
+    # bold as the rest of it.)
     def between_bold(n: int) -> bool:
         return 0 < n < len(bold) - 1 and all(
             bold[m] and _level(words[m][1], words[n][1]) for m in (n - 1, n + 1))
@@ -157,13 +158,9 @@ def bold_words(image: Image.Image, words: Sequence[tuple[str, Box, float]]) -> l
 
 
 def _level(one: Box, other: Box) -> bool:
-    """Two words on one line: each box reaches past the middle of the other."""
-    return one[1] < (other[1] + other[3]) / 2 < one[3] and other[1] < (one[1] + one[3]) / 2 < other[3]
-
-
-def _lettered(text: str) -> bool:
-    letters = sum(c.isalpha() for c in text)
-    return letters > 0 and letters >= sum(c.isdigit() for c in text)
+    """Two words on one line: their boxes overlap up and down (a dash's box is a thin bar at
+    the middle of its line's)."""
+    return one[1] < other[3] and other[1] < one[3]
 
 
 def _stem_width(image: Image.Image, box: Box) -> float:

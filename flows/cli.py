@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from blankett.flows.environment import Environment
+from blankett.models.errors import BlankettError
 
 app = typer.Typer(
     name="blankett",
@@ -207,6 +208,13 @@ def main() -> None:
     _stop_on_sigterm()
     try:
         app()
+    except BlankettError as exc:
+        # Each command says what went wrong where it knows the file; one that gets here is
+        # still one line, never a traceback.
+        import sys
+
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     except BrokenPipeError:
         # `blankett status | head`: the reader has all it wanted.
         import os

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Protocol
 
 from blankett.flows.durable import fsync_folder
+from blankett.models.errors import BlankettError
 
 log = logging.getLogger(__name__)
 
 
-class DeliveryError(Exception):
+class DeliveryError(BlankettError):
     """A message could not be delivered; the message is one line, without secrets."""
 
 

@@ -25,6 +25,7 @@ from blankett.flows.environment import Environment
 from blankett.flows.prefect_server import Api, ServerError
 from blankett.flows.settings import Home, SettingsError, init_home, load_home
 from blankett.flows.store import StoreError
+from blankett.models.errors import BlankettError
 from blankett.models.spec import ConfigError
 
 EXIT_OK = 0
@@ -99,14 +100,10 @@ EXIT_FAILED = 1
 
 def _flow(env: Environment, name: str, call: Any) -> Any:
     """A run that failed for a reason nobody caused (a bug, a dead server): one line, the
-    details in the run's log; Busy (another run held the home too long) likewise."""
-    from blankett.flows.locking import Busy
-
+    details in the run's log; an error the user can mend is its one line."""
     try:
         return call()
-    except Busy as exc:
-        env.error(f"error: {exc}")
-    except USER_ERRORS as exc:
+    except BlankettError as exc:  # another run held the home too long, a wrong setting...
         env.error(f"error: {exc}")
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else ""

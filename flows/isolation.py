@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from blankett.extractors import ReadContext, Unreadable, patience, read
+from blankett.models.errors import BlankettError
 from blankett.models.limits import MB
 from blankett.models.records import Extraction
 
@@ -55,7 +56,7 @@ class WorkerUnavailable(RuntimeError):
     trouble, not the file's; the file must wait for a later pass."""
 
 
-class Refused(Exception):
+class Refused(BlankettError):
     """The worker gave up on the file; the message is the one-line reason."""
 
 

@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from blankett.models.errors import BlankettError
+
 log = logging.getLogger("blankett.lock")
 
 LOCK_FILE = ".blankett.lock"
 
 
-class Busy(Exception):
+class Busy(BlankettError):
     """Another run held the home for longer than we were willing to wait."""
 
 

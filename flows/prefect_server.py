@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from blankett.flows.settings import Home
+from blankett.models.errors import BlankettError
 
 STARTUP_SECONDS = 90
 STOP_SECONDS = 20
@@ -31,7 +32,7 @@ _PR_SET_PDEATHSIG = 1
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1, never a proxy
 
 
-class ServerError(Exception):
+class ServerError(BlankettError):
     """The local Prefect server could not be started."""
 
 

@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from blankett.models.errors import BlankettError
+
 SETTINGS_FILE = "blankett.toml"
 DEFAULT_HOME = "blankett-data"
 
 
-class SettingsError(Exception):
+class SettingsError(BlankettError):
     """A settings file or home that cannot be used; the message is one line."""
 
 

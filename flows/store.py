@@ -32,8 +32,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
+from blankett.models.errors import BlankettError
 
-class StoreError(Exception):
+
+class StoreError(BlankettError):
     """The database cannot be opened or used; one line."""
 
 

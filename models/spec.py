@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from blankett.models.errors import BlankettError
+
 FieldKind = Literal["text", "description", "email", "phone", "municipality", "area", "amount", "date"]
 AREA_KEYS = ("open", "reading", "digital", "learning")
 
@@ -22,7 +24,7 @@ CORE_KEYS = (
 )
 
 
-class ConfigError(Exception):
+class ConfigError(BlankettError):
     """A configuration file that cannot be used; the message is one line for the user."""
 
 

@@ -78,20 +78,25 @@ class Rules:
         return AreaIndex(self.spec)
 
     @cached_property
-    def _placeholders(self) -> list[tuple[str, str, bool]]:
+    def _placeholders(self) -> list[tuple[str, str, str, bool]]:
+        """Each placeholder as (head, its folded form, tail, open-ended), folded once a run: a
+        form asks for it on every line of every answer."""
         out = []
         for pattern in self.spec.grant.placeholders:
             head, star, tail = pattern.partition("*")
-            out.append((head, tail, bool(star)))
+            out.append((head, fold(head), tail, bool(star)))
         return out
+
+    @cached_property
+    def _hints(self) -> dict[str, str]:
+        return {f.key: fold(f.hint) for f in self.spec.fields if f.hint}
 
     def is_filler(self, line: str, spec: FieldSpec) -> bool:
         """A line that is no answer: a placeholder, the template's hint, or the field's own label."""
         folded = fold(line)
         if not folded:
             return True
-        for head, tail, open_ended in self._placeholders:
-            fhead = fold(head)
+        for head, fhead, tail, open_ended in self._placeholders:
             if not open_ended:
                 if folded == fhead:
                     return True
@@ -100,7 +105,7 @@ class Rules:
                     return True
             elif line.strip().startswith(head) and line.strip().endswith(tail):
                 return True
-        if spec.hint and folded == fold(spec.hint):
+        if folded == self._hints.get(spec.key):
             return True
         return fold_label(line) in self._own_labels[spec.key]
 

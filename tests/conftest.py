@@ -1,4 +1,5 @@
-"""Shared test fixtures: the generated corpus of forms, built once per session into a temp dir."""
+"""Shared test fixtures: the generated corpus of forms, built once per session into a temp dir;
+the markers that pick the long tests out for a quick edit loop (README, "For developers")."""
 
 from __future__ import annotations
 
@@ -9,6 +10,21 @@ import pytest
 from blankett.fixtures.corpus import Case, write_corpus
 
 YEAR = 2026
+# The tests each marker names, by module: crash, fault and load runs; tests that start Prefect
+# servers or blankett's commands as processes; tests that run Tesseract.
+MARKED = {
+    "reliability": {"test_crash", "test_watch_crash", "test_load", "test_faults"},
+    "server": {"test_pipeline_cli", "test_pipeline_flows"},
+    "ocr": {"test_ocr", "test_scan_image"},
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        for marker, modules in MARKED.items():
+            if module in modules:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The fixture generator: deterministic, varied enough, and its expectations consistent.
 
-The expected values and problems of each case are checked here against FORM.md's rules,
+The expected values and problems of each case are checked here against the form's rules,
 restated independently of the extractor, so that a wrong expectation fails here rather than
 in an extractor test.
 """
@@ -109,7 +109,7 @@ def test_most_complete_forms_have_no_problems(good: list[Case]) -> None:
     assert len(clean) >= len(good) // 2
 
 
-# --- the expectations agree with FORM.md ------------------------------------------------------
+# --- the expectations agree with the form's rules -----------------------------------------------
 
 def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text)
@@ -130,7 +130,7 @@ def _names_time(text: str, year: int) -> bool:
 
 
 def _reference_problems(case: Case) -> set[tuple[str | None, str]]:
-    """The problems FORM.md implies for the expected values; a required field that is None
+    """The problems the form's rules imply for the expected values; a required field that is None
     takes the one problem the case declares for it (missing, unreadable, ambiguous...)."""
     f = case.fields
     out: set[tuple[str | None, str]] = set()

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from blankett.extractors import ocr
 from blankett.extractors.pdf_text import Cell, Line, PageText, drop_running, read_pages
 from blankett.extractors.scan_image import bold_words, ink_span, unshaded, without_rules, x_height
-from blankett.fixtures.corpus import build_corpus
+from blankett.fixtures.corpus import Case
 from blankett.fixtures.scans import Scan, scanned_print
 from blankett.models.limits import Limits
 from blankett.models.records import Report
@@ -156,12 +156,12 @@ def test_the_searchable_copy_carries_each_words_weight_size_and_place() -> None:
                                   "pdf_utskrift_numrerade_fargelanda.pdf",
                                   "pdf_utskrift_engelska_rubriker_svenljunga.pdf",
                                   "pdf_utskrift_ofullstandig_gotene.pdf"])
-def test_a_printed_form_scanned_is_read_like_its_original(name: str) -> None:
+def test_a_printed_form_scanned_is_read_like_its_original(name: str, corpus: list[Case]) -> None:
     """Forms printed from Word (bold headings, numbered headings, English headings, one with
     answers left out), scanned at 200 dpi in grey and turned a degree: labels still told from
     answers by their weight and size, and what is missing is what the applicant left out."""
     pytest.importorskip("pypdfium2")
-    case = next(c for c in build_corpus() if c.name == name)
+    case = next(c for c in corpus if c.name == name)
     scan = scanned_print(case.data, Scan(dpi=200, mode="grey", skew=1.0), name)
     report = ACCURACY.examiner().examine_bytes(name, scan)
     assert isinstance(report, Report) and report.kind == "pdf-scanned"

@@ -1,4 +1,4 @@
-"""The rules of FORM.md applied to extracted answers."""
+"""The form's rules (models/form.toml, models/validation.py) applied to extracted answers."""
 
 from __future__ import annotations
 

@@ -1,0 +1,23 @@
+"""Every error a user can cause shares one base, whose message is the one line they are shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from blankett.extractors.errors import Unreadable
+from blankett.flows.delivery import DeliveryError, ServerUnavailable
+from blankett.flows.isolation import Refused
+from blankett.flows.locking import Busy
+from blankett.flows.prefect_server import ServerError
+from blankett.flows.settings import SettingsError
+from blankett.flows.store import StoreError
+from blankett.models.errors import BlankettError
+from blankett.models.spec import ConfigError
+
+
+@pytest.mark.parametrize("error", [ConfigError, Unreadable, SettingsError, Busy, DeliveryError,
+                                   ServerUnavailable, StoreError, ServerError, Refused])
+def test_each_user_error_is_one_line(error: type[BlankettError]) -> None:
+    raised = error("blankett.toml: smtp.port: not a number\n  (got 'tjugofem')")
+    assert isinstance(raised, BlankettError)
+    assert str(raised) == "blankett.toml: smtp.port: not a number (got 'tjugofem')"

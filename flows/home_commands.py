@@ -161,20 +161,18 @@ def cmd_watch(env: Environment, root: Path) -> int:
     home = _ready_home(env, root)
     if home is None:
         return EXIT_ERROR
-    import watchfiles
-
     from blankett.flows.inbox import InboxFilter
+    from blankett.flows.inbox_events import InboxEvents
 
     interval = home.settings.inbox.scan_interval_seconds
     inbox_filter = InboxFilter()
     try:
-        with _flows(env, home) as (flows, api):
+        with _flows(env, home) as (flows, api), InboxEvents(home.inbox, interval) as events:
             print(f"Watching {home.inbox} (full scan every {interval:g} s). Stop with Ctrl-C.",
                   file=env.stdout, flush=True)
             _watch_pass(env, flows, home)
-            for changes in watchfiles.watch(home.inbox, yield_on_timeout=True, debounce=200,
-                                            rust_timeout=int(interval * 1000), recursive=False):
-                if changes and not any(_relevant(inbox_filter, Path(p)) for _, p in changes):
+            for changes in events:
+                if changes and not any(_relevant(inbox_filter, Path(p)) for p in changes):
                     continue
                 if not api.alive():
                     # Every pass would fail from now on: better to stop, so that whatever

@@ -273,6 +273,37 @@ def test_watch_stops_when_its_prefect_server_dies_and_keeps_the_files(tmp_path: 
     assert (home / "inbox" / "ansokan.docx").read_bytes() == b"arrived after the server died"
 
 
+def test_watch_takes_a_file_dropped_during_its_first_pass_without_waiting_for_the_scan(
+        corpus: list[Case], tmp_path: Path) -> None:
+    """Watching starts before the first pass: a file dropped while it runs is taken right after
+    it, not at the next full scan (ten minutes here)."""
+    home = make_home(tmp_path / "home")
+    settings = home.root / SETTINGS_FILE
+    settings.write_text(settings.read_text().replace("[inbox]\n", "[inbox]\nscan_interval_seconds = 600\n"))
+    waiting = drop(home, [c for c in corpus if c.kind == "docx"][:20])
+    late = next(c for c in corpus if c.kind == "pdf-form")
+    stderr = tmp_path / "stderr"
+    watch = _started("watch", home.root, "Watching ", stderr)
+    try:
+        deadline = time.monotonic() + 120
+        while all(p.exists() for p in waiting) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not all(p.exists() for p in waiting), "the first pass took nothing"
+        # The first pass has listed the inbox and is taking what it found.
+        (home.inbox / late.name).write_bytes(late.data)
+        deadline = time.monotonic() + 90
+        while (home.inbox / late.name).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not (home.inbox / late.name).exists(), "left for the next full scan"
+        assert list(home.archive.rglob(f"*{late.name}"))
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        watch.wait(timeout=60)
+        assert watch.stdout is not None
+        watch.stdout.close()
+    assert "Traceback" not in stderr.read_text()
+
+
 @pytest.mark.parametrize("cron", ["0 2 * * sat-sun", "30 22-2 * * *", "0 2 L * *",
                                   "0 2 * * mon#1", "0 2 ? * *", "0 2 * dec-jan *"])
 def test_schedules_prefect_accepts_are_accepted(tmp_path: Path, cron: str) -> None:

@@ -107,10 +107,11 @@ class Recognised:
     empty_pages: int  # pages where no word was read at all
 
     def confidence(self, text: str) -> float:
-        """How sure the reading of a text is: the mean confidence of its words; of all words read
-        where none of its own is known (a mark, a word repaired after reading)."""
-        found = [c for word in re.findall(r"\w+", fold(text))
-                 for c in self.confidences.get(word, ())[:1]]
+        """How sure the reading of a text is: the mean confidence of its words, each by the
+        median of its readings (a name is also in a running header, cut or smudged there); of all
+        words read where none of its own is known (a mark, a word repaired after reading)."""
+        found = [statistics.median(self.confidences[word])
+                 for word in re.findall(r"\w+", fold(text)) if self.confidences.get(word)]
         if not found:
             found = [c for seen in self.confidences.values() for c in seen]
         return round(sum(found) / len(found), 2) if found else 0.0

@@ -179,14 +179,7 @@ def main() -> int:
             cells.append(f"{verdicts.total} | {tally.share:.3f} | {verdicts.share:.3f}"
                          if tally and verdicts else "– | – | –")
         print(f"| {kind} | " + " | ".join(cells) + " |")
-    for name, scores in results.items():
-        if name == "corpus":
-            continue
-        print(f"\n| {name}: layout | forms | field accuracy | verdicts right |")
-        print("|---|---|---|---|")
-        for group, tally in sorted(scores.by_group.items()):
-            verdicts = scores.verdict_by_group[group]
-            print(f"| {group} | {verdicts.total} | {tally.share:.3f} | {verdicts.share:.3f} |")
+    print_layouts(results)
     if args.failures:
         for name in ("corpus", "messy", "tune"):
             if name in results:
@@ -234,6 +227,18 @@ def scans() -> int:
     return 0
 
 
+def print_layouts(results: dict[str, Scores]) -> None:
+    """Each set's figures by layout (the corpus's are by kind of file, above)."""
+    for name, scores in results.items():
+        if name == "corpus":
+            continue
+        print(f"\n| {name}: layout | forms | field accuracy | verdicts right |")
+        print("|---|---|---|---|")
+        for group, tally in sorted(scores.by_group.items()):
+            verdicts = scores.verdict_by_group[group]
+            print(f"| {group} | {verdicts.total} | {tally.share:.3f} | {verdicts.share:.3f} |")
+
+
 def printed_scans(per_layout: int, half: str, failures: bool) -> int:
     """The printed and exported PDFs of every set (tables, columns, letterheads, headings in the
     applicant's words) as a scanner sees them: drawn at 200 dpi in grey, turned 1°, specked,
@@ -266,14 +271,7 @@ def printed_scans(per_layout: int, half: str, failures: bool) -> int:
         results[name] = score(printed, reader, "kind" if name == "corpus" else "layout")
         seconds = (time.perf_counter() - start) / max(1, len(printed))
         print(f"{table(name, results[name])[0]} {seconds:.1f} |")
-    for name, scores in results.items():
-        if name == "corpus":
-            continue
-        print(f"\n| {name}: layout | forms | field accuracy | verdicts right |")
-        print("|---|---|---|---|")
-        for group, tally in sorted(scores.by_group.items()):
-            verdicts = scores.verdict_by_group[group]
-            print(f"| {group} | {verdicts.total} | {tally.share:.3f} | {verdicts.share:.3f} |")
+    print_layouts(results)
     if failures:
         for name in ("corpus", "messy", "tune"):
             if name in results:

@@ -4,15 +4,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 from difflib import SequenceMatcher
 from email import message_from_bytes, policy
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from accuracy_support import ACCURACY
 from PIL import Image
 from pipeline_support import intake_pass, make_home
 
@@ -29,23 +27,12 @@ from blankett.models.limits import Limits
 from blankett.models.records import FoundValue, Report, Source
 from blankett.models.spec import load_spec
 
-ROOT = Path(__file__).resolve().parent.parent
 SPEC = load_spec()
 APP = application(profile("Lerum", 17), THEMES[2], 2026, variant=1)
 needs_tesseract = pytest.mark.skipif(ocr.tesseract() is None, reason="Tesseract with its Swedish "
                                      f"model is not installed ({ocr.INSTALL_HINT})")
 
 
-def _accuracy() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("accuracy", ROOT / "benchmarks" / "accuracy.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["accuracy"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ACCURACY = _accuracy()
 
 
 @needs_tesseract

@@ -19,7 +19,7 @@ from blankett.flows.examine import Examiner
 from blankett.flows.intake import recover, retake_failed
 from blankett.flows.ledger import status_of
 from blankett.flows.nightly import revalidate_all
-from blankett.flows.pipeline import open_pipeline
+from blankett.flows.pipeline import Pipeline, open_pipeline
 from blankett.flows.reports import searchable_copy
 from blankett.flows.settings import Home, load_home
 from blankett.flows.store import Application, Submission
@@ -49,11 +49,7 @@ def test_a_file_refused_then_readable_is_taken_in_with_its_received_time(tmp_pat
     assert refused.outcome == "unreadable"
     failed = next(p for p in home.failed.iterdir() if p.suffix == ".pdf")
     assert failed.with_name(failed.name + ".txt").exists()
-    home = load_home(home.root)
-    (home.root / "blankett.toml").write_text(
-        (home.root / "blankett.toml").read_text(encoding="utf-8").replace("max_pages = 1", ""),
-        encoding="utf-8")
-    pipeline = open_pipeline(load_home(home.root), delivery=OutboxDelivery(home.outbox))
+    home, pipeline = _page_cap_lifted(home)
     try:
         with pipeline.store.session() as session:
             received = session.scalars(select(Submission)).one().received_at
@@ -177,11 +173,7 @@ def test_a_retake_stopped_after_its_move_is_finished_without_its_old_note(tmp_pa
     (home.inbox / "ansokan.pdf").write_bytes(FORM.data)
     _pass(home)
     failed = next(p for p in home.failed.iterdir() if p.suffix == ".pdf")
-    home = load_home(home.root)
-    (home.root / "blankett.toml").write_text(
-        (home.root / "blankett.toml").read_text(encoding="utf-8").replace("max_pages = 1", ""),
-        encoding="utf-8")
-    pipeline = open_pipeline(load_home(home.root), delivery=OutboxDelivery(home.outbox))
+    home, pipeline = _page_cap_lifted(home)
     try:
         target = home.archive / "2026" / failed.name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -195,3 +187,12 @@ def test_a_retake_stopped_after_its_move_is_finished_without_its_old_note(tmp_pa
     finally:
         pipeline.close()
     assert not list(home.failed.iterdir())
+
+
+def _page_cap_lifted(home: Home) -> tuple[Home, Pipeline]:
+    """The home after its user lifts the page cap that sent the scan to failed/."""
+    settings = home.root / "blankett.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("max_pages = 1", ""),
+                        encoding="utf-8")
+    home = load_home(home.root)
+    return home, open_pipeline(home, delivery=OutboxDelivery(home.outbox))

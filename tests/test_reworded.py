@@ -8,14 +8,12 @@ the bar the readers must clear; none of its wordings may find its way into the l
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from accuracy_support import ACCURACY
 
 from blankett.fixtures.corpus import Case
 from blankett.fixtures.libreoffice import soffice
@@ -33,16 +31,6 @@ HELDOUT_FIELDS = 0.95
 HELDOUT_VERDICTS = 0.90
 
 
-def _accuracy() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("accuracy", ROOT / "benchmarks" / "accuracy.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["accuracy"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ACCURACY = _accuracy()
 EXAMINER = ACCURACY.examiner()
 
 

@@ -5,13 +5,11 @@ from answers on a scan as on the original."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from accuracy_support import ACCURACY
 from PIL import Image, ImageDraw, ImageFont
 from pypdf import PdfReader
 
@@ -23,7 +21,6 @@ from blankett.fixtures.scans import Scan, scanned_print
 from blankett.models.limits import Limits
 from blankett.models.records import Report
 
-ROOT = Path(__file__).resolve().parent.parent
 DPI = 200
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 needs_fonts = pytest.mark.skipif(not (FONTS / "DejaVuSans-Bold.ttf").is_file(),
@@ -32,16 +29,6 @@ needs_tesseract = pytest.mark.skipif(ocr.tesseract() is None, reason="Tesseract 
                                      f"model is not installed ({ocr.INSTALL_HINT})")
 
 
-def _accuracy() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("accuracy", ROOT / "benchmarks" / "accuracy.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["accuracy"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ACCURACY = _accuracy()
 
 
 def _font(bold: bool, points: float = 11) -> ImageFont.FreeTypeFont:

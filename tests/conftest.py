@@ -19,12 +19,18 @@ MARKED = {
 }
 
 
+# Started first, so that on two cores they run beside the many short tests rather than alone
+# at the end: the longest take a minute.
+FIRST = ("test_watch_crash", "test_load", "test_crash", "test_pipeline_cli", "test_faults")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = item.path.stem
         for marker, modules in MARKED.items():
             if module in modules:
                 item.add_marker(marker)
+    items.sort(key=lambda item: FIRST.index(item.path.stem) if item.path.stem in FIRST else len(FIRST))
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from blankett.flows.delivery import OutboxDelivery
 from blankett.flows.pipeline import open_pipeline
 from blankett.flows.store import Message, Store, Submission
 
-KILLS = int(os.environ.get("BLANKETT_CRASH_KILLS", "12"))
+KILLS = int(os.environ.get("BLANKETT_CRASH_KILLS", "8"))
 WORKER = Path(__file__).with_name("crash_worker.py")
 
 

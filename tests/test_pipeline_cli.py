@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -246,6 +247,26 @@ def test_stopped_or_killed_it_leaves_no_process_behind(command: str, ready: str,
     assert not _gone_within(family, 30), "processes outlived their command"
 
 
+def _pass_lines(process: subprocess.Popen[str], count: int, seconds: float) -> list[str]:
+    """The first `count` lines a watch prints after its passes ("HH:MM:SS Took …"), read in a
+    thread of their own: a line may already wait in the pipe's buffer, where no poll sees it."""
+    assert process.stdout is not None
+    stdout = process.stdout
+    found: list[str] = []
+
+    def read() -> None:
+        for line in stdout:
+            if line[:2].isdigit() and " Took " in line:
+                found.append(line)
+                if len(found) == count:
+                    return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return found
+
+
 def _gone_within(pids: set[int], seconds: float) -> set[int]:
     deadline = time.monotonic() + seconds
     while alive(pids) and time.monotonic() < deadline:
@@ -296,6 +317,8 @@ def test_watch_takes_a_file_dropped_during_its_first_pass_without_waiting_for_th
             time.sleep(0.2)
         assert not (home.inbox / late.name).exists(), "left for the next full scan"
         assert list(home.archive.rglob(f"*{late.name}"))
+        # Stopped once that pass has said what it took (a stop during a pass is another test's).
+        assert len(_pass_lines(watch, 2, 60)) == 2
     finally:
         watch.send_signal(signal.SIGTERM)
         watch.wait(timeout=60)

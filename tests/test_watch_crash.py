@@ -36,7 +36,7 @@ from sqlalchemy import select
 from blankett.fixtures.corpus import Case
 from blankett.flows.store import Message, Store, Submission
 
-KILLS = int(os.environ.get("BLANKETT_WATCH_KILLS", "5"))
+KILLS = int(os.environ.get("BLANKETT_WATCH_KILLS", "3"))
 PER_ROUND = 6
 BUDGET_SECONDS = 60 * 60
 

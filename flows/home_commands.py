@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -27,6 +27,9 @@ from blankett.flows.settings import Home, SettingsError, init_home, load_home
 from blankett.flows.store import StoreError
 from blankett.models.errors import BlankettError
 from blankett.models.spec import ConfigError
+
+if TYPE_CHECKING:  # the flows import Prefect, which `init` and `status` do without
+    from blankett.flows.orchestration import IntakeCounts
 
 EXIT_OK = 0
 EXIT_ERROR = 2
@@ -139,7 +142,7 @@ def cmd_run(env: Environment, root: Path) -> int:
     return EXIT_OK
 
 
-def _counts_line(counts: dict[str, int], home: Home) -> str:
+def _counts_line(counts: IntakeCounts, home: Home) -> str:
     taken = sum(counts[k] for k in ("complete", "incomplete", "unreadable", "duplicate"))
     if not taken:
         line = f"Nothing new in {home.inbox}."

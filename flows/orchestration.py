@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -22,6 +22,40 @@ from blankett.flows.settings import load_home
 
 # Steps get the open pipeline, quoted: it is no input worth caching, recording or inspecting.
 _step = task(cache_policy=NO_CACHE)
+
+
+class Outcomes(TypedDict):
+    """How many files of a pass ended each way."""
+
+    complete: int
+    incomplete: int
+    unreadable: int
+    duplicate: int
+    skipped: int  # left in the inbox for the next pass
+
+
+class IntakeCounts(Outcomes):
+    sent: int  # messages delivered
+    pending: int  # messages waiting for the next run
+
+
+class NightlyCounts(TypedDict):
+    checked: int  # applications checked again
+    changed: int  # whose result changed
+    reread: int  # read again by a newer reader
+    retaken: int  # unreadable files now taken in
+    summaries: int  # consultants' summaries queued
+    sent: int
+    pending: int
+
+
+class RerunCounts(TypedDict):
+    checked: int
+    changed: int
+    sent: int
+    pending: int
+    retaken: int
+    still_failed: int  # files still unreadable in failed/
 
 
 @_step
@@ -47,7 +81,7 @@ def deliver(pipeline: Pipeline) -> DeliveryOutcome:
 
 
 @flow(name="intake", log_prints=False)
-def intake(home: str, patience: float | None = None) -> dict[str, int]:
+def intake(home: str, patience: float | None = None) -> IntakeCounts:
     """One pass over the inbox: take every complete file, file it, record it, report it."""
     logger = get_run_logger()
     pipeline = open_pipeline(load_home(Path(home)))
@@ -61,8 +95,7 @@ def intake(home: str, patience: float | None = None) -> dict[str, int]:
             delivered = deliver(quote(pipeline))
     finally:
         pipeline.close()
-    counts = count(taken)
-    counts.update(sent=delivered.sent, pending=delivered.pending)
+    counts = IntakeCounts(**count(taken), sent=delivered.sent, pending=delivered.pending)
     for item in taken:
         logger.info("%s: %s %s", item.name, item.outcome, item.detail)
     create_markdown_artifact(markdown=intake_table(taken, delivered), key="intake-pass",
@@ -83,9 +116,9 @@ def _take_or_skip(pipeline: Pipeline, path: Path) -> Taken:
     return Taken(path.name, "skipped", f"failed, left in the inbox: {reason}")
 
 
-def count(taken: list[Taken]) -> dict[str, int]:
-    outcomes = ("complete", "incomplete", "unreadable", "duplicate", "skipped")
-    return {o: sum(t.outcome == o for t in taken) for o in outcomes}
+def count(taken: list[Taken]) -> Outcomes:
+    return Outcomes(**{o: sum(t.outcome == o for t in taken)  # type: ignore[typeddict-item]
+                       for o in Outcomes.__annotations__})
 
 
 def intake_table(taken: list[Taken], delivered: DeliveryOutcome) -> str:
@@ -117,7 +150,7 @@ def summarise(pipeline: Pipeline, day: str, generated_at: datetime) -> int:
 
 
 @flow(name="nightly", log_prints=False)
-def nightly(home: str, day: str | None = None) -> dict[str, Any]:
+def nightly(home: str, day: str | None = None) -> NightlyCounts:
     """Re-validate every application of the grant year and send each consultant's summary."""
     pipeline = open_pipeline(load_home(Path(home)))
     generated_at = datetime.now(UTC)
@@ -136,14 +169,14 @@ def nightly(home: str, day: str | None = None) -> dict[str, Any]:
                   f"\n\nSammanställningar: {summaries}; "
                   f"skickade meddelanden: {delivered.sent}; väntar: {delivered.pending}"),
         key="nightly-run", description="The last nightly run")
-    return {"checked": checked.checked, "changed": checked.changed, "reread": checked.reread,
-            "retaken": len(retaken), "summaries": summaries, "sent": delivered.sent,
-            "pending": delivered.pending}
+    return NightlyCounts(checked=checked.checked, changed=checked.changed, reread=checked.reread,
+                         retaken=len(retaken), summaries=summaries, sent=delivered.sent,
+                         pending=delivered.pending)
 
 
 @flow(name="rerun", log_prints=False)
 def rerun(home: str, application_ids: list[int] | None = None, failed: bool = False,
-          applications: bool = True) -> dict[str, int]:
+          applications: bool = True) -> RerunCounts:
     """Read applications' latest versions again (all of the grant year when no ids are given),
     check them, and report to the consultants only where the result changed; with `failed`,
     also the unreadable files in failed/, taking in those now read."""
@@ -157,8 +190,8 @@ def rerun(home: str, application_ids: list[int] | None = None, failed: bool = Fa
             still_failed = _still_failed(pipeline) if failed else 0
     finally:
         pipeline.close()
-    return {"checked": checked.checked, "changed": checked.changed, "sent": delivered.sent,
-            "pending": delivered.pending, "retaken": len(retaken), "still_failed": still_failed}
+    return RerunCounts(checked=checked.checked, changed=checked.changed, sent=delivered.sent,
+                       pending=delivered.pending, retaken=len(retaken), still_failed=still_failed)
 
 
 def _still_failed(pipeline: Pipeline) -> int:

@@ -35,3 +35,7 @@ MESSAGES: dict[str, str] = {
 
 def message(code: str, **values: object) -> str:
     return MESSAGES[code].format(**values)
+
+# The codes a problem can have; the other messages are wordings of `missing` (a heading nothing
+# could place, the own contribution) and of `scanned` (why OCR could not read it).
+PROBLEM_CODES = frozenset(MESSAGES) - {"missing_maybe", "missing_own_contribution", "scanned_unread"}

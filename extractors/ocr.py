@@ -62,7 +62,7 @@ _MAX_SIDE = 7200
 # A picture coarser than this (a phone's photo of a whole page) has letters a few pixels high
 # with soft edges: whitening its light greys eats the letters, and a stroke's width says nothing
 # of the weight. It is read as it is.
-_CLEAN_DPI = 130
+_CLEAN_DPI = 100
 
 
 @cache

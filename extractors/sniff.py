@@ -41,8 +41,10 @@ def sniff(data: bytes) -> Container:
         if data.startswith(signature):
             raise Unreadable(reason if reason.startswith("is ") else f"is {reason}")
     if data.lstrip()[:5].lower() in (b"<?xml", b"<html", b"<!doc"):
-        raise Unreadable("is an XML or HTML file, not a supported form format (.docx or PDF)")
-    raise Unreadable("is not a supported form format: neither a Word document (.docx) nor a PDF")
+        raise Unreadable("is an XML or HTML file, not a supported form format (a Word document, a PDF "
+                         "or a scan)")
+    raise Unreadable("is not a supported form format: not a Word document (.docx, .doc, .odt, .rtf), "
+                     "a PDF or a scan (PNG, JPEG, TIFF)")
 
 
 def _zip_kind(data: bytes) -> Container:

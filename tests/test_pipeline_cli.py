@@ -174,6 +174,9 @@ def test_demo_makes_a_home_takes_the_samples_and_shows_their_status(tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "Took 8 files" in result.stdout
+    # One sample is incomplete on purpose; the scan among them, read by OCR, is complete.
+    if ocr.tesseract():
+        assert "7 complete, 1 incomplete" in result.stdout
     for municipality in ("Göteborg", "Kungälv", "Vara", "Skara", "Strömstad"):
         assert municipality in result.stdout
     assert _originals(home) == 8

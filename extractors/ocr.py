@@ -111,7 +111,7 @@ class Recognised:
         median of its readings (a name is also in a running header, cut or smudged there); of all
         words read where none of its own is known (a mark, a word repaired after reading)."""
         found = [statistics.median(self.confidences[word])
-                 for word in re.findall(r"\w+", fold(text)) if self.confidences.get(word)]
+                 for word in _keys(text) if self.confidences.get(word)]
         if not found:
             found = [c for seen in self.confidences.values() for c in seen]
         return round(sum(found) / len(found), 2) if found else 0.0
@@ -130,39 +130,52 @@ def recognise(pages: Sequence[Page], limits: Limits) -> Recognised:
         confidences: dict[str, list[float]] = defaultdict(list)
         empty = 0
         for number, page in enumerate(pages, start=1):
-            source = folder / f"page{number:04d}.png"
-            image, dpi = straighten(page.image), page.dpi
-            factor = min(_MIN_DPI / dpi, _MAX_SIDE / max(image.width, image.height))
-            coarse = dpi < _CLEAN_DPI
-            if factor > 1:
-                # A coarse photo read at the size of a scan: Tesseract wants letters tall enough.
-                image = image.resize((round(image.width * factor), round(image.height * factor)),
-                                     Image.Resampling.BICUBIC)
-                dpi = round(dpi * factor)
-            # Specks of dust and toner read as hyphens and full stops: a median filter takes
-            # them and leaves the letters (and the dots over them, at this resolution).
-            image = image.filter(ImageFilter.MedianFilter(3))
-            if not coarse:
-                image = without_rules(unshaded(image), dpi)
+            image, dpi, coarse = _prepared(page)
+            source, out = folder / f"page{number:04d}.png", folder / f"page{number:04d}"
             image.save(source, dpi=(dpi, dpi))
-            out = folder / f"page{number:04d}"
             _run(program, source, out, dpi, limits.ocr_page_seconds)
-            words = _words(folder / f"{out.name}.tsv")
-            heights = _x_heights(image, words)
-            bold = [False] * len(words) if coarse else \
-                bold_words(image, [(w.text, w.box, h) for w, h in zip(words, heights, strict=True)])
-            points = 72 / dpi / _X_HEIGHT
-            inks = _inks(image, words)
-            types = [Type(b, round(h * points * 2) / 2 or 1.0, left * 72 / dpi,
-                          (right - left) * 72 / dpi)
-                     for b, h, (left, right) in zip(bold, heights, inks, strict=True)]
-            parts.append(retyped((folder / f"{out.name}.pdf").read_bytes(), types))
+            words = _words(out.with_suffix(".tsv"))
+            parts.append(retyped(out.with_suffix(".pdf").read_bytes(),
+                                 _types(image, dpi, words, measure_weight=not coarse)))
             sure = [w for w in words if w.confidence >= 0]
             empty += not sure
             for word in sure:
-                for part in re.findall(r"\w+", fold(word.text)):
-                    confidences[part].append(word.confidence)
+                for key in _keys(word.text):
+                    confidences[key].append(word.confidence)
         return Recognised(_joined(parts), dict(confidences), len(pages), empty)
+
+
+def _prepared(page: Page) -> tuple[Image.Image, int, bool]:
+    """The page as Tesseract gets it, its resolution then, and whether it is too coarse for its
+    greys to be whitened and its words' weight measured."""
+    image, dpi = straighten(page.image), page.dpi
+    coarse = dpi < _CLEAN_DPI
+    factor = min(_MIN_DPI / dpi, _MAX_SIDE / max(image.width, image.height))
+    if factor > 1:
+        # A coarse photo read at the size of a scan: Tesseract wants letters tall enough.
+        image = image.resize((round(image.width * factor), round(image.height * factor)),
+                             Image.Resampling.BICUBIC)
+        dpi = round(dpi * factor)
+    # Specks of dust and toner read as hyphens and full stops: a median filter takes them and
+    # leaves the letters (and the dots over them, at this resolution).
+    image = image.filter(ImageFilter.MedianFilter(3))
+    return (image if coarse else without_rules(unshaded(image), dpi)), dpi, coarse
+
+
+def _types(image: Image.Image, dpi: int, words: Sequence[_Word], *,
+           measure_weight: bool) -> list[Type]:
+    """Each word's type as the page shows it: its weight, its size, where its ink runs."""
+    heights = _x_heights(image, words)
+    bold = bold_words(image, [(w.text, w.box, h) for w, h in zip(words, heights, strict=True)]) \
+        if measure_weight else [False] * len(words)
+    points = 72 / dpi / _X_HEIGHT
+    return [Type(b, round(h * points * 2) / 2 or 1.0, left * 72 / dpi, (right - left) * 72 / dpi)
+            for b, h, (left, right) in zip(bold, heights, _inks(image, words), strict=True)]
+
+
+def _keys(text: str) -> list[str]:
+    """The words of a text as the confidences are kept: folded."""
+    return re.findall(r"\w+", fold(text))
 
 
 def _run(program: str, source: Path, out: Path, dpi: int, seconds: float) -> None:

@@ -102,18 +102,20 @@ def _recognised(pages: list[ocr.Page], context: ReadContext, kind: Kind) -> Extr
     if recognised.empty_pages == recognised.pages or not has_text_layer(p.text for p in text):
         return scanned("OCR hittade ingen text i den", kind=kind)
     found = answers(text, context)
-    values = {key: _marked(key, value, recognised) for key, value in found.values.items()
-              if recognised.confidence(value.value) >= _NOISE}
+    values = {key: marked for key, value in found.values.items()
+              if (marked := _marked(value, recognised)) is not None}
     _repair_address(values)
     problem = Problem(field=None, code="ocr", severity="warning", message=message("ocr"))
     return Extraction(kind=kind, values=values, problems=[problem], unplaced=found.unplaced,
                       searchable_pdf=recognised.pdf)
 
 
-def _marked(key: str, value: FoundValue, recognised: ocr.Recognised) -> FoundValue:
-    """Read by OCR, as sure as both the placement and the recognition are."""
+def _marked(value: FoundValue, recognised: ocr.Recognised) -> FoundValue | None:
+    """Read by OCR, as sure as both the placement and the recognition are; None for noise."""
     text = en_dashes(_OCR_BULLET.sub("•", _STRAY.sub("", value.value)).strip())
     sure = recognised.confidence(text)
+    if sure < _NOISE:
+        return None
     source = value.source.model_copy(update={
         "method": "ocr", "confidence": round(value.source.confidence * sure, 2)})
     return FoundValue(value=text, source=source)

@@ -8,7 +8,7 @@ row of pixels, a fraction of a second on an A4 page at 200 dpi.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
@@ -29,7 +29,7 @@ _THICK = 0.012
 # on scans at 150-300 dpi: regular words within 0.9-1.15 of the usual, bold ones from 1.5).
 _BOLD_STEMS = 1.3
 _STEM_INK = 140
-_STEM = re.compile(rb"\xff+")
+
 
 def straighten(image: Image.Image) -> Image.Image:
     """The page turned square: the angle at which its lines of text run level is the one where
@@ -91,13 +91,20 @@ def _bridged(ink: Image.Image) -> Image.Image:
 
 def _runs(ink: Image.Image, length: int) -> Image.Image:
     """Where the ink runs at least `length` pixels along a row."""
+    out = bytearray(ink.width * ink.height)
+    for start, end in _row_runs(ink, max(2, length)):
+        out[start:end] = b"\xff" * (end - start)
+    return Image.frombytes("L", ink.size, bytes(out))
+
+
+def _row_runs(ink: Image.Image, length: int = 1) -> Iterator[tuple[int, int]]:
+    """Each run of ink (255) at least `length` pixels long along a row, as offsets into the
+    image's bytes; a run stops at the row's end."""
     width, data = ink.width, ink.tobytes()
-    out = bytearray(len(data))
-    run = re.compile(rb"\xff{%d,}" % max(2, length))
+    run = re.compile(rb"\xff{%d,}" % length)
     for start in range(0, len(data), width):
         for found in run.finditer(data, start, start + width):
-            out[found.start():found.end()] = b"\xff" * (found.end() - found.start())
-    return Image.frombytes("L", ink.size, bytes(out))
+            yield found.start(), found.end()
 
 
 def _thin(runs: Image.Image, thickness: int) -> Image.Image:
@@ -170,8 +177,6 @@ def _stem_width(image: Image.Image, box: Box) -> float:
     if right - left < 2 or bottom - top < 2:
         return 0.0
     crop = image.crop(box).point(lambda v: 255 if v < _STEM_INK else 0)
-    width, data = crop.width, crop.tobytes()
-    lengths = sorted(found.end() - found.start() for start in range(0, len(data), width)
-                     for found in _STEM.finditer(data, start, start + width))
+    lengths = sorted(end - start for start, end in _row_runs(crop))
     across = lengths[:max(1, len(lengths) * 3 // 4)]
     return sum(across) / len(across) if lengths else 0.0

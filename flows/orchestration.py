@@ -3,6 +3,7 @@ send the triage summaries). Each is a short list of named steps over plain funct
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict
@@ -117,8 +118,10 @@ def _take_or_skip(pipeline: Pipeline, path: Path) -> Taken:
 
 
 def count(taken: list[Taken]) -> Outcomes:
-    return Outcomes(**{o: sum(t.outcome == o for t in taken)  # type: ignore[typeddict-item]
-                       for o in Outcomes.__annotations__})
+    seen = Counter(t.outcome for t in taken)
+    return Outcomes(complete=seen["complete"], incomplete=seen["incomplete"],
+                    unreadable=seen["unreadable"], duplicate=seen["duplicate"],
+                    skipped=seen["skipped"])
 
 
 def intake_table(taken: list[Taken], delivered: DeliveryOutcome) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pypdf import PdfReader
 
 from blankett.fixtures.corpus import Case, build_corpus
-from blankett.flows.examine import Examiner, Failure
+from blankett.flows.pipeline.examine import Examiner, Failure
 from blankett.models.limits import Limits
 from blankett.models.records import Report
 from blankett.models.spec import load_routing, load_spec

@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from blankett.fixtures.corpus import build_corpus
-from blankett.flows.examine import Examiner
+from blankett.flows.pipeline.examine import Examiner
 from blankett.models.limits import Limits
 from blankett.models.spec import load_routing, load_spec
 

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from blankett.fixtures.corpus import build_corpus
-from blankett.flows.delivery import OutboxDelivery
-from blankett.flows.intake import take_file
-from blankett.flows.pipeline import open_pipeline
-from blankett.flows.settings import init_home, load_home
+from blankett.flows.home.settings import init_home, load_home
+from blankett.flows.mail.delivery import OutboxDelivery
+from blankett.flows.pipeline.intake import take_file
+from blankett.flows.pipeline.resources import open_pipeline
 
 
 def _home(root: Path) -> Path:

@@ -40,14 +40,14 @@ from typing import IO, TYPE_CHECKING, TypedDict
 
 from sqlalchemy import select
 
-from blankett.flows.delivery import OutboxDelivery
-from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.intake import recover, take_file
-from blankett.flows.messaging import deliver_pending
-from blankett.flows.pipeline import open_pipeline, relative
-from blankett.flows.reports import searchable_copy
-from blankett.flows.settings import Home, init_home, load_home
-from blankett.flows.store import Store, Submission
+from blankett.flows.home.settings import Home, init_home, load_home
+from blankett.flows.mail.delivery import OutboxDelivery
+from blankett.flows.mail.messaging import deliver_pending
+from blankett.flows.mail.reports import searchable_copy
+from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
+from blankett.flows.pipeline.intake import recover, take_file
+from blankett.flows.pipeline.resources import open_pipeline, relative
+from blankett.flows.store.database import Store, Submission
 
 if TYPE_CHECKING:
     from blankett.fixtures.corpus import Case

@@ -1,3 +1,3 @@
-from blankett.flows.cli import main
+from blankett.flows.cli.app import main
 
 main()

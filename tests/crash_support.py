@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from blankett.fixtures.corpus import Case
-from blankett.flows.store import Message, Store, Submission
+from blankett.flows.store.database import Message, Store, Submission
 
 
 def sha(data: bytes) -> str:

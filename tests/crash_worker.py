@@ -6,13 +6,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from blankett.flows.delivery import OutboxDelivery
-from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.intake import recover, take_file
-from blankett.flows.locking import home_lock
-from blankett.flows.messaging import deliver_pending
-from blankett.flows.pipeline import open_pipeline
-from blankett.flows.settings import load_home
+from blankett.flows.home.locking import home_lock
+from blankett.flows.home.settings import load_home
+from blankett.flows.mail.delivery import OutboxDelivery
+from blankett.flows.mail.messaging import deliver_pending
+from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
+from blankett.flows.pipeline.intake import recover, take_file
+from blankett.flows.pipeline.resources import open_pipeline
 
 
 def main(root: Path) -> None:

@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 from aiosmtpd.controller import Controller
 
 from blankett.fixtures.corpus import Case
-from blankett.flows.delivery import DeliveryError, recipients
-from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.intake import Taken, recover, take_file
-from blankett.flows.messaging import DeliveryOutcome, deliver_pending
-from blankett.flows.pipeline import Pipeline
-from blankett.flows.settings import Home, init_home, load_home
+from blankett.flows.home.settings import Home, init_home, load_home
+from blankett.flows.mail.delivery import DeliveryError, recipients
+from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending
+from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
+from blankett.flows.pipeline.intake import Taken, recover, take_file
+from blankett.flows.pipeline.resources import Pipeline
 from blankett.models.records import SCAN_KINDS
 
 YEAR = 2026

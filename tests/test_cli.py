@@ -115,7 +115,7 @@ def test_a_routing_file_changes_who_receives_the_form(tmp_path: Path, corpus: li
 
 
 def test_extract_does_not_import_prefect(corpus: list[Case], corpus_dir: Path) -> None:
-    code = ("import sys\nfrom blankett.flows.cli import app\n"
+    code = ("import sys\nfrom blankett.flows.cli.app import app\n"
             f"try:\n    app(['extract', '--json', {str(corpus_dir / corpus[0].name)!r}])\n"
             "except SystemExit:\n    pass\n"
             "assert 'prefect' not in sys.modules, 'prefect imported'\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from blankett.fixtures.corpus import Case, build_corpus
-from blankett.flows.examine import Examiner, Failure
+from blankett.flows.pipeline.examine import Examiner, Failure
 from blankett.models.limits import Limits
 from blankett.models.records import SCAN_KINDS, Report
 from blankett.models.spec import load_routing, load_spec

@@ -20,9 +20,9 @@ from pipeline_support import intake_pass, make_home
 from sqlalchemy import select
 
 from blankett.fixtures.corpus import Case
-from blankett.flows.delivery import OutboxDelivery
-from blankett.flows.pipeline import open_pipeline
-from blankett.flows.store import Message, Store, Submission
+from blankett.flows.mail.delivery import OutboxDelivery
+from blankett.flows.pipeline.resources import open_pipeline
+from blankett.flows.store.database import Message, Store, Submission
 
 KILLS = int(os.environ.get("BLANKETT_CRASH_KILLS", "8"))
 WORKER = Path(__file__).with_name("crash_worker.py")

@@ -17,15 +17,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from blankett.flows.delivery import (
+from blankett.flows.mail.delivery import (
     DeliveryError,
     OutboxDelivery,
     ServerUnavailable,
     SmtpDelivery,
     eml_name,
 )
-from blankett.flows.reports import render_report
-from blankett.flows.views import ApplicationView, CompletenessReport
+from blankett.flows.mail.reports import render_report
+from blankett.flows.mail.views import ApplicationView, CompletenessReport
 
 SENDER = "blankett@example.org"
 PDF = b"%PDF-1.7\n% fake original\n" + bytes(range(256))

@@ -9,8 +9,8 @@ import pytest
 from pipeline_support import free_port, make_home, smtp_server
 
 from blankett.extractors import ocr
-from blankett.flows.doctor import cmd_doctor
-from blankett.flows.environment import Environment
+from blankett.flows.cli.doctor import cmd_doctor
+from blankett.flows.cli.environment import Environment
 
 
 def _doctor(root: Path, **variables: str) -> tuple[int, dict[str, str]]:

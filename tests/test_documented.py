@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from blankett.flows.settings import SETTINGS_FILE, Settings, init_home
+from blankett.flows.home.settings import SETTINGS_FILE, Settings, init_home
 from blankett.models.messages import PROBLEM_CODES
 
 ROOT = Path(__file__).resolve().parent.parent

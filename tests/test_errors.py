@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from blankett.extractors.errors import Unreadable
-from blankett.flows.delivery import DeliveryError, ServerUnavailable
-from blankett.flows.isolation import Refused
-from blankett.flows.locking import Busy
-from blankett.flows.prefect_server import ServerError
-from blankett.flows.settings import SettingsError
-from blankett.flows.store import StoreError
+from blankett.flows.home.locking import Busy
+from blankett.flows.home.settings import SettingsError
+from blankett.flows.mail.delivery import DeliveryError, ServerUnavailable
+from blankett.flows.orchestration.server import ServerError
+from blankett.flows.pipeline.isolation import Refused
+from blankett.flows.store.database import StoreError
 from blankett.models.errors import BlankettError
 from blankett.models.spec import ConfigError
 

@@ -44,11 +44,11 @@ from pipeline_support import Collector, free_port, intake_pass, make_home
 from sqlalchemy import event, select, text
 
 from blankett.fixtures.corpus import Case
-from blankett.flows.intake import Taken
-from blankett.flows.messaging import DeliveryOutcome
-from blankett.flows.pipeline import Pipeline, open_pipeline
-from blankett.flows.settings import Home, load_home
-from blankett.flows.store import Message, Store, StoreError, Submission
+from blankett.flows.home.settings import Home, load_home
+from blankett.flows.mail.messaging import DeliveryOutcome
+from blankett.flows.pipeline.intake import Taken
+from blankett.flows.pipeline.resources import Pipeline, open_pipeline
+from blankett.flows.store.database import Message, Store, StoreError, Submission
 from blankett.models.records import SCAN_KINDS
 
 ROUNDS = int(os.environ.get("BLANKETT_FAULT_ROUNDS", "2"))

@@ -17,8 +17,8 @@ from blankett.fixtures.hostile import (
     giant_image_pdf,
     reference_loop_pdf,
 )
-from blankett.flows.examine import Examiner, Failure
-from blankett.flows.isolation import read_isolated
+from blankett.flows.pipeline.examine import Examiner, Failure
+from blankett.flows.pipeline.isolation import read_isolated
 from blankett.models.limits import MB, Limits
 from blankett.models.records import Report
 from blankett.models.spec import load_routing, load_spec
@@ -63,7 +63,7 @@ def test_the_other_files_of_a_run_are_read_after_a_hostile_one(corpus: list[Case
 
 def test_a_worker_that_cannot_start_says_so_in_one_line() -> None:
     # As in the forkserver when the run handing a worker its file is killed mid-way.
-    done = subprocess.run([sys.executable, "-c", "import blankett.flows.worker_start\n"
+    done = subprocess.run([sys.executable, "-c", "import blankett.flows.pipeline.worker_start\n"
                            "import pickle; pickle.loads(b'\\x80\\x04\\x95')"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1

@@ -20,9 +20,9 @@ from blankett.fixtures.answers import application, profile
 from blankett.fixtures.pdf_scan import page_photo
 from blankett.fixtures.scans import Scan, scanned_file
 from blankett.fixtures.themes import THEMES
-from blankett.flows.delivery import OutboxDelivery
-from blankett.flows.pipeline import open_pipeline
-from blankett.flows.reports import searchable_copy
+from blankett.flows.mail.delivery import OutboxDelivery
+from blankett.flows.mail.reports import searchable_copy
+from blankett.flows.pipeline.resources import open_pipeline
 from blankett.models.limits import Limits
 from blankett.models.records import FoundValue, Report, Source
 from blankett.models.spec import load_spec

@@ -18,7 +18,7 @@ from pipeline_support import by_name, drop, make_home
 
 from blankett.extractors import ocr
 from blankett.fixtures.corpus import Case
-from blankett.flows.settings import SETTINGS_FILE
+from blankett.flows.home.settings import SETTINGS_FILE
 
 
 def blankett(*args: str | Path, home_env: Path | None = None, prefect_home: Path | None = None,

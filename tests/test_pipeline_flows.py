@@ -33,11 +33,11 @@ from sqlalchemy import select
 
 from blankett.extractors import EXTRACTOR_VERSION
 from blankett.fixtures.corpus import Case
-from blankett.flows.environment import Environment
-from blankett.flows.home_commands import cmd_status
-from blankett.flows.pipeline import open_pipeline
-from blankett.flows.settings import Home
-from blankett.flows.store import Application, Result, Store
+from blankett.flows.cli.environment import Environment
+from blankett.flows.cli.home import cmd_status
+from blankett.flows.home.settings import Home
+from blankett.flows.pipeline.resources import open_pipeline
+from blankett.flows.store.database import Application, Result, Store
 from blankett.models.records import SCAN_KINDS
 from blankett.models.spec import load_spec
 
@@ -62,7 +62,7 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     os.environ["DO_NOT_TRACK"] = "1"
     from prefect.testing.utilities import prefect_test_harness
 
-    from blankett.flows import orchestration
+    from blankett.flows.orchestration import flows as orchestration
 
     try:
         with prefect_test_harness(server_startup_timeout=60):
@@ -371,7 +371,7 @@ def test_a_file_that_breaks_a_step_does_not_stop_the_others(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A fault while taking one file (here injected into the checks) leaves that file in the inbox
     for the next pass; the other files are still taken and reported in this one."""
-    from blankett.flows.examine import Examiner
+    from blankett.flows.pipeline.examine import Examiner
 
     collector, port = smtp
     home, cases = _home(tmp_path, port, corpus, FILES[:3])

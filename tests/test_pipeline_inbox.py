@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from blankett.flows.inbox import InboxFilter, StabilityTracker, candidates, wait_until_ready
+from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, candidates, wait_until_ready
 
 
 class FakeClock:

@@ -34,12 +34,12 @@ from blankett.extractors import EXTRACTOR_VERSION
 from blankett.fixtures.corpus import Case, _Builder
 from blankett.fixtures.docx_builders import template_document
 from blankett.fixtures.themes import THEMES
-from blankett.flows.delivery import OutboxDelivery
-from blankett.flows.intake import Taken
-from blankett.flows.messaging import DeliveryOutcome, deliver_pending, queue_summaries
-from blankett.flows.pipeline import open_pipeline
-from blankett.flows.settings import Home
-from blankett.flows.store import Application, Message, Store, Submission
+from blankett.flows.home.settings import Home
+from blankett.flows.mail.delivery import OutboxDelivery
+from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, queue_summaries
+from blankett.flows.pipeline.intake import Taken
+from blankett.flows.pipeline.resources import open_pipeline
+from blankett.flows.store.database import Application, Message, Store, Submission
 from blankett.models.records import SCAN_KINDS
 
 

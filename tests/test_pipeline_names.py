@@ -10,8 +10,8 @@ from pipeline_support import Recording, by_name, intake_pass, make_home
 from sqlalchemy import select
 
 from blankett.fixtures.corpus import Case
-from blankett.flows.pipeline import open_pipeline
-from blankett.flows.store import Store, Submission
+from blankett.flows.pipeline.resources import open_pipeline
+from blankett.flows.store.database import Store, Submission
 
 NAMES = [
     "Ansökan Åmål – slutversion (2).docx",

@@ -17,10 +17,10 @@ from pipeline_support import Recording, by_name, drop, intake_pass, make_home
 from sqlalchemy import select
 
 from blankett.fixtures.corpus import Case
-from blankett.flows.locking import home_lock
-from blankett.flows.pipeline import open_pipeline
-from blankett.flows.settings import load_home
-from blankett.flows.store import Application, Store
+from blankett.flows.home.locking import home_lock
+from blankett.flows.home.settings import load_home
+from blankett.flows.pipeline.resources import open_pipeline
+from blankett.flows.store.database import Application, Store
 
 
 def _run(home, delivery=None):  # type: ignore[no-untyped-def]
@@ -155,7 +155,7 @@ def test_commands_opening_a_new_home_together_all_open_it(tmp_path: Path) -> Non
     for round_ in range(3):
         url = f"sqlite:///{tmp_path / f'blankett-{round_}.db'}"
         opening = [subprocess.Popen([sys.executable, "-c", "import sys\n"
-                                     "from blankett.flows.store import Store\n"
+                                     "from blankett.flows.store.database import Store\n"
                                      "Store(sys.argv[1]).close()", url],
                                     stderr=subprocess.PIPE, text=True) for _ in range(6)]
         for process in opening:

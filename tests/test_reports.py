@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from blankett.flows.reports import (
+from blankett.flows.mail.reports import (
     format_amount,
     message_id,
     render_report,
@@ -19,7 +19,7 @@ from blankett.flows.reports import (
     status_word,
     triage_order,
 )
-from blankett.flows.views import ApplicationView, CompletenessReport, ProblemView, TriageSummary
+from blankett.flows.mail.views import ApplicationView, CompletenessReport, ProblemView, TriageSummary
 
 SENDER = "Blankett <blankett@example.org>"
 PDF = b"%PDF-1.7\n% fake original\n" + bytes(range(256))

@@ -14,15 +14,15 @@ from blankett.fixtures.corpus import build_corpus
 from blankett.fixtures.libreoffice import soffice
 from blankett.fixtures.messy import old_formats
 from blankett.fixtures.scans import Scan, scanned_file
-from blankett.flows.delivery import OutboxDelivery
-from blankett.flows.examine import Examiner
-from blankett.flows.intake import recover, retake_failed
-from blankett.flows.ledger import status_of
-from blankett.flows.nightly import revalidate_all
-from blankett.flows.pipeline import Pipeline, open_pipeline
-from blankett.flows.reports import searchable_copy
-from blankett.flows.settings import Home, load_home
-from blankett.flows.store import Application, Submission
+from blankett.flows.home.settings import Home, load_home
+from blankett.flows.mail.delivery import OutboxDelivery
+from blankett.flows.mail.reports import searchable_copy
+from blankett.flows.pipeline.examine import Examiner
+from blankett.flows.pipeline.intake import recover, retake_failed
+from blankett.flows.pipeline.resources import Pipeline, open_pipeline
+from blankett.flows.pipeline.revalidation import revalidate_all
+from blankett.flows.store.database import Application, Submission
+from blankett.flows.store.ledger import status_of
 
 FORM = next(c for c in build_corpus(2026) if c.name == "pdf_utskrift_tabell_dalsed.pdf")
 

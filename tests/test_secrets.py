@@ -10,8 +10,8 @@ import pytest
 from pipeline_support import by_name, drop, free_port, intake_pass, make_home
 
 from blankett.fixtures.corpus import Case
-from blankett.flows.pipeline import open_pipeline
-from blankett.flows.settings import load_home
+from blankett.flows.home.settings import load_home
+from blankett.flows.pipeline.resources import open_pipeline
 
 SECRET = "Hemligt-Lösen-7731"
 

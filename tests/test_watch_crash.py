@@ -34,7 +34,7 @@ from pipeline_support import FALLBACK, expected_recipients, make_home, smtp_serv
 from sqlalchemy import select
 
 from blankett.fixtures.corpus import Case
-from blankett.flows.store import Message, Store, Submission
+from blankett.flows.store.database import Message, Store, Submission
 
 KILLS = int(os.environ.get("BLANKETT_WATCH_KILLS", "3"))
 PER_ROUND = 6

@@ -15,11 +15,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from blankett.flows.delivery import DeliveryError, ServerUnavailable
-from blankett.flows.ledger import Recorded, as_utc, changes, missing_fields, status_of
-from blankett.flows.pipeline import Pipeline
-from blankett.flows.reports import render_report, render_summary, triage_order
-from blankett.flows.store import (
+from blankett.flows.mail.delivery import DeliveryError, ServerUnavailable
+from blankett.flows.mail.reports import render_report, render_summary, triage_order
+from blankett.flows.mail.views import (
+    ApplicationView,
+    CompletenessReport,
+    ProblemView,
+    Status,
+    TriageSummary,
+)
+from blankett.flows.pipeline.resources import Pipeline
+from blankett.flows.store.database import (
     Application,
     Message,
     Result,
@@ -28,13 +34,7 @@ from blankett.flows.store import (
     now,
     store_problem,
 )
-from blankett.flows.views import (
-    ApplicationView,
-    CompletenessReport,
-    ProblemView,
-    Status,
-    TriageSummary,
-)
+from blankett.flows.store.ledger import Recorded, as_utc, changes, missing_fields, status_of
 from blankett.models.validation import to_review
 
 log = logging.getLogger("blankett.delivery")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from blankett.flows.environment import Environment
-from blankett.flows.settings import Home, SettingsError, load_home
+from blankett.flows.cli.environment import Environment
+from blankett.flows.home.settings import Home, SettingsError, load_home
 
 Verdict = Literal["ok", "missing", "failed"]
 # The width of the verdict column.
@@ -88,7 +88,7 @@ def _folders(home: Home) -> Check:
 def _store(home: Home) -> Check:
     from sqlalchemy import func, select
 
-    from blankett.flows.store import Store, StoreError, Submission, store_problem
+    from blankett.flows.store.database import Store, StoreError, Submission, store_problem
 
     try:
         store = Store(home.database_url)
@@ -124,8 +124,8 @@ def _prefect(env: Environment) -> Check:
 
 
 def _smtp(home: Home, env: Environment) -> Check:
-    from blankett.flows.delivery import DeliveryError, SmtpDelivery
-    from blankett.flows.pipeline import delivery_for
+    from blankett.flows.mail.delivery import DeliveryError, SmtpDelivery
+    from blankett.flows.pipeline.resources import delivery_for
 
     try:
         delivery = delivery_for(home, env.variables)

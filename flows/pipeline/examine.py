@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blankett.extractors import ReadContext, Unreadable, read
-from blankett.flows.isolation import Refused, WorkerUnavailable, read_isolated
+from blankett.flows.pipeline.isolation import Refused, WorkerUnavailable, read_isolated
 from blankett.models.limits import MB, Limits
 from blankett.models.records import Extraction, Report
 from blankett.models.spec import FormSpec, Routing

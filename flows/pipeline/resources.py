@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from blankett.flows.delivery import Delivery, OutboxDelivery, SmtpDelivery
-from blankett.flows.examine import Examiner
-from blankett.flows.settings import Home
-from blankett.flows.store import Store
+from blankett.flows.home.settings import Home
+from blankett.flows.mail.delivery import Delivery, OutboxDelivery, SmtpDelivery
+from blankett.flows.pipeline.examine import Examiner
+from blankett.flows.store.database import Store
 from blankett.models.limits import MB, Limits
 from blankett.models.spec import FormSpec, Routing, load_routing, load_spec
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blankett.extractors import EXTRACTOR_VERSION
-from blankett.flows.store import Application, ProblemRecord, Result, Submission, Version, now
+from blankett.flows.store.database import Application, ProblemRecord, Result, Submission, Version, now
 from blankett.models.records import SCAN_KINDS, Extraction, Problem, Report
 from blankett.models.spec import FormSpec
 from blankett.models.validation import activity_key, second_application

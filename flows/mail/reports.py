@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from blankett.flows.views import ApplicationView, CompletenessReport, Status, TriageSummary
+from blankett.flows.mail.views import ApplicationView, CompletenessReport, Status, TriageSummary
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -195,7 +195,7 @@ def _attachment_name(file_name: str) -> str:
 def environment() -> jinja2.Environment:
     """The one jinja environment: HTML templates (*.html.j2) autoescaped, all filters registered here."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("blankett.flows", "templates"),
+        loader=jinja2.PackageLoader("blankett.flows.mail", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -23,7 +23,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Protocol
 
-from blankett.flows.durable import fsync_folder
+from blankett.flows.home.durable import fsync_folder
 from blankett.models.errors import BlankettError
 
 log = logging.getLogger(__name__)

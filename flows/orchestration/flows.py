@@ -13,13 +13,13 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from blankett.flows import nightly as nightly_steps
-from blankett.flows.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.intake import Taken, recover, retake_failed, take_file
-from blankett.flows.locking import home_lock
-from blankett.flows.messaging import DeliveryOutcome, deliver_pending, queue_summaries
-from blankett.flows.pipeline import Pipeline, open_pipeline
-from blankett.flows.settings import load_home
+from blankett.flows.home.locking import home_lock
+from blankett.flows.home.settings import load_home
+from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, queue_summaries
+from blankett.flows.pipeline import revalidation as nightly_steps
+from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
+from blankett.flows.pipeline.intake import Taken, recover, retake_failed, take_file
+from blankett.flows.pipeline.resources import Pipeline, open_pipeline
 
 # Steps get the open pipeline, quoted: it is no input worth caching, recording or inspecting.
 _step = task(cache_policy=NO_CACHE)
@@ -200,7 +200,7 @@ def rerun(home: str, application_ids: list[int] | None = None, failed: bool = Fa
 def _still_failed(pipeline: Pipeline) -> int:
     from sqlalchemy import func, select
 
-    from blankett.flows.store import Submission
+    from blankett.flows.store.database import Submission
 
     with pipeline.store.session() as session:
         return int(session.scalar(select(func.count()).select_from(Submission).where(

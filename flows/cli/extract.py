@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from blankett.flows.environment import Environment
-from blankett.flows.examine import Examiner, Failure
+from blankett.flows.cli.environment import Environment
+from blankett.flows.pipeline.examine import Examiner, Failure
 from blankett.models.limits import MB, Limits
 from blankett.models.records import Report
 from blankett.models.spec import ConfigError, load_routing, load_spec
@@ -44,7 +44,7 @@ def run_extract(env: Environment, files: list[Path], *, as_json: bool, year: int
         elif console is None:
             print(result.model_dump_json(), file=env.stdout, flush=True)
         else:
-            from blankett.flows.render import render_report
+            from blankett.flows.cli.extract_summary import render_report
 
             render_report(console, result, spec, routing)
     return EXIT_UNREADABLE if len(reports) < len(results) else EXIT_OK

@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blankett.extractors import EXTRACTOR_VERSION, ocr
-from blankett.flows.examine import Failure
-from blankett.flows.intake import keep_searchable
-from blankett.flows.ledger import add_result, flag_other_activities, same_outcome
-from blankett.flows.messaging import queue_rerun_report, queue_warning_reports
-from blankett.flows.pipeline import Pipeline
-from blankett.flows.store import Application, Result
+from blankett.flows.mail.messaging import queue_rerun_report, queue_warning_reports
+from blankett.flows.pipeline.examine import Failure
+from blankett.flows.pipeline.intake import keep_searchable
+from blankett.flows.pipeline.resources import Pipeline
+from blankett.flows.store.database import Application, Result
+from blankett.flows.store.ledger import add_result, flag_other_activities, same_outcome
 from blankett.models.records import SCAN_KINDS, Extraction
 
 log = logging.getLogger("blankett.nightly")

@@ -23,18 +23,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from blankett.extractors import convert
-from blankett.flows.durable import fsync_folder
-from blankett.flows.examine import Failure
-from blankett.flows.isolation import WorkerUnavailable
-from blankett.flows.ledger import as_utc, record_version, status_of
-from blankett.flows.messaging import (
+from blankett.flows.home.durable import fsync_folder
+from blankett.flows.mail.messaging import (
     queue_failure_report,
     queue_version_report,
     queue_warning_reports,
 )
-from blankett.flows.pipeline import Pipeline, relative
-from blankett.flows.reports import searchable_copy
-from blankett.flows.store import Submission, store_problem
+from blankett.flows.mail.reports import searchable_copy
+from blankett.flows.pipeline.examine import Failure
+from blankett.flows.pipeline.isolation import WorkerUnavailable
+from blankett.flows.pipeline.resources import Pipeline, relative
+from blankett.flows.store.database import Submission, store_problem
+from blankett.flows.store.ledger import as_utc, record_version, status_of
 from blankett.models.records import Extraction
 
 log = logging.getLogger("blankett.intake")

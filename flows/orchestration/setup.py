@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from blankett.flows.settings import Home
+from blankett.flows.home.settings import Home
 
 
 class _DropShutdownNoise(logging.Filter):

@@ -25,7 +25,7 @@ from blankett.models.errors import BlankettError
 from blankett.models.limits import MB
 from blankett.models.records import Extraction
 
-_PRELOAD = ["blankett.flows.worker_start", "blankett.extractors", "blankett.extractors.docx",
+_PRELOAD = ["blankett.flows.pipeline.worker_start", "blankett.extractors", "blankett.extractors.docx",
             "blankett.extractors.pdf", "blankett.extractors.scan"]
 _context: Any = None
 

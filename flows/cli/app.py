@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from blankett.flows.environment import Environment
+from blankett.flows.cli.environment import Environment
 from blankett.models.errors import BlankettError
 
 app = typer.Typer(
@@ -65,7 +65,7 @@ def extract(
 
     Exit status: 0 when every file was read, complete or not; 2 when any could not be.
     """
-    from blankett.flows.extract_command import run_extract
+    from blankett.flows.cli.extract import run_extract
 
     code = run_extract(environment, files, as_json=json, year=year, spec_path=spec,
                        routing_path=routing, max_size_mb=max_size_mb, max_pages=max_pages)
@@ -80,7 +80,7 @@ HomeOption = Annotated[
 
 
 def _home(home: Path | None) -> Path:
-    from blankett.flows.home_commands import home_path
+    from blankett.flows.cli.home import home_path
 
     return home_path(environment, home)
 
@@ -95,7 +95,7 @@ def init(
 
     An existing home is left as it is; missing folders are added.
     """
-    from blankett.flows.home_commands import cmd_init
+    from blankett.flows.cli.home import cmd_init
 
     raise typer.Exit(cmd_init(environment, _home(directory)))
 
@@ -104,7 +104,7 @@ def init(
 def run(home: HomeOption = None) -> None:
     """One pass over the inbox, then exit: every complete file is read, checked, filed in
     archive/ (or failed/), and reported to its consultants."""
-    from blankett.flows.home_commands import cmd_run
+    from blankett.flows.cli.home import cmd_run
 
     raise typer.Exit(cmd_run(environment, _home(home)))
 
@@ -113,7 +113,7 @@ def run(home: HomeOption = None) -> None:
 def watch(home: HomeOption = None) -> None:
     """Stay up and take files as they arrive in the inbox, with a periodic full scan for shared
     drives that send no change events. Stop with Ctrl-C."""
-    from blankett.flows.home_commands import cmd_watch
+    from blankett.flows.cli.home import cmd_watch
 
     raise typer.Exit(cmd_watch(environment, _home(home)))
 
@@ -122,7 +122,7 @@ def watch(home: HomeOption = None) -> None:
 def nightly(home: HomeOption = None) -> None:
     """Check every application of the grant year against the current rules and routing, read
     again what an older reader read, and send each consultant's triage summary."""
-    from blankett.flows.home_commands import cmd_nightly
+    from blankett.flows.cli.home import cmd_nightly
 
     raise typer.Exit(cmd_nightly(environment, _home(home)))
 
@@ -142,7 +142,7 @@ def rerun(
 ) -> None:
     """Read applications' latest versions again (after the readers improved, say) and report to
     the consultants only where the result changed."""
-    from blankett.flows.home_commands import cmd_rerun
+    from blankett.flows.cli.home import cmd_rerun
 
     raise typer.Exit(cmd_rerun(environment, _home(home), targets or [], all_, failed))
 
@@ -154,7 +154,7 @@ def status(
     home: HomeOption = None,
 ) -> None:
     """One row per application of the grant year: status, what is missing, who got it."""
-    from blankett.flows.home_commands import cmd_status
+    from blankett.flows.cli.home import cmd_status
 
     raise typer.Exit(cmd_status(environment, _home(home), json))
 
@@ -164,7 +164,7 @@ def doctor(home: HomeOption = None) -> None:
     """Check the set-up, one line each: OCR and its Swedish model, LibreOffice for old formats,
     the home's folders, the store, the Prefect server, the SMTP login (nothing is sent).
     Exit status 1 when something needed fails."""
-    from blankett.flows.doctor import cmd_doctor
+    from blankett.flows.cli.doctor import cmd_doctor
 
     raise typer.Exit(cmd_doctor(environment, _home(home)))
 
@@ -176,7 +176,7 @@ def serve(home: HomeOption = None) -> None:
     Without PREFECT_API_URL a local Prefect server is started (127.0.0.1, its database in the
     home) and stopped on exit; with it, that server is used.
     """
-    from blankett.flows.serve_command import cmd_serve
+    from blankett.flows.cli.serve import cmd_serve
 
     raise typer.Exit(cmd_serve(environment, _home(home)))
 
@@ -188,7 +188,7 @@ def demo(
 ) -> None:
     """The whole job on the shipped sample forms: a fresh home, the samples in its inbox, one
     intake pass, then the status table and where the reports landed."""
-    from blankett.flows.home_commands import cmd_demo
+    from blankett.flows.cli.home import cmd_demo
 
     raise typer.Exit(cmd_demo(environment, home))
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from blankett.flows.environment import Environment
-from blankett.flows.home_commands import EXIT_ERROR, EXIT_OK, _ready_home
-from blankett.flows.prefect_server import ServerError, prefect_api
-from blankett.flows.prefect_setup import prepare_prefect, send_what_is_left
-from blankett.flows.settings import SETTINGS_FILE, Home
+from blankett.flows.cli.environment import Environment
+from blankett.flows.cli.running import EXIT_ERROR, EXIT_OK, ready_home
+from blankett.flows.home.settings import SETTINGS_FILE, Home
+from blankett.flows.orchestration.server import ServerError, prefect_api
+from blankett.flows.orchestration.setup import prepare_prefect, send_what_is_left
 
 
 def cmd_serve(env: Environment, root: Path) -> int:
-    home = _ready_home(env, root)
+    home = ready_home(env, root)
     if home is None:
         return EXIT_ERROR
     prepare_prefect(home)
@@ -50,7 +50,7 @@ def _serve(env: Environment, home: Home, url: str) -> int:
     from prefect import serve
     from prefect.schedules import Cron, Interval
 
-    from blankett.flows import orchestration
+    from blankett.flows.orchestration import flows as orchestration
 
     schedule = home.settings.schedule
     parameters = {"home": str(home.root)}

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from blankett.flows.settings import Home
+from blankett.flows.home.settings import Home
 from blankett.models.errors import BlankettError
 
 STARTUP_SECONDS = 90
@@ -105,7 +105,7 @@ def _in_settings(url: str) -> Iterator[None]:
 def _one_starting_at_a_time(prefect_home: Path) -> Iterator[None]:
     """Commands started together (nightly while watch restarts) share the server database; two
     servers creating or upgrading it at once make one of them fail."""
-    from blankett.flows.locking import wait_for_lock  # here: `init` and `status` import this
+    from blankett.flows.home.locking import wait_for_lock  # here: `init` and `status` import this
     # module, and file locks are not everywhere
 
     try:

@@ -1,0 +1,90 @@
+"""Running a flow for a command: the home and what a flow opens checked first, Prefect set up for
+the home, a failed run told in one line. Prefect is imported only when a flow runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from blankett.flows.cli.environment import Environment
+from blankett.flows.home.settings import Home, SettingsError, load_home
+from blankett.flows.orchestration.server import Api, ServerError
+from blankett.flows.store.database import StoreError
+from blankett.models.errors import BlankettError
+from blankett.models.spec import ConfigError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_ERROR = 2
+
+USER_ERRORS = (SettingsError, ConfigError, StoreError)
+
+
+def open_home(env: Environment, root: Path) -> Home | None:
+    try:
+        return load_home(root)
+    except SettingsError as exc:
+        env.error(f"error: {exc}")
+        return None
+
+
+@contextmanager
+def prefect_flows(env: Environment, home: Home) -> Iterator[tuple[Any, Api]]:
+    """The flows, with Prefect set up for this home, and the API they report to."""
+    from blankett.flows.orchestration.server import prefect_api
+    from blankett.flows.orchestration.setup import prepare_prefect, send_what_is_left
+
+    prepare_prefect(home)
+    with prefect_api(home, env.variables) as api:
+        from blankett.flows.orchestration import (
+            flows as orchestration,  # Prefect reads its settings on import
+        )
+
+        try:
+            yield orchestration, api
+        finally:
+            send_what_is_left()
+
+
+def check_pipeline(env: Environment, home: Home) -> bool:
+    """Open what a flow will open, so that a wrong setting is one line here, not a failed run."""
+    from blankett.flows.pipeline.resources import open_pipeline
+
+    try:
+        open_pipeline(home, variables=env.variables).close()
+    except USER_ERRORS as exc:
+        env.error(f"error: {exc}")
+        return False
+    return True
+
+
+def flow(env: Environment, name: str, call: Any) -> Any:
+    """A run that failed for a reason nobody caused (a bug, a dead server): one line, the
+    details in the run's log; an error the user can mend is its one line."""
+    try:
+        return call()
+    except BlankettError as exc:  # another run held the home too long, a wrong setting...
+        env.error(f"error: {exc}")
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        env.error(f"error: the {name} run failed ({type(exc).__name__}: {first}); "
+                  "nothing was lost, see the log above and run it again")
+    return None
+
+
+def run_flow(env: Environment, home: Home, name: str, call: Callable[[Any], Any]) -> Any:
+    """One flow run, as `_flow`; None when it failed or no Prefect API could be had (said)."""
+    try:
+        with prefect_flows(env, home) as (flows, _):
+            return flow(env, name, lambda: call(flows))
+    except ServerError as exc:
+        env.error(f"error: {exc}")
+        return None
+
+
+def ready_home(env: Environment, root: Path) -> Home | None:
+    """The home, once it and everything a flow opens in it are known to be usable."""
+    home = open_home(env, root)
+    return home if home is not None and check_pipeline(env, home) else None

@@ -1,0 +1,40 @@
+"""`blankett status` for a person: one table row per application, coloured by its state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blankett.flows.cli.environment import Environment
+from blankett.flows.home.settings import Home
+
+
+def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from blankett.models.spec import load_spec
+
+    # Piped output is not squeezed into 80 columns: a status table is read whole.
+    console = Console(file=env.stdout, highlight=False,
+                      width=None if env.stdout_is_terminal else 160)
+    if not rows:
+        console.print(f"No applications yet for {home.year(env.today)}.")
+        return
+    labels = {f.key: f.label.split(" (")[0] for f in load_spec(
+        home.optional_path(home.settings.routing.spec_file)).fields}
+    table = Table(box=None, header_style="dim", pad_edge=False)
+    for column in ("id", "municipality", "area", "activity", "v", "status", "lacks",
+                   "consultants", "report sent"):
+        table.add_column(column, overflow="fold")
+    style = {"complete": "green", "incomplete": "yellow", "unreadable": "red"}
+    for row in rows:
+        table.add_row(
+            str(row["id"] or "–"), row["municipality"] or "–", row["area"] or "–",
+            row["activity"] or row["received_as"], str(row["version"] or "–"),
+            f"[{style[row['status']]}]{row['status']}[/]",
+            ", ".join([*(labels.get(k, k) for k in row["missing"]),
+                       *(c for c in row["errors"] if c != "unreadable")])
+            or row.get("reason") or "",
+            ", ".join(a.split("@")[0] for a in row["consultants"]),
+            (row["last_report_sent"] or "")[:16].replace("T", " "))
+    console.print(table)

@@ -1,0 +1,1 @@
+"""Reports and summaries for the consultants: built from the store, rendered, delivered once."""

@@ -1,0 +1,95 @@
+"""The questions the commands ask of the store: what `status` lists, which applications a
+`rerun` names. Plain functions over a Store; the command line only prints what they return."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from blankett.flows.store.database import Application, Message, Store, Submission, Version
+from blankett.flows.store.ledger import as_utc, missing_fields, status_of
+from blankett.models.errors import BlankettError
+
+
+class UnknownTarget(BlankettError):
+    """A `rerun` target that names no application of the home, or several."""
+
+
+def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) -> list[dict[str, Any]]:
+    """One row per application of the year (its latest version) and per unreadable file; times in
+    `zone`, as the reports give them. `fallback` are the consultants an unreadable file goes to."""
+    rows: list[dict[str, Any]] = []
+
+    def local(sent: Any) -> str | None:
+        return as_utc(sent).astimezone(zone).isoformat(timespec="seconds") if sent else None
+
+    with store.session() as session:
+        last_sent = dict(session.execute(
+            select(Message.application_id, func.max(Message.sent_at))
+            .where(Message.kind == "report", Message.state == "sent")
+            .group_by(Message.application_id)).all())
+        failed_sent = dict(session.execute(
+            select(Message.submission_id, func.max(Message.sent_at))
+            .where(Message.kind == "report", Message.state == "sent",
+                   Message.application_id.is_(None))
+            .group_by(Message.submission_id)).all())
+        for app in session.scalars(select(Application).where(Application.year == year)
+                                   .order_by(Application.id)):
+            if not app.versions:
+                continue
+            result = app.latest.result
+            rows.append({
+                "id": app.id, "municipality": app.municipality or None,
+                "area": result.fields.get("strategic_area"), "activity": app.title,
+                "version": app.latest.number,
+                "status": status_of(result),
+                "missing": missing_fields(result),
+                "errors": [p.code for p in result.problems
+                           if p.severity == "error" and p.code != "missing"],
+                "consultants": result.consultants.get("to", []),
+                "last_report_sent": local(last_sent.get(app.id)),
+                "file": app.latest.submission.stored_path,
+                "received_as": app.latest.submission.original_name,
+            })
+        for sub in session.scalars(select(Submission).where(
+                Submission.year == year, Submission.state == "failed")):
+            rows.append({"id": None, "municipality": None, "area": None,
+                         "activity": None, "version": None, "status": "unreadable",
+                         "missing": [], "errors": ["unreadable"], "consultants": fallback,
+                         "last_report_sent": local(failed_sent.get(sub.id)),
+                         "file": sub.stored_path, "received_as": sub.original_name,
+                         "reason": sub.failure_reason})
+    return rows
+
+
+def application_ids(store: Store, root: Path, targets: list[str]) -> list[int]:
+    """The application each target names: an id as it is, or a file by its place in the archive
+    (absolute, or relative to the current folder or to `root`) or by the name it was received as."""
+    ids: list[int] = []
+    with store.session() as session:
+        for target in targets:
+            if target.isdigit():
+                ids.append(int(target))
+                continue
+            path = Path(target)
+            try:
+                stored = str(path.resolve().relative_to(root)) if path.is_absolute() or \
+                    path.exists() else target
+            except ValueError:
+                raise UnknownTarget(f"{target}: not inside {root}") from None
+            versions = session.scalars(select(Version).join(Submission).where(
+                Submission.stored_path == stored)).all() or session.scalars(
+                select(Version).join(Submission).where(
+                    Submission.original_name == path.name)).all()
+            found = sorted({v.application_id for v in versions})
+            if not found:
+                raise UnknownTarget(f"{target}: no application has this file")
+            if len(found) > 1:
+                raise UnknownTarget(f"{target}: several applications have a file of this name "
+                                    f"(ids {', '.join(map(str, found))}); name the id or the "
+                                    "archived file")
+            ids.append(found[0])
+    return ids

@@ -1,8 +1,16 @@
 """Shared test fixtures: the generated corpus of forms, built once per session into a temp dir;
-the markers that pick the long tests out for a quick edit loop (README, "For developers")."""
+a Prefect server for the command-line tests that are not about a server's life; the markers
+that pick the long tests out for a quick edit loop (README, "For developers")."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +49,43 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def corpus(corpus_dir: Path) -> list[Case]:
     return write_corpus(corpus_dir, year=YEAR)
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Prefect server per test process, for the command-line tests that are not about a
+    server's own life: without PREFECT_API_URL each command starts a server of its own and
+    creates its database, seconds of CPU a command. Started on first use, stopped at the end."""
+    prefect_home = tmp_path_factory.mktemp("prefect-server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               DO_NOT_TRACK="1")
+    with (prefect_home / "server.log").open("wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host",
+                                   "127.0.0.1", "--port", str(port), "--no-ui"],
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                  env=env)
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (prefect_home / "server.log").read_text()
+            try:
+                with direct.open(f"{url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "the test Prefect server did not start"
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

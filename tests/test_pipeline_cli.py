@@ -22,10 +22,13 @@ from blankett.flows.home.settings import SETTINGS_FILE
 
 
 def blankett(*args: str | Path, home_env: Path | None = None, prefect_home: Path | None = None,
-             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+             api: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`api`: a running Prefect server's address, for a test not about the command's own server."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PREFECT_", "BLANKETT_")) and k != "DO_NOT_TRACK"}
     env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    if api is not None:
+        env["PREFECT_API_URL"] = api
     if prefect_home is not None:
         env["PREFECT_HOME"] = str(prefect_home)
     if home_env is not None:
@@ -135,12 +138,14 @@ def test_a_missing_folder_tells_to_run_init(tmp_path: Path) -> None:
     assert line.startswith(f"error: {root / 'failed'}") and "blankett init" in line
 
 
-def test_run_takes_the_inbox_and_prints_one_line(corpus: list[Case], tmp_path: Path) -> None:
+def test_run_takes_the_inbox_and_prints_one_line(corpus: list[Case], tmp_path: Path,
+                                                 prefect_api_url: str) -> None:
     home = make_home(tmp_path / "home")
     cases = by_name(corpus, "docx_mall_goteborg.docx", "docx_ofullstandig_vara.docx",
                     "ansokan_trasig.docx")
     drop(home, cases)
-    result = blankett("run", "--home", home.root, prefect_home=tmp_path / "prefect", timeout=90)
+    result = blankett("run", "--home", home.root, prefect_home=tmp_path / "prefect",
+                      api=prefect_api_url, timeout=90)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Traceback" not in output and "ERROR" not in output, output
@@ -166,8 +171,10 @@ def test_the_readmes_first_command_runs_without_the_test_extras(tmp_path: Path) 
     assert probe.returncode == 0, probe.stderr
 
 
-def test_demo_makes_a_home_takes_the_samples_and_shows_their_status(tmp_path: Path) -> None:
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+def test_demo_makes_a_home_takes_the_samples_and_shows_their_status(tmp_path: Path,
+                                                                   prefect_api_url: str) -> None:
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+           "PREFECT_API_URL": prefect_api_url}
     home = tmp_path / "demo"
     result = subprocess.run([sys.executable, "-m", "blankett.flows", "demo", "--home", str(home)],
                             capture_output=True, text=True, timeout=180, env=env, check=False)
@@ -210,9 +217,12 @@ def test_ssl_and_starttls_together_are_one_clear_line(tmp_path: Path) -> None:
     assert "ssl" in lines[0] and "starttls" in lines[0]
 
 
-def _started(command: str, home: Path, ready: str, stderr: Path) -> subprocess.Popen[str]:
+def _started(command: str, home: Path, ready: str, stderr: Path,
+             api: str | None = None) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BLANKETT_"))}
     env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    if api is not None:
+        env["PREFECT_API_URL"] = api
     with stderr.open("w") as errors:  # a file: a pipe left unread could fill and stall it
         process = subprocess.Popen([sys.executable, "-m", "blankett.flows", command, "--home",
                                     str(home)], stdout=subprocess.PIPE, stderr=errors, text=True,
@@ -298,7 +308,7 @@ def test_watch_stops_when_its_prefect_server_dies_and_keeps_the_files(tmp_path: 
 
 
 def test_watch_takes_a_file_dropped_during_its_first_pass_without_waiting_for_the_scan(
-        corpus: list[Case], tmp_path: Path) -> None:
+        corpus: list[Case], tmp_path: Path, prefect_api_url: str) -> None:
     """Watching starts before the first pass: a file dropped while it runs is taken right after
     it, not at the next full scan (ten minutes here)."""
     home = make_home(tmp_path / "home")
@@ -307,7 +317,7 @@ def test_watch_takes_a_file_dropped_during_its_first_pass_without_waiting_for_th
     waiting = drop(home, [c for c in corpus if c.kind == "docx"][:20])
     late = next(c for c in corpus if c.kind == "pdf-form")
     stderr = tmp_path / "stderr"
-    watch = _started("watch", home.root, "Watching ", stderr)
+    watch = _started("watch", home.root, "Watching ", stderr, api=prefect_api_url)
     try:
         deadline = time.monotonic() + 120
         while all(p.exists() for p in waiting) and time.monotonic() < deadline:

@@ -12,6 +12,7 @@ from pathlib import Path
 _IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 _IGNORED_PREFIXES = ("~$", ".~lock", ".")
 _SECOND_LOOK = 0.3
+_POLL_SECONDS = 0.05
 _IGNORED_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload", ".download", ".temp", "~")
 
 
@@ -76,9 +77,6 @@ class StabilityTracker:
             del self._seen[gone]
         return ready
 
-    def forget(self, path: Path) -> None:
-        self._seen.pop(path, None)
-
     @property
     def waiting(self) -> int:
         return len(self._seen)
@@ -129,4 +127,6 @@ def wait_until_ready(inbox: Path, inbox_filter: InboxFilter, tracker: StabilityT
         ready = tracker.ready(listed)
         if len(ready) == len(listed) or tracker.clock() >= deadline:
             return ready
-        sleep(min(0.25, max(tracker.stable_seconds / 4, 0.05)))
+        # Looked at often: the report's delay after a file settles is at most this (a listing
+        # of the inbox costs well under a millisecond).
+        sleep(min(_POLL_SECONDS, max(tracker.stable_seconds / 4, 0.01)))

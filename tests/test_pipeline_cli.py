@@ -348,3 +348,45 @@ def test_schedules_prefect_accepts_are_accepted(tmp_path: Path, cron: str) -> No
     (home / SETTINGS_FILE).write_text(f'[schedule]\nnightly_cron = "{cron}"\n')
     result = blankett("status", "--home", home)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("moment", ["taking", "pass_ended", "idle"])
+def test_the_first_ctrl_c_stops_watch_within_five_seconds(
+        corpus: list[Case], tmp_path: Path, prefect_api_url: str, moment: str) -> None:
+    """Whenever Ctrl-C comes, while a file is being taken, as a pass ends or between passes,
+    watch stops within 5 s and says so in one line; nothing is lost."""
+    home = make_home(tmp_path / "home")
+    forms = [c for c in corpus if c.kind == "docx"][:12 if moment != "idle" else 1]
+    dropped = drop(home, forms)
+    stderr = tmp_path / "stderr"
+    watch = _started("watch", home.root, "Watching ", stderr, api=prefect_api_url)
+    try:
+        if moment == "taking":
+            deadline = time.monotonic() + 60
+            while all(p.exists() for p in dropped) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        else:
+            assert len(_pass_lines(watch, 1, 90)) == 1
+            if moment == "idle":
+                time.sleep(1)
+        watch.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        watch.wait(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+            watch.wait()
+    assert watch.stdout is not None
+    said = watch.stdout.read()
+    watch.stdout.close()
+    errors = stderr.read_text()
+    assert took <= 5, f"stopped {took:.1f} s after Ctrl-C"
+    assert watch.returncode == 0 and "Stopped." in said, said + errors
+    assert "Traceback" not in errors and "Crash detected" not in errors, errors
+    assert errors.count("stopped while taking it") <= 1, errors
+    filed = [p for p in home.archive.rglob("*") if p.is_file()] + \
+        [p for p in home.failed.rglob("*") if p.is_file()]
+    left = [p for p in home.inbox.iterdir()]
+    assert len(left) + len({p.name for p in filed if not p.name.endswith((".txt", ".ocr.pdf"))}) \
+        >= len(forms), (left, filed)

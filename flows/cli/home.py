@@ -108,6 +108,8 @@ def cmd_watch(env: Environment, root: Path) -> int:
             print(f"Watching {home.inbox} (full scan every {interval:g} s). Stop with Ctrl-C.",
                   file=env.stdout, flush=True)
             _watch_pass(env, flows, home)
+            if flows.STOP.is_set():
+                raise KeyboardInterrupt
             for changes in events:
                 if changes and not any(_relevant(inbox_filter, Path(p)) for p in changes):
                     continue
@@ -118,6 +120,8 @@ def cmd_watch(env: Environment, root: Path) -> int:
                               "watch stops too, start it again")
                     return EXIT_FAILED
                 _watch_pass(env, flows, home)
+                if flows.STOP.is_set():  # a Ctrl-C that Prefect took for a crashed task
+                    raise KeyboardInterrupt
     except ServerError as exc:
         env.error(f"error: {exc}")
         return EXIT_FAILED

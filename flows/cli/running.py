@@ -3,6 +3,7 @@ the home, a failed run told in one line. Prefect is imported only when a flow ru
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,13 +39,25 @@ def prefect_flows(env: Environment, home: Home) -> Iterator[tuple[Any, Api]]:
 
     prepare_prefect(home)
     with prefect_api(home, env.variables) as api:
+        from prefect.exceptions import TerminationSignal
+
         from blankett.flows.orchestration import (
             flows as orchestration,  # Prefect reads its settings on import
         )
 
+        def stop(_signum: int, _frame: object) -> None:
+            orchestration.STOP.set()
+            raise KeyboardInterrupt
+
+        previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield orchestration, api
+        except TerminationSignal:  # Prefect's own SIGTERM handler, during a flow run
+            orchestration.STOP.set()
+            raise KeyboardInterrupt from None
         finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
             send_what_is_left()
 
 

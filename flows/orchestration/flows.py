@@ -3,6 +3,7 @@ send the triage summaries). Each is a short list of named steps over plain funct
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,11 @@ from blankett.flows.pipeline import revalidation as nightly_steps
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
 from blankett.flows.pipeline.intake import Taken, recover, retake_failed, take_file
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
+
+# Set by the command's Ctrl-C or SIGTERM (cli/running.py): a pass takes no further file. Prefect
+# records an interrupted task as crashed instead of letting the interrupt through, so the flag,
+# not the exception, is what stops the pass and the command.
+STOP = threading.Event()
 
 # Steps get the open pipeline, quoted: it is no input worth caching, recording or inspecting.
 _step = task(cache_policy=NO_CACHE)
@@ -92,7 +98,10 @@ def intake(home: str, patience: float | None = None) -> IntakeCounts:
                 pipeline.home.settings.inbox.stable_seconds * 3
             taken = finish_interrupted(quote(pipeline))
             ready = find_ready_files(quote(pipeline), wait)
-            taken += [_take_or_skip(pipeline, path) for path in ready]
+            for path in ready:
+                if STOP.is_set():
+                    break
+                taken.append(_take_or_skip(pipeline, path))
             delivered = deliver(quote(pipeline))
     finally:
         pipeline.close()
@@ -110,6 +119,10 @@ def _take_or_skip(pipeline: Pipeline, path: Path) -> Taken:
     state = take(quote(pipeline), path, return_state=True)
     if state.is_completed():
         return state.result()  # type: ignore[no-any-return]
+    if state.is_crashed() or STOP.is_set():  # interrupted, not a fault of the file
+        get_run_logger().warning("%s: stopped while taking it; it is finished on the next start",
+                                 path.name)
+        raise KeyboardInterrupt
     error = state.result(raise_on_failure=False)
     reason = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
     get_run_logger().error("%s: left in the inbox for the next pass; taking it failed (%s)",

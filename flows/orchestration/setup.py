@@ -19,6 +19,16 @@ class _DropShutdownNoise(logging.Filter):
             and record.exc_info[0].__name__ == "CancelledError")
 
 
+class _DropInterruptedCrashes(logging.Filter):
+    """A run stopped by Ctrl-C or SIGTERM is logged by Prefect as a crash of each task, of the
+    flow and of its end state; the intake logs one line for it instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (("Crash detected!" in message or "Crashed(" in message)
+                    and ("interrupt signal" in message or "termination signal" in message))
+
+
 def prepare_prefect(home: Home, *, quiet: bool = True) -> None:
     home.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ["PREFECT_HOME"] = str(home.prefect_home)
@@ -32,6 +42,8 @@ def prepare_prefect(home: Home, *, quiet: bool = True) -> None:
     for name in ("prefect.server.services.task_run_recorder", "prefect.server", "prefect._internal",
                  "prefect.events", "uvicorn", "uvicorn.error"):
         logging.getLogger(name).addFilter(_DropShutdownNoise())
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logging.getLogger(name).addFilter(_DropInterruptedCrashes())
 
 
 def send_what_is_left() -> None:

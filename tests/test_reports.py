@@ -105,7 +105,9 @@ def test_complete_report_headers(archive: Path) -> None:
         "eva.fred@example.org", "katarina.larson@example.org"]
     assert message["From"].addresses[0].addr_spec == "blankett@example.org"
     assert message["Date"] == "Sun, 15 Mar 2026 14:02:00 +0100"  # the time received, not the time sent
-    assert message["Message-ID"] == message_id("report:v42:1")
+    assert message["Message-ID"] == message_id("report:v42:1", SENDER)
+    assert message["Message-ID"].endswith("@example.org>")  # the sender's domain
+    assert message["Auto-Submitted"] == "auto-generated"  # no out-of-office answers
     assert message["X-Blankett-Key"] == "report:v42:1"
     assert message.get_content_type() == "multipart/mixed"
 
@@ -115,7 +117,7 @@ def test_complete_report_body(archive: Path) -> None:
     text = text_of(message)
     for expected in ("Kommun:       Åmål", "Bibliotek:    Åmåls bibliotek", "Aktivitet:    Läslust i Åmål",
                      "Inriktning:   Det läs- och skrivfrämjande biblioteket", "Sökt belopp:  45 000 kr",
-                     "Status:       komplett", "Version:      version 1\n", "Inga fel eller varningar.",
+                     "Status:       komplett", "Version:      1\n", "Inga fel eller varningar.",
                      "Inkommen:   2026-03-15 14:02", f"Arkiverad:  {ARCHIVED}", "Originalet är bifogat."):
         assert expected in text
     assert "ersätter" not in text
@@ -184,13 +186,13 @@ def test_incomplete_second_version(archive: Path) -> None:
     assert message["Subject"] == "Ansökan: Mölndal – Läslust i Mölndal (ofullständig, 2 fel, version 2)"
     text = text_of(message)
     assert "Status:       ofullständig" in text
-    assert "Version:      version 2, ersätter version 1" in text
+    assert "Version:      2, ersätter version 1" in text
     assert ("Ändringar mot förra versionen:\n"
             "  - Sökt belopp har fyllts i.\n  - Kontaktperson har ändrats.") in text
     assert "Fel (2):\n  - Mål saknas.\n  - Målgrupp saknas.\n\nVarningar (1):\n  - Syfte med" in text
     html = html_of(message)
     assert html.index("Mål saknas.") < html.index("Målgrupp saknas.") < html.index("mycket kort")
-    assert "version 2, ersätter version 1" in html
+    assert ">2, ersätter version 1<" in html
 
 
 def test_unreadable_file(archive: Path) -> None:
@@ -223,7 +225,7 @@ def test_rendering_is_deterministic(archive: Path) -> None:
     second = render_report(report, sender=SENDER, archive_root=archive).as_bytes()
     assert first == second
     other = render_report(replace(report, key="report:v43:1"), sender=SENDER, archive_root=archive)
-    assert other["Message-ID"] != message_id(report.key)
+    assert other["Message-ID"] != message_id(report.key, SENDER)
 
 
 def test_message_is_seven_bit(archive: Path) -> None:

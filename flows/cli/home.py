@@ -162,7 +162,7 @@ def cmd_nightly(env: Environment, root: Path) -> int:
         return EXIT_FAILED
     print(f"Checked {result['checked']} applications ({result['changed']} changed, "
           f"{result['reread']} read again, {result['retaken']} taken from failed/); "
-          f"{result['summaries']} summaries queued; "
+          f"{result['summaries']} summar{'y' if result['summaries'] == 1 else 'ies'} queued; "
           f"messages sent: {result['sent']}"
           + (f", {result['pending']} waiting" if result["pending"] else "") + ".",
           file=env.stdout)

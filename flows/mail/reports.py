@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from functools import cache
 from pathlib import Path, PurePath
 from typing import Literal
@@ -117,8 +117,10 @@ def triage_order(apps: Iterable[ApplicationView]) -> list[ApplicationView]:
     ))
 
 
-def message_id(key: str) -> str:
-    return f"<{_key_hash(key)[:32]}@blankett>"
+def message_id(key: str, sender: str) -> str:
+    """On the sender's own domain, as mail systems expect of the domain a message comes from."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "blankett.invalid"
+    return f"<{_key_hash(key)[:32]}@{domain}>"
 
 
 # --- the message ------------------------------------------------------------------------------------
@@ -135,7 +137,9 @@ def _message(name: str, context: dict[str, object], *, key: str, sender: str,
     message["From"] = sender
     message["To"] = recipients
     message["Date"] = format_datetime(_aware(date).astimezone(STOCKHOLM))
-    message["Message-ID"] = message_id(key)
+    message["Message-ID"] = message_id(key, sender)
+    # Written by a program: auto-repliers (out of office) must not answer it (RFC 3834).
+    message["Auto-Submitted"] = "auto-generated"
     message["X-Blankett-Key"] = key
     # Quoted-printable keeps the message 7-bit: it then passes any SMTP server, 8BITMIME or not.
     message.set_content(env.get_template(f"{name}.txt.j2").render(context), cte="quoted-printable")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 
 from blankett.flows.home.settings import Home
 
@@ -31,6 +32,9 @@ class _DropInterruptedCrashes(logging.Filter):
 
 def prepare_prefect(home: Home, *, quiet: bool = True) -> None:
     home.prefect_home.mkdir(parents=True, exist_ok=True)
+    # Log lines carry the time of day in the home's zone, as its reports and file names do.
+    os.environ["TZ"] = home.settings.schedule.timezone
+    time.tzset()
     os.environ["PREFECT_HOME"] = str(home.prefect_home)
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["DO_NOT_TRACK"] = "1"

@@ -72,6 +72,9 @@ def application_ids(store: Store, root: Path, targets: list[str]) -> list[int]:
     with store.session() as session:
         for target in targets:
             if target.isdigit():
+                if session.get(Application, int(target)) is None:
+                    raise UnknownTarget(f"{target}: no application of this home has this id; "
+                                        "see `blankett status`")
                 ids.append(int(target))
                 continue
             path = Path(target)

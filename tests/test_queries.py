@@ -1,0 +1,70 @@
+"""The questions the commands ask of the store: which application a `rerun` target names, and
+what `status` lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from pipeline_support import by_name, drop, intake_pass, make_home
+
+from blankett.fixtures.corpus import Case
+from blankett.flows.mail.delivery import OutboxDelivery
+from blankett.flows.pipeline.resources import open_pipeline
+from blankett.flows.store.queries import UnknownTarget, application_ids, status_rows
+
+NAMES = ("docx_mall_goteborg.docx", "docx_ofullstandig_vara.docx", "ansokan_trasig.docx")
+
+
+@pytest.fixture
+def taken(corpus: list[Case], tmp_path: Path):  # type: ignore[no-untyped-def]
+    home = make_home(tmp_path / "home")
+    drop(home, by_name(corpus, *NAMES))
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    intake_pass(pipeline)
+    yield pipeline
+    pipeline.close()
+
+
+def test_a_target_is_an_id_an_archived_file_or_the_name_received(taken) -> None:  # type: ignore[no-untyped-def]
+    rows = status_rows(taken.store, 2026, ZoneInfo("Europe/Stockholm"), ["fallback@example.org"])
+    by_received = {row["received_as"]: row for row in rows}
+    goteborg = by_received["docx_mall_goteborg.docx"]
+    root = taken.home.root
+    assert application_ids(taken.store, root, [str(goteborg["id"])]) == [goteborg["id"]]
+    assert application_ids(taken.store, root, ["docx_mall_goteborg.docx"]) == [goteborg["id"]]
+    assert application_ids(taken.store, root, [str(root / goteborg["file"])]) == [goteborg["id"]]
+    assert by_received["ansokan_trasig.docx"]["status"] == "unreadable"
+    assert by_received["ansokan_trasig.docx"]["consultants"] == ["fallback@example.org"]
+
+
+@pytest.mark.parametrize(("target", "said"), [
+    ("999", "999: no application of this home has this id"),
+    ("okand.docx", "okand.docx: no application has this file"),
+    ("/elsewhere/ansokan.docx", "/elsewhere/ansokan.docx: not inside"),
+])
+def test_a_target_naming_nothing_is_one_line_naming_it(taken, target: str, said: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnknownTarget, match=said):
+        application_ids(taken.store, taken.home.root, [target])
+
+
+def test_log_times_are_in_the_homes_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+    import time
+    from datetime import datetime
+
+    from blankett.flows.orchestration.setup import prepare_prefect
+
+    home = make_home(tmp_path / "home")
+    for name in ("TZ", "PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK",
+                 "PREFECT_LOGGING_EXTRA_LOGGERS", "PREFECT_LOGGING_LEVEL"):
+        monkeypatch.setenv(name, "UTC" if name == "TZ" else "x")
+    try:
+        prepare_prefect(home)
+        stamp = logging.Formatter("%(asctime)s", "%H:%M").format(
+            logging.LogRecord("x", logging.INFO, "", 0, "", None, None))
+        assert stamp == datetime.now(ZoneInfo(home.settings.schedule.timezone)).strftime("%H:%M")
+    finally:
+        monkeypatch.undo()
+        time.tzset()

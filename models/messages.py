@@ -33,6 +33,34 @@ MESSAGES: dict[str, str] = {
 }
 
 
+# A few words for each problem, where a list shows many applications (`blankett status`).
+SHORT: dict[str, str] = {
+    "missing": "saknas",
+    "guessed_label": "rubrik tolkad, kontrollera",
+    "missing_own_contribution": "egen insats saknas",
+    "invalid_email": "ogiltig e-postadress",
+    "invalid_phone": "ogiltigt telefonnummer",
+    "unknown_municipality": "okänd kommun",
+    "amount_too_high": "för högt belopp",
+    "amount_not_positive": "belopp ej över 0",
+    "amount_unreadable": "oläsligt belopp",
+    "area_ambiguous": "flera inriktningar valda",
+    "area_unknown": "okänd inriktning",
+    "timeline_no_date": "tidsplan utan tid",
+    "support_unspecified": "stödbehov oklart",
+    "too_short": "mycket kort svar",
+    "second_application": "kommunens andra ansökan i år",
+    "scanned": "inskannad, läs manuellt",
+    "ocr": "läst med OCR, kontrollera",
+    "xfa_only": "XFA-formulär, kan inte läsas",
+    "unreadable": "kan inte läsas",
+}
+
+
+def short(code: str) -> str:
+    return SHORT.get(code, code)
+
+
 def message(code: str, **values: object) -> str:
     return MESSAGES[code].format(**values)
 

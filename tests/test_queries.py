@@ -68,3 +68,29 @@ def test_log_times_are_in_the_homes_zone(tmp_path: Path, monkeypatch: pytest.Mon
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_status_shows_reports_waiting_and_warnings(corpus: list[Case], tmp_path: Path) -> None:
+    """A report that could not go out is not hidden behind an earlier one's time; warnings are
+    shown beside what is missing."""
+    from pipeline_support import Recording
+
+    home = make_home(tmp_path / "home")
+    drop(home, by_name(corpus, "docx_mall_goteborg.docx", "docx_korta_svar_bengtsfors.docx"))
+    down = Recording(failing=True)
+    pipeline = open_pipeline(home, delivery=down)
+    zone = ZoneInfo("Europe/Stockholm")
+    try:
+        intake_pass(pipeline)
+        rows = {r["received_as"]: r for r in status_rows(pipeline.store, 2026, zone, [])}
+        assert [r["pending_messages"] for r in rows.values()] == [1, 1]
+        assert [r["last_report_sent"] for r in rows.values()] == [None, None]
+        assert set(rows["docx_korta_svar_bengtsfors.docx"]["warnings"]) == {"too_short"}
+        assert rows["docx_mall_goteborg.docx"]["warnings"] == []
+        pipeline.delivery = OutboxDelivery(home.outbox)
+        intake_pass(pipeline)
+        rows = {r["received_as"]: r for r in status_rows(pipeline.store, 2026, zone, [])}
+        assert [r["pending_messages"] for r in rows.values()] == [0, 0]
+        assert all(r["last_report_sent"] for r in rows.values())
+    finally:
+        pipeline.close()

@@ -6,6 +6,7 @@ from typing import Any
 
 from blankett.flows.cli.environment import Environment
 from blankett.flows.home.settings import Home
+from blankett.models.messages import short
 
 
 def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> None:
@@ -23,7 +24,7 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
     labels = {f.key: f.label.split(" (")[0] for f in load_spec(
         home.optional_path(home.settings.routing.spec_file)).fields}
     table = Table(box=None, header_style="dim", pad_edge=False)
-    for column in ("id", "municipality", "area", "activity", "v", "status", "lacks",
+    for column in ("id", "municipality", "area", "activity", "v", "status", "lacks / warnings",
                    "consultants", "report sent"):
         table.add_column(column, overflow="fold")
     style = {"complete": "green", "incomplete": "yellow", "unreadable": "red"}
@@ -33,8 +34,19 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
             row["activity"] or row["received_as"], str(row["version"] or "–"),
             f"[{style[row['status']]}]{row['status']}[/]",
             ", ".join([*(labels.get(k, k) for k in row["missing"]),
-                       *(c for c in row["errors"] if c != "unreadable")])
+                       *(short(c) for c in row["errors"] if c != "unreadable"),
+                       *(f"[dim]{short(c)}[/]" for c in row["warnings"])])
             or row.get("reason") or "",
             ", ".join(a.split("@")[0] for a in row["consultants"]),
-            (row["last_report_sent"] or "")[:16].replace("T", " "))
+            _sent(row))
     console.print(table)
+
+
+def _sent(row: dict[str, Any]) -> str:
+    """When the last report went, and what still waits: a report not yet delivered must not
+    hide behind the time of an earlier one."""
+    sent = (row["last_report_sent"] or "")[:16].replace("T", " ")
+    waiting = row.get("pending_messages", 0)
+    if not waiting:
+        return sent
+    return f"{sent} [yellow]({waiting} waiting)[/]" if sent else f"[yellow]{waiting} waiting[/]"

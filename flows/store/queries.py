@@ -31,6 +31,15 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
             select(Message.application_id, func.max(Message.sent_at))
             .where(Message.kind == "report", Message.state == "sent")
             .group_by(Message.application_id)).all())
+        waiting = dict(session.execute(
+            select(Message.application_id, func.count())
+            .where(Message.state != "sent", Message.application_id.is_not(None))
+            .group_by(Message.application_id)).all())
+        failed_waiting = dict(session.execute(
+            select(Message.submission_id, func.count())
+            .where(Message.state != "sent", Message.application_id.is_(None),
+                   Message.submission_id.is_not(None))
+            .group_by(Message.submission_id)).all())
         failed_sent = dict(session.execute(
             select(Message.submission_id, func.max(Message.sent_at))
             .where(Message.kind == "report", Message.state == "sent",
@@ -49,8 +58,10 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
                 "missing": missing_fields(result),
                 "errors": [p.code for p in result.problems
                            if p.severity == "error" and p.code != "missing"],
+                "warnings": [p.code for p in result.problems if p.severity == "warning"],
                 "consultants": result.consultants.get("to", []),
                 "last_report_sent": local(last_sent.get(app.id)),
+                "pending_messages": waiting.get(app.id, 0),
                 "file": app.latest.submission.stored_path,
                 "received_as": app.latest.submission.original_name,
             })
@@ -58,8 +69,10 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
                 Submission.year == year, Submission.state == "failed")):
             rows.append({"id": None, "municipality": None, "area": None,
                          "activity": None, "version": None, "status": "unreadable",
-                         "missing": [], "errors": ["unreadable"], "consultants": fallback,
+                         "missing": [], "errors": ["unreadable"], "warnings": [],
+                         "consultants": fallback,
                          "last_report_sent": local(failed_sent.get(sub.id)),
+                         "pending_messages": failed_waiting.get(sub.id, 0),
                          "file": sub.stored_path, "received_as": sub.original_name,
                          "reason": sub.failure_reason})
     return rows

@@ -390,3 +390,21 @@ def test_the_first_ctrl_c_stops_watch_within_five_seconds(
     left = [p for p in home.inbox.iterdir()]
     assert len(left) + len({p.name for p in filed if not p.name.endswith((".txt", ".ocr.pdf"))}) \
         >= len(forms), (left, filed)
+
+
+def test_a_file_in_the_current_folder_named_like_a_module_breaks_nothing(
+        corpus: list[Case], tmp_path: Path) -> None:
+    """Started from a folder holding an html.py (or any name of a module Prefect imports), the
+    command's own Prefect server still starts: the current folder is not on its path."""
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "html.py").write_text("raise ImportError('the html.py of the current folder')\n")
+    home = make_home(tmp_path / "home")
+    drop(home, by_name(corpus, "docx_mall_goteborg.docx"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BLANKETT_"))}
+    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    result = subprocess.run([str(Path(sys.executable).parent / "blankett"), "run", "--home",
+                             str(home.root)], capture_output=True, text=True, timeout=120,
+                            cwd=here, env=env, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("Took 1 file: 1 complete")

@@ -125,7 +125,9 @@ def _start(log: BinaryIO, *, ui: bool, log_path: Path) -> tuple[subprocess.Popen
     for attempt in range(3):
         port = _free_port()
         url = f"http://127.0.0.1:{port}/api"
-        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+        # -P: the current folder is not on the server's import path, so that a file there named
+        # like a module the server imports (an html.py, say) cannot break it.
+        command = [sys.executable, "-P", "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                    "--port", str(port)]
         if not ui:
             command.append("--no-ui")

@@ -12,3 +12,8 @@ class BlankettError(Exception):
     def __init__(self, message: str) -> None:
         # One line whatever the cause put in it: a reason quoted from a library may span several.
         super().__init__(" ".join(str(message).split()))
+
+
+class SettingWrong(BlankettError):
+    """A setting that makes every attempt fail alike until a person mends it (a refused login, a
+    server that offers no STARTTLS): no retry, the command's exit status 2."""

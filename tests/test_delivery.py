@@ -22,6 +22,7 @@ from blankett.flows.mail.delivery import (
     OutboxDelivery,
     ServerUnavailable,
     SmtpDelivery,
+    SmtpSettingWrong,
     eml_name,
 )
 from blankett.flows.mail.reports import render_report
@@ -177,8 +178,22 @@ def test_starttls_and_ssl_exclude_each_other() -> None:
 
 def test_starttls_unsupported_by_server(smtp_server: tuple[Collector, int], tmp_path: Path) -> None:
     _, port = smtp_server  # the test server offers no STARTTLS: the connection must not go on in clear
-    with pytest.raises(DeliveryError, match=f"^SMTP server 127.0.0.1:{port}: STARTTLS extension not supp"):
+    # A setting to mend, not a fault to wait out: it names the setting and is not retried.
+    with pytest.raises(SmtpSettingWrong, match=f"^SMTP server 127.0.0.1:{port} does not offer "
+                       "STARTTLS: set smtp.starttls = false"):
         SmtpDelivery("127.0.0.1", port, starttls=True, timeout=5).send(report_message(tmp_path))
+
+
+def test_a_refused_login_or_a_missing_password_is_a_setting_to_mend(
+        smtp_server: tuple[Collector, int], tmp_path: Path) -> None:
+    _, port = smtp_server
+    with pytest.raises(SmtpSettingWrong, match=r"check smtp\.user and the password"):
+        SmtpDelivery("127.0.0.1", port, username="blankett", password="wrong",
+                     timeout=5).send(report_message(tmp_path))
+    # Logging in with an empty password because its variable is unset would only be refused.
+    with pytest.raises(SmtpSettingWrong, match=r"smtp\.user is set .* no password"):
+        SmtpDelivery("127.0.0.1", port, username="blankett", password=None,
+                     timeout=5).send(report_message(tmp_path))
 
 
 # --- the outbox -------------------------------------------------------------------------------------

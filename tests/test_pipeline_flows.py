@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -37,7 +38,7 @@ from blankett.flows.cli.environment import Environment
 from blankett.flows.cli.home import cmd_status
 from blankett.flows.home.settings import Home
 from blankett.flows.pipeline.resources import open_pipeline
-from blankett.flows.store.database import Application, Result, Store
+from blankett.flows.store.database import Application, Message, Result, Store
 from blankett.models.records import SCAN_KINDS
 from blankett.models.spec import load_spec
 
@@ -204,6 +205,31 @@ def test_intake_flow_keeps_messages_for_the_next_run_when_smtp_is_down(
         assert sorted(collector.by_recipient()) == sorted({a for c in cases
                                                            for a in expected_recipients(c)})
         assert len(collector.distinct()) == 2
+
+
+def test_a_wrong_smtp_setting_stops_the_run_at_once_and_keeps_the_reports(
+        flows: ModuleType, corpus: list[Case], tmp_path: Path) -> None:
+    """STARTTLS asked of a server that offers none fails alike at every attempt: the run says
+    which setting, without Prefect's retries; the forms are filed, their reports wait."""
+    from blankett.flows.mail.delivery import SmtpSettingWrong
+
+    with smtp_server() as (collector, port):
+        home, _ = _home(tmp_path, port, corpus, FILES[:2])
+        settings = home.root / "blankett.toml"
+        settings.write_text(settings.read_text(encoding="utf-8").replace(
+            "starttls = false", "starttls = true"), encoding="utf-8")
+        started = time.monotonic()
+        with pytest.raises(SmtpSettingWrong, match=r"smtp\.starttls = false"):
+            flows.intake(str(home.root))
+        assert time.monotonic() - started < 5, "retried"
+        assert collector.envelopes == []
+    assert len(list((home.archive / "2026").iterdir())) == 2
+    store = Store(home.database_url)
+    try:
+        with store.session() as session:
+            assert {m.state for m in session.scalars(select(Message))} == {"pending"}
+    finally:
+        store.close()
 
 
 def test_io_steps_are_retried(flows: ModuleType) -> None:

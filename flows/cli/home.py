@@ -22,6 +22,7 @@ from blankett.flows.cli.running import (
     EXIT_FAILED,
     EXIT_OK,
     USER_ERRORS,
+    Failed,
     flow,
     open_home,
     prefect_flows,
@@ -70,8 +71,8 @@ def cmd_run(env: Environment, root: Path) -> int:
     if home is None:
         return EXIT_ERROR
     counts = run_flow(env, home, "intake", lambda flows: flows.intake(str(home.root)))
-    if counts is None:
-        return EXIT_FAILED
+    if isinstance(counts, Failed):
+        return counts.code
     print(_counts_line(counts, home), file=env.stdout)
     return EXIT_OK
 
@@ -146,7 +147,7 @@ def _watch_pass(env: Environment, flows: Any, home: Home) -> None:
         env.error(f"error: {exc}; watching on")
         return
     counts = flow(env, "intake", lambda: flows.intake(str(home.root)))
-    if counts is None:
+    if isinstance(counts, Failed):
         return  # said on stderr; the next event or scan tries again
     if any(counts[k] for k in ("complete", "incomplete", "unreadable", "duplicate", "sent")):
         stamp = datetime.now().strftime("%H:%M:%S")
@@ -158,8 +159,8 @@ def cmd_nightly(env: Environment, root: Path) -> int:
     if home is None:
         return EXIT_ERROR
     result = run_flow(env, home, "nightly", lambda flows: flows.nightly(str(home.root)))
-    if result is None:
-        return EXIT_FAILED
+    if isinstance(result, Failed):
+        return result.code
     print(f"Checked {result['checked']} applications ({result['changed']} changed, "
           f"{result['reread']} read again, {result['retaken']} taken from failed/); "
           f"{result['summaries']} summar{'y' if result['summaries'] == 1 else 'ies'} queued; "
@@ -187,8 +188,8 @@ def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool
     applications = everything or bool(targets)
     result = run_flow(env, home, "rerun", lambda flows: flows.rerun(
         str(home.root), ids, failed=failed, applications=applications))
-    if result is None:
-        return EXIT_FAILED
+    if isinstance(result, Failed):
+        return result.code
     if failed and not applications:
         print(f"Read the unreadable files again: {result['retaken']} taken in as applications, "
               f"{result['still_failed']} still unreadable; messages sent: {result['sent']}.",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from blankett.flows.cli.environment import Environment
 from blankett.flows.home.settings import Home, SettingsError, load_home
 from blankett.flows.orchestration.server import Api, ServerError
 from blankett.flows.store.database import StoreError
-from blankett.models.errors import BlankettError
+from blankett.models.errors import BlankettError, SettingWrong
 from blankett.models.spec import ConfigError
 
 EXIT_OK = 0
@@ -73,28 +74,38 @@ def check_pipeline(env: Environment, home: Home) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Failed:
+    """A flow run that failed, said in one line already; `code` is the exit status it calls for."""
+
+    code: int
+
+
 def flow(env: Environment, name: str, call: Any) -> Any:
     """A run that failed for a reason nobody caused (a bug, a dead server): one line, the
-    details in the run's log; an error the user can mend is its one line."""
+    details in the run's log; an error the user can mend is its one line. Failed when it failed."""
     try:
         return call()
-    except BlankettError as exc:  # another run held the home too long, a wrong setting...
+    except SettingWrong as exc:  # the same at every attempt, until the setting is mended
+        env.error(f"error: {exc}")
+        return Failed(EXIT_ERROR)
+    except BlankettError as exc:  # another run held the home too long...
         env.error(f"error: {exc}")
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else ""
         env.error(f"error: the {name} run failed ({type(exc).__name__}: {first}); "
                   "nothing was lost, see the log above and run it again")
-    return None
+    return Failed(EXIT_FAILED)
 
 
 def run_flow(env: Environment, home: Home, name: str, call: Callable[[Any], Any]) -> Any:
-    """One flow run, as `_flow`; None when it failed or no Prefect API could be had (said)."""
+    """One flow run, as `flow`; Failed when it failed or no Prefect API could be had (said)."""
     try:
         with prefect_flows(env, home) as (flows, _):
             return flow(env, name, lambda: call(flows))
     except ServerError as exc:
         env.error(f"error: {exc}")
-        return None
+        return Failed(EXIT_FAILED)
 
 
 def ready_home(env: Environment, root: Path) -> Home | None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from blankett.flows.home.durable import fsync_folder
-from blankett.models.errors import BlankettError
+from blankett.models.errors import BlankettError, SettingWrong
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,11 @@ class DeliveryError(BlankettError):
 
 class ServerUnavailable(DeliveryError):
     """The server could not be reached at all: no use trying the next message now."""
+
+
+class SmtpSettingWrong(ServerUnavailable, SettingWrong):
+    """A setting of [smtp] is wrong: every message fails alike, so nothing is retried until it is
+    mended."""
 
 
 class Delivery(Protocol):
@@ -96,12 +101,23 @@ class SmtpDelivery:
                 if self.starttls:
                     smtp.starttls(context=_ssl.create_default_context())
                 if self.username:
-                    self._login(smtp, self.username, self.password or "")
+                    if not self.password:
+                        raise SmtpSettingWrong(
+                            f"smtp.user is set ({self.username}) but no password was given: set "
+                            "the environment variable that smtp.password_env names")
+                    self._login(smtp, self.username, self.password)
                 return work(smtp)
             finally:
                 _close(smtp)
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPAuthenticationError,
-                smtplib.SMTPSenderRefused, smtplib.SMTPNotSupportedError) as exc:
+        except smtplib.SMTPNotSupportedError as exc:
+            raise SmtpSettingWrong(self._unsupported(exc)) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            problem = self._scrub(self._smtp_problem(exc))
+            if 500 <= exc.smtp_code < 600:  # 535 and its like: not a passing fault (454 is)
+                raise SmtpSettingWrong(f"{problem}; check smtp.user and the password in the "
+                                       "variable smtp.password_env names") from None
+            raise ServerUnavailable(problem) from None
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPSenderRefused) as exc:
             # Wrong for every message alike: trying the next one only repeats a failed login,
             # which may lock the account.
             raise ServerUnavailable(self._scrub(self._smtp_problem(exc))) from None
@@ -156,6 +172,15 @@ class SmtpDelivery:
             return f"{server} closed the connection unexpectedly"
         if isinstance(exc, smtplib.SMTPResponseException):
             return f"{server} answered {_reply(exc.smtp_code, exc.smtp_error)}"
+        return f"{server}: {_line(exc)}"
+
+    def _unsupported(self, exc: smtplib.SMTPNotSupportedError) -> str:
+        server = f"SMTP server {self.where}"
+        if "STARTTLS" in str(exc).upper():
+            return (f"{server} does not offer STARTTLS: set smtp.starttls = false, or smtp.ssl = "
+                    "true where the port speaks TLS from the start")
+        if "AUTH" in str(exc).upper():
+            return f"{server} offers no login (AUTH) for smtp.user {self.username}: leave smtp.user empty"
         return f"{server}: {_line(exc)}"
 
     def _connection_problem(self, exc: OSError) -> str:

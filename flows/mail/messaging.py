@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from blankett.flows.mail.delivery import DeliveryError, ServerUnavailable
+from blankett.flows.mail.delivery import DeliveryError, ServerUnavailable, SmtpSettingWrong
 from blankett.flows.mail.reports import render_report, render_summary, triage_order
 from blankett.flows.mail.views import (
     ApplicationView,
@@ -321,6 +321,9 @@ def _deliver_one(pipeline: Pipeline, message_id: int) -> str:
             continue
         try:
             pipeline.delivery.send(parsed, to=[address])  # type: ignore[arg-type]
+        except SmtpSettingWrong as exc:
+            _note_delivery(pipeline, message_id, done, error=str(exc))
+            raise  # every message would fail alike: the run stops and says which setting
         except DeliveryError as exc:
             error = str(exc)
             log.warning("%s to %s not delivered: %s; will retry on the next run",

@@ -12,6 +12,7 @@ from typing import TypedDict
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import State
 from prefect.utilities.annotations import quote
 
 from blankett.flows.home.locking import home_lock
@@ -21,6 +22,7 @@ from blankett.flows.pipeline import revalidation as nightly_steps
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
 from blankett.flows.pipeline.intake import Taken, recover, retake_failed, take_file
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
+from blankett.models.errors import SettingWrong
 
 # Set by the command's Ctrl-C or SIGTERM (cli/running.py): a pass takes no further file. Prefect
 # records an interrupted task as crashed instead of letting the interrupt through, so the flag,
@@ -82,7 +84,12 @@ def take(pipeline: Pipeline, path: Path) -> Taken:
     return take_file(pipeline, path)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def _passing(_task: object, _run: object, state: State) -> bool:
+    """Worth trying again: not a wrong setting, which fails alike at every attempt."""
+    return not isinstance(state.result(raise_on_failure=False), SettingWrong)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=_passing)
 def deliver(pipeline: Pipeline) -> DeliveryOutcome:
     return deliver_pending(pipeline)
 

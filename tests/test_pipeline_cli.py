@@ -408,3 +408,16 @@ def test_a_file_in_the_current_folder_named_like_a_module_breaks_nothing(
                             cwd=here, env=env, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("Took 1 file: 1 complete")
+
+
+def test_files_that_cannot_be_filed_are_said_and_fail_the_run(
+        corpus: list[Case], tmp_path: Path, prefect_api_url: str) -> None:
+    """An archive that cannot be written: not "nothing new", and not exit status 0."""
+    home = make_home(tmp_path / "home")
+    dropped = drop(home, by_name(corpus, "docx_mall_goteborg.docx"))
+    (home.archive / "2026").write_text("a file where the year's folder should be")
+    result = blankett("run", "--home", home.root, api=prefect_api_url, timeout=120)
+    last = result.stdout.strip().splitlines()[-1]
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Nothing new" not in last and "Could not take 1 file" in last, last
+    assert [p.read_bytes() for p in dropped] == [by_name(corpus, "docx_mall_goteborg.docx")[0].data]

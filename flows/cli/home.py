@@ -74,25 +74,30 @@ def cmd_run(env: Environment, root: Path) -> int:
     if isinstance(counts, Failed):
         return counts.code
     print(_counts_line(counts, home), file=env.stdout)
-    return EXIT_OK
+    return EXIT_FAILED if counts.get("skipped") else EXIT_OK
 
 
 def _counts_line(counts: IntakeCounts, home: Home) -> str:
     taken = sum(counts[k] for k in ("complete", "incomplete", "unreadable", "duplicate"))
-    if not taken:
-        line = f"Nothing new in {home.inbox}."
-    else:
+    skipped = counts.get("skipped", 0)
+    if taken:
         line = (f"Took {taken} file{'s' * (taken != 1)}: {counts['complete']} complete, "
                 f"{counts['incomplete']} incomplete, {counts['unreadable']} unreadable, "
                 f"{counts['duplicate']} duplicate.")
-    if counts.get("skipped"):
-        line += (f" {counts['skipped']} file{'s' * (counts['skipped'] != 1)} left in the inbox "
-                 "for the next pass (see the log).")
+    elif not skipped:
+        line = f"Nothing new in {home.inbox}."
+    else:
+        line = ""
+    if skipped:
+        # Not "nothing new": files came and could not be filed (an archive that cannot be
+        # written, a store that refuses); the log above says why.
+        line += (f" Could not take {skipped} file{'s' * (skipped != 1)}: left in the inbox for "
+                 "the next pass (the reason is in the log above).")
     where = "outbox/" if not home.settings.smtp.host else home.settings.smtp.host
     line += f" Messages sent: {counts['sent']} (to {where})"
     if counts.get("pending"):
         line += f", {counts['pending']} waiting for the next run"
-    return line + "."
+    return line.lstrip() + "."
 
 
 def cmd_watch(env: Environment, root: Path) -> int:

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from blankett.extractors.context import ReadContext
 from blankett.extractors.pdf_fields import FormField, FormInfo, Widget, inspect
-from blankett.extractors.pdf_form_labels import FieldLabels, Surroundings, inside, name_variants, page_box
+from blankett.extractors.pdf_form_labels import FieldLabels, Surroundings, inside, name_variants
 from blankett.extractors.pdf_layout import PageText
 from blankett.extractors.placement import Placement, Placer, Section
 from blankett.extractors.segment import heading_like
@@ -222,7 +222,7 @@ def printed_into(form: FormInfo, pages: dict[int, PageText], context: ReadContex
             page = pages.get(widget.page) if widget.page is not None else None
             if page is None or widget.rect is None:
                 continue
-            text = inside(page_box(widget.rect, page), page)
+            text = inside(page.place(widget.rect), page)
             if text and matcher.match(text) is None and not matcher.is_hint(text):
                 return True
     return False

@@ -80,11 +80,6 @@ class FieldLabels:
 
 # --- the words printed around a widget --------------------------------------------------------
 
-def page_box(rect: Box, page: PageText) -> Box:
-    """A widget's rectangle (the file's coordinates) where the page's lines are: (x0, top, x1, bottom)."""
-    return page.place(rect)
-
-
 def _beside(line: Line, box: Box) -> bool:
     middle = (line.top + line.bottom) / 2
     box_middle = (box[1] + box[3]) / 2
@@ -168,6 +163,6 @@ class Surroundings:
         page = self.page(widget.page)
         if page is None:
             return []
-        box = page_box(widget.rect, page)
+        box = page.place(widget.rect)
         finders = {"left": left_of, "above": above, "right": right_of}
         return [text for side in sides for text in finders[side](box, page)]

@@ -32,7 +32,7 @@ from blankett.extractors.pdf_errors import ENCRYPTED, MINER_ERRORS, damaged
 from blankett.extractors.pdf_lines import UNKNOWN, Border, Cell, Char, Line, body_size, lines_of, middle
 
 __all__ = ["COLUMN_TOLERANCE", "MAX_LABEL_LINES", "Box", "Cell", "Char", "Document", "Line", "PageText",
-           "Rule", "layout_box", "page_text", "read_pages"]
+           "Rule", "read_pages"]
 
 # A cell starting this close to the answer column (points) belongs to it.
 COLUMN_TOLERANCE = 6.0
@@ -79,10 +79,10 @@ class PageText:
     def place(self, rect: Box) -> Box:
         """A rectangle in the file's coordinates (y up, before /Rotate) in this page's frame:
         (x0, top, x1, bottom)."""
-        return layout_box(rect, self.media, self.rotation, self.height)
+        return _layout_box(rect, self.media, self.rotation, self.height)
 
 
-def layout_box(rect: Box, media: Box, rotation: int, height: float) -> Box:
+def _layout_box(rect: Box, media: Box, rotation: int, height: float) -> Box:
     # The transformation pdfminer applies to a page's content (PDFPageInterpreter.process_page).
     x0, y0, x1, y1 = media
     a, b, c, d, e, f = {
@@ -125,7 +125,7 @@ class Document:
             rotation = int(page.rotate)
         except MINER_ERRORS as exc:
             raise damaged(exc) from None
-        return page_text(layout, index + 1, media, crop, rotation)
+        return _page_text(layout, index + 1, media, crop, rotation)
 
 
 def _box(values: Sequence[float]) -> Box:
@@ -133,10 +133,10 @@ def _box(values: Sequence[float]) -> Box:
     return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
-def page_text(layout: LTPage, number: int, media: Box, crop: Box, rotation: int) -> PageText:
+def _page_text(layout: LTPage, number: int, media: Box, crop: Box, rotation: int) -> PageText:
     """The lines of a laid-out page, top to bottom, each split into its columns."""
     height = float(layout.height) or 1.0
-    seen = layout_box(crop, media, rotation, height)
+    seen = _layout_box(crop, media, rotation, height)
     chars = [_char(c, height) for c in _chars(layout) if c.upright]
     # Text outside the CropBox is not shown by any viewer (printer's marks, cut-off layouts).
     chars = [c for c in chars if c.text and _within(c, seen)]

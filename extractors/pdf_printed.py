@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from blankett.extractors.context import ReadContext
-from blankett.extractors.pdf_layout import PageText, read_pages
+from blankett.extractors.pdf_layout import PageText
 from blankett.extractors.pdf_reading_order import drop_running, unfold_columns
 from blankett.extractors.pdf_table_rows import Piece, page_pieces
 from blankett.extractors.placement import Placement
 from blankett.extractors.segment import Block, Segmenter
 from blankett.models.labels import LabelMatcher
-from blankett.models.records import Extraction
 
 _SOFT_HYPHEN = "\u00ad"
 # "läs- och skrivfrämjande": a hyphen before these words stands apart from the next line.
@@ -35,11 +34,6 @@ _BROKEN_ADDRESS = re.compile(r"\S+@\S*[.\-]$")
 _BULLET = re.compile(r"^[•◦▪●➢]\s*")
 # A line starting a list item or a checkbox line starts anew, whatever the line above.
 _ITEM = re.compile(r"^(?:[•◦▪●➢\-–*☐☒☑□■✓✔❑]\s|[☐☒☑□■]|\[[ xX]?\]|\d{1,2}[.)]\s|[a-zA-Z][.)]\s)")
-
-
-def read_text(data: bytes, context: ReadContext) -> Extraction:
-    found = answers(read_pages(data), context)
-    return Extraction(kind="pdf-text", values=found.values, unplaced=found.unplaced)
 
 
 def answers(pages: Sequence[PageText], context: ReadContext) -> Placement:

@@ -2,6 +2,13 @@
 field with its full name, type, value, tooltip and options, and its widgets (the boxes on the
 pages) with where they are and which appearance is on. Every pypdf call of the form reader is
 here.
+
+The field tree is walked here rather than by pypdf's `PdfReader.get_fields()`, which gives the
+same fields for every generated form but keys them by name, so that two fields sharing a name
+(checkboxes copied from one another) come out as one; refuses the whole file over one radio
+button without appearances or a field written inline in /Fields; and leaves inheritance and the
+widgets' pages to do anyway. The walk has bounds of its own against a hostile tree: each object
+once, a depth and a number of fields.
 """
 
 from __future__ import annotations
@@ -205,9 +212,11 @@ def _field(name: str, partial: str, attrs: dict[str, Any], widgets: list[Widget]
 def _widget(ref: Any, pages: _Pages, button: bool) -> Widget:
     node = _resolve(ref)
     page = pages.annotations.get(ref.idnum) if isinstance(ref, IndirectObject) else None
-    if page is None and isinstance(node.get("/P"), IndirectObject):
-        # A widget missing from every page's /Annots may still name its page.
-        page = pages.objects.get(node["/P"].idnum)
+    # A widget missing from every page's /Annots may still name its page (pypdf's `get` gives
+    # the reference, indexing the page itself).
+    named = node.get("/P")
+    if page is None and isinstance(named, IndirectObject):
+        page = pages.objects.get(named.idnum)
     rect = _get(node, "/Rect")
     box: Box | None = None
     if isinstance(rect, list) and len(rect) == 4:

@@ -1,40 +1,51 @@
 """Reading a received file: bytes in, raw answers by field out, with where each was found.
 
-`read(data, context)` sniffs the type from the bytes and hands the file to the reader for it.
-Every reader is a pure function; none knows about Prefect, the store or the file's name.
+`read(data, context)` sniffs the type from the bytes (`sniff.py`) and hands the file to the one
+reader for that type in `READERS`. Every reader is a pure function of the bytes and the context;
+none knows about Prefect, the store or the file's name.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+
 from blankett.extractors.context import ReadContext
 from blankett.extractors.errors import Unreadable
-from blankett.extractors.sniff import sniff
+from blankett.extractors.sniff import Container, sniff
 from blankett.models.records import Extraction
 
-__all__ = ["EXTRACTOR_VERSION", "ReadContext", "Unreadable", "read"]
+__all__ = ["EXTRACTOR_VERSION", "READERS", "ReadContext", "Reader", "Unreadable", "read", "reader"]
 
 # Raise when a change to any reader may change what is read from a file already received,
 # so that stored results from older readers are known to be stale.
 EXTRACTOR_VERSION = 2
+
+Reader = Callable[[bytes, ReadContext], Extraction]
+
+# The reader of each type of file, as "module:function", imported on first use: importing this
+# package (for EXTRACTOR_VERSION, say) loads no PDF or Word library. A PDF's reader tells a
+# fillable form, a printed one and a scan apart itself (pdf.py): that takes parsing the file.
+READERS: dict[Container, str] = {
+    "docx": "blankett.extractors.docx:read_docx",
+    "pdf": "blankett.extractors.pdf:read_pdf",
+    "image": "blankett.extractors.scan:read_image",
+    # Converted to .docx by LibreOffice, then read as Word.
+    "doc": "blankett.extractors.convert:read_converted",
+    "odt": "blankett.extractors.convert:read_converted",
+    "rtf": "blankett.extractors.convert:read_converted",
+}
 
 
 def read(data: bytes, context: ReadContext) -> Extraction:
     if len(data) > context.limits.max_file_bytes:
         raise Unreadable(f"is too large ({len(data) // 1024 // 1024} MB; the limit is "
                          f"{context.limits.max_file_bytes // 1024 // 1024} MB)")
-    kind = sniff(data)
-    if kind in ("doc", "odt", "rtf"):
-        from blankett.extractors.convert import to_docx
+    return reader(sniff(data))(data, context)
 
-        data, kind = to_docx(data, kind, context.limits.convert_seconds), "docx"
-    if kind == "docx":
-        from blankett.extractors.docx import read_docx
 
-        return read_docx(data, context)
-    if kind == "image":
-        from blankett.extractors.scan import read_image
-
-        return read_image(data, context)
-    from blankett.extractors.pdf import read_pdf
-
-    return read_pdf(data, context)
+def reader(kind: Container) -> Reader:
+    """The function that reads files of this kind."""
+    module, _, function = READERS[kind].partition(":")
+    found: Reader = getattr(importlib.import_module(module), function)
+    return found

@@ -17,10 +17,15 @@ import subprocess
 import tempfile
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from blankett.extractors import patience
 from blankett.extractors.errors import Unreadable
+from blankett.extractors.sniff import sniff
+
+if TYPE_CHECKING:
+    from blankett.extractors.context import ReadContext
+    from blankett.models.records import Extraction
 
 Legacy = Literal["doc", "odt", "rtf"]
 INSTALL_HINT = "sudo apt-get install libreoffice-writer-nogui"
@@ -34,6 +39,17 @@ _NAMES: dict[Legacy, str] = {
 @cache
 def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def read_converted(data: bytes, context: ReadContext) -> Extraction:
+    """An old Word file, an OpenDocument text or a Rich Text file, read as the Word file
+    LibreOffice makes of it."""
+    from blankett.extractors.docx import read_docx
+
+    kind = sniff(data)
+    if kind not in _NAMES:
+        raise ValueError(f"not a format LibreOffice converts here: {kind}")
+    return read_docx(to_docx(data, kind, context.limits.convert_seconds), context)
 
 
 def to_docx(data: bytes, kind: Legacy, seconds: float) -> bytes:

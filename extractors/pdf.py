@@ -16,9 +16,12 @@ from pypdf.errors import DependencyError, FileNotDecryptedError, WrongPasswordEr
 
 from blankett.extractors.context import ReadContext
 from blankett.extractors.errors import Unreadable
-from blankett.extractors.pdf_form import PYPDF_ERRORS, FormInfo, inspect, printed_into, read_form
+from blankett.extractors.pdf_errors import ENCRYPTED, PYPDF_ERRORS, damaged
+from blankett.extractors.pdf_fields import FormInfo, inspect
+from blankett.extractors.pdf_form import printed_into, read_form
+from blankett.extractors.pdf_layout import PageText, read_pages
+from blankett.extractors.pdf_printed import answers
 from blankett.extractors.pdf_scanned import has_text_layer
-from blankett.extractors.pdf_text import ENCRYPTED, PageText, answers, damaged, read_pages
 from blankett.extractors.scan import read_scanned_pdf
 from blankett.models.messages import message
 from blankett.models.records import Extraction, FoundValue, Problem

@@ -17,8 +17,9 @@ from pypdf import PdfReader
 from blankett.extractors import ocr
 from blankett.extractors.context import ReadContext
 from blankett.extractors.errors import Unreadable
+from blankett.extractors.pdf_layout import read_pages
+from blankett.extractors.pdf_printed import answers
 from blankett.extractors.pdf_scanned import has_text_layer, scanned
-from blankett.extractors.pdf_text import answers, read_pages
 from blankett.models.messages import message
 from blankett.models.normalise import is_email
 from blankett.models.records import Extraction, FoundValue, Kind, Problem

@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw, ImageFont
 from pypdf import PdfReader
 
 from blankett.extractors import ocr
-from blankett.extractors.pdf_text import Cell, Line, PageText, drop_running, read_pages
+from blankett.extractors.pdf_layout import Cell, Line, PageText, read_pages
+from blankett.extractors.pdf_reading_order import drop_running
 from blankett.extractors.scan_image import bold_words, ink_span, unshaded, without_rules, x_height
 from blankett.fixtures.corpus import Case
 from blankett.fixtures.scans import Scan, scanned_print

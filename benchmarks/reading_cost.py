@@ -27,6 +27,7 @@ from pdfminer.high_level import extract_pages
 from pypdf import PdfReader
 
 from blankett.extractors import ReadContext, read
+from blankett.extractors.sniff import sniff
 from blankett.fixtures.corpus import build_corpus
 from blankett.fixtures.messy import messy_cases
 from blankett.fixtures.reworded import reworded_cases
@@ -72,8 +73,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     context = ReadContext(load_spec())
+    # Old formats (.doc, .odt, .rtf) are read as Word files once LibreOffice has converted them:
+    # python-docx cannot open them, so they have no bare parse to compare with.
     cases = [c for c in (*build_corpus(2026), *reworded_cases("tune"), *reworded_cases("heldout"),
-                         *messy_cases()) if c.kind in BARE]
+                         *messy_cases()) if c.kind in BARE and sniff(c.data) in ("docx", "pdf")]
     ours: dict[str, list[float]] = defaultdict(list)
     bare: dict[str, list[float]] = defaultdict(list)
     # Both warm: the first read of each kind pays for imports and caches.

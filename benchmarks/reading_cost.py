@@ -28,7 +28,7 @@ from pypdf import PdfReader
 
 from blankett.extractors import ReadContext, read
 from blankett.extractors.sniff import sniff
-from blankett.fixtures.corpus import build_corpus
+from blankett.fixtures.corpus import Case, build_corpus
 from blankett.fixtures.messy import messy_cases
 from blankett.fixtures.reworded import reworded_cases
 from blankett.models.spec import load_spec
@@ -67,16 +67,21 @@ def median_ms(function: Callable[[], object], repeat: int) -> float:
     return statistics.median(runs)
 
 
+def forms() -> list[Case]:
+    """The forms of the corpus, of the reworded sets and of the messy set that a bare parse opens.
+    Old formats (.doc, .odt, .rtf) are read as Word files once LibreOffice has converted them:
+    python-docx cannot open them, so they have no bare parse to compare with."""
+    return [c for c in (*build_corpus(2026), *reworded_cases("tune"), *reworded_cases("heldout"),
+                        *messy_cases()) if c.kind in BARE and sniff(c.data) in ("docx", "pdf")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     context = ReadContext(load_spec())
-    # Old formats (.doc, .odt, .rtf) are read as Word files once LibreOffice has converted them:
-    # python-docx cannot open them, so they have no bare parse to compare with.
-    cases = [c for c in (*build_corpus(2026), *reworded_cases("tune"), *reworded_cases("heldout"),
-                         *messy_cases()) if c.kind in BARE and sniff(c.data) in ("docx", "pdf")]
+    cases = forms()
     ours: dict[str, list[float]] = defaultdict(list)
     bare: dict[str, list[float]] = defaultdict(list)
     # Both warm: the first read of each kind pays for imports and caches.

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from blankett.extractors.errors import Unreadable
 from blankett.models.limits import Limits
 
+
 class SafeZip:
     """A zip whose declared sizes are checked up front and whose reads stop at the declared size,
     since a crafted archive may lie in its directory."""

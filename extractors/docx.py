@@ -4,7 +4,9 @@ text boxes and free paragraphs.
 python-docx opens the package (docx_package, behind the zip-bomb guard). Only the main document
 part is read, with its style sheet to tell headings: page headers, footers, footnotes and comments
 are never part of an answer. Its XML is walked directly, below python-docx's objects, because
-python-docx's API skips content controls and more.
+python-docx's API skips content controls and more. The elements are python-docx's own classes,
+some of which redefine `text` (a w:p's is its whole paragraph): the walk reads lxml's `text` of
+w:t and w:instrText only, which python-docx leaves alone.
 """
 
 from __future__ import annotations

@@ -87,5 +87,5 @@ def _reason(exc: BaseException) -> str:
     detail = " ".join(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).split())
     missing = _MISSING.fullmatch(detail)
     if missing:
-        return f"{missing.group(1)} is missing"
+        return f"{missing.group(1)[:200]} is missing"
     return f"its parts cannot be opened ({type(exc).__name__}: {detail[:200]})"

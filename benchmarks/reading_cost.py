@@ -2,9 +2,8 @@
 
 Run: .venv/bin/python benchmarks/reading_cost.py [--repeat 5]
 
-For each form of the corpus, of the reworded sets and of the messy set (old formats, read once
-LibreOffice has converted them, left out), in this process (no worker), the median of `repeat`
-runs of:
+For each form of the corpus and of the reworded sets, in this process (no worker), the median of
+`repeat` runs of:
 
 - blankett's read: sniff, parse, find the answers and place them (extractors.read);
 - the bare parse: for a Word file python-docx opening it and walking every paragraph and table
@@ -29,7 +28,7 @@ from pypdf import PdfReader
 
 from blankett.extractors import ReadContext, read
 from blankett.extractors.sniff import sniff
-from blankett.fixtures.corpus import build_corpus
+from blankett.fixtures.corpus import Case, build_corpus
 from blankett.fixtures.messy import messy_cases
 from blankett.fixtures.reworded import reworded_cases
 from blankett.models.spec import load_spec
@@ -68,16 +67,21 @@ def median_ms(function: Callable[[], object], repeat: int) -> float:
     return statistics.median(runs)
 
 
+def forms() -> list[Case]:
+    """The forms of the corpus, of the reworded sets and of the messy set that a bare parse opens.
+    Old formats (.doc, .odt, .rtf) are read as Word files once LibreOffice has converted them:
+    python-docx cannot open them, so they have no bare parse to compare with."""
+    return [c for c in (*build_corpus(2026), *reworded_cases("tune"), *reworded_cases("heldout"),
+                        *messy_cases()) if c.kind in BARE and sniff(c.data) in ("docx", "pdf")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     context = ReadContext(load_spec())
-    # An old format (.doc, .odt, .rtf) is read as Word once LibreOffice has converted it: the
-    # conversion, not the reading, is its cost, and python-docx cannot parse the file as it came.
-    cases = [c for c in (*build_corpus(2026), *reworded_cases("tune"), *reworded_cases("heldout"),
-                         *messy_cases()) if c.kind in BARE and sniff(c.data) in ("docx", "pdf")]
+    cases = forms()
     ours: dict[str, list[float]] = defaultdict(list)
     bare: dict[str, list[float]] = defaultdict(list)
     # Both warm: the first read of each kind pays for imports and caches.

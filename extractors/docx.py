@@ -1,31 +1,28 @@
 """Reading a Word (.docx) form: the answers in its tables, content controls, legacy form fields,
 text boxes and free paragraphs.
 
-Only word/document.xml is read (with the style sheet to tell headings): page headers, footers,
-footnotes and comments are never part of an answer. The XML is walked directly because
-python-docx's API skips content controls and more.
+python-docx opens the package (docx_package, behind the zip-bomb guard). Only the main document
+part is read, with its style sheet to tell headings: page headers, footers, footnotes and comments
+are never part of an answer. Its XML is walked directly, below python-docx's objects, because
+python-docx's API skips content controls and more. The elements are python-docx's own classes,
+some of which redefine `text` (a w:p's is its whole paragraph): the walk reads lxml's `text` of
+w:t and w:instrText only, which python-docx leaves alone.
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 from blankett.extractors.context import ReadContext
 from blankett.extractors.docx_flow import RANK_FLOW, RANK_NAMED, RANK_TABLE, Flow
 from blankett.extractors.docx_inline import Named, NameResolver
 from blankett.extractors.docx_model import Para, item_lines, para_lines
+from blankett.extractors.docx_package import open_word
 from blankett.extractors.docx_styles import Styles, wordml_namespace
 from blankett.extractors.docx_walk import Walker
 from blankett.extractors.errors import Unreadable
-from blankett.extractors.safezip import SafeZip
-from blankett.extractors.xml import parse_xml
 from blankett.models.labels import LabelMatch
 from blankett.models.records import Extraction, FoundValue, Method, Source
-
-_DOCUMENT = "word/document.xml"
-_STYLES = "word/styles.xml"
-
 
 
 @dataclass(frozen=True)
@@ -36,17 +33,12 @@ class _Candidate:
 
 
 def read_docx(data: bytes, context: ReadContext) -> Extraction:
-    archive = SafeZip(data, context.limits)
-    document = _part(archive, _DOCUMENT)
-    if document is None:
-        raise Unreadable(f"is a damaged Word file: {_DOCUMENT} is missing")
-    root = parse_xml(document, _DOCUMENT)
-    namespace = wordml_namespace(root)
-    body = root.find(f"{{{namespace}}}body")
+    package = open_word(data, context.limits)
+    namespace = wordml_namespace(package.document)
+    body = package.document.find(f"{{{namespace}}}body")
     if body is None:
-        raise Unreadable(f"is a damaged Word file: {_DOCUMENT} has no body")
-    styles_xml = _part(archive, _STYLES)
-    styles = Styles(parse_xml(styles_xml, _STYLES) if styles_xml else None, namespace)
+        raise Unreadable("is a damaged Word file: its main document has no body")
+    styles = Styles(package.styles, namespace)
 
     walker = Walker(namespace, styles, _name_resolver(context))
     flow = Flow(context.matcher)
@@ -57,14 +49,6 @@ def read_docx(data: bytes, context: ReadContext) -> Extraction:
                              else RANK_TABLE, v) for k, v in found.values.items()]
     candidates += [_Candidate(n.match.key, RANK_NAMED, _from_named(n, context)) for n in walker.named]
     return Extraction(kind="docx", values=_merge(candidates), unplaced=found.unplaced)
-
-
-def _part(archive: SafeZip, name: str) -> bytes | None:
-    try:
-        return archive.read(name)
-    except zlib.error:
-        # A corrupt deflate stream: SafeZip does not turn this one into Unreadable (yet).
-        raise Unreadable(f"is a damaged Word file: {name} cannot be unpacked") from None
 
 
 def _name_resolver(context: ReadContext) -> NameResolver:

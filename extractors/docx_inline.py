@@ -82,12 +82,11 @@ class InlineReader:
         self._para_style: str | None = None
         self._faint_run = False
         w = "{" + namespace + "}"
-        self._w = w
         self._t = {name: w + name for name in (
             "p", "r", "t", "tbl", "tr", "tc", "sdt", "sdtPr", "sdtContent", "tag", "alias", "val",
             "showingPlcHdr", "pPr", "rPr", "pStyle", "numPr", "numId", "outlineLvl", "rStyle", "b",
             "vanish", "webHidden", "rFonts", "ascii", "hAnsi", "tab", "ptab", "br", "cr",
-            "noBreakHyphen", "softHyphen", "sym", "font", "char", "fldChar", "fldCharType",
+            "noBreakHyphen", "sym", "font", "char", "fldChar", "fldCharType",
             "ffData", "name", "instrText", "checkBox", "checked", "default", "ddList", "result",
             "listEntry", "txbxContent", "tcPr", "gridSpan", "vMerge", "hMerge", "shd", "fill",
             "themeFill", "trPr", "gridBefore", "customXml", "smartTag", "hyperlink", "ins", "del",

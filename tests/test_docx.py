@@ -4,7 +4,10 @@ WordprocessingML injected for what python-docx cannot write (controls, fields, t
 from __future__ import annotations
 
 import io
+import struct
+import tracemalloc
 import zipfile
+import zlib
 from html import escape
 
 import docx
@@ -550,6 +553,56 @@ def test_not_a_wordprocessing_document(context: ReadContext) -> None:
         read_docx(data, context)
 
 
+def _understated(data: bytes, name: str, hidden: bytes) -> bytes:
+    """The package with `hidden` deflated after the member's bytes while its local header and
+    the zip's directory still declare the member's own size and checksum."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        member = src.read(name)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename, member + hidden if info.filename == name
+                             else src.read(info))
+    packed = bytearray(out.getvalue())
+    sizes = struct.pack("<I", zlib.crc32(member)), struct.pack("<I", len(member))
+    with zipfile.ZipFile(io.BytesIO(bytes(packed))) as written:
+        info = written.getinfo(name)
+    packed[info.header_offset + 14: info.header_offset + 18] = sizes[0]
+    packed[info.header_offset + 22: info.header_offset + 26] = sizes[1]
+    entry = packed.index(b"PK\x01\x02")
+    while packed[entry + 46: entry + 46 + len(name)] != name.encode():
+        entry = packed.index(b"PK\x01\x02", entry + 4)
+    packed[entry + 16: entry + 20] = sizes[0]
+    packed[entry + 24: entry + 28] = sizes[1]
+    return bytes(packed)
+
+
+def test_a_member_that_understates_its_size_is_read_no_further(context: ReadContext) -> None:
+    """python-docx inflates a member whole before it cuts it to the declared size; the reader
+    hands it members already inflated in bounded reads, so 60 MB hidden behind the declared end
+    of the document are never inflated."""
+    data = _understated(build(p("Kommun: Ale")), "word/document.xml", b" " * (60 << 20))
+    assert len(data) < 1 << 20
+    tracemalloc.start()
+    try:
+        found = answers(data, context)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert found == {"municipality": "Ale"}
+    assert peak < 20 << 20
+
+
+def test_a_member_packed_as_word_never_packs_is_refused(context: ReadContext) -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(build(p("Kommun: Ale")))) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_BZIP2) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    with pytest.raises(Unreadable, match="packed in a way Word never uses"):
+        read_docx(out.getvalue(), context)
+
+
 # ---- any mix of the constructs above
 
 
@@ -604,12 +657,41 @@ def _blocks(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 _BODY = st.lists(st.recursive(_PARAGRAPH, _blocks, max_leaves=10), max_size=6).map("".join)
 
 
-def _package(document: bytes) -> bytes:
-    """The least a reader needs: the main part alone (no styles: headings by style id only)."""
+def _package(document: bytes,
+             main: str = "vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+             relationships: str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+             ) -> bytes:
+    """The least a reader needs: the content types, the package's relationship to the main part
+    and the main part (no styles: headings by style id only)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as package:
+        package.writestr("[Content_Types].xml", (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Override PartName="/word/document.xml" '
+            f'ContentType="application/{main}"/></Types>'))
+        package.writestr("_rels/.rels", (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{relationships}officeDocument" '
+            'Target="word/document.xml"/></Relationships>'))
         package.writestr("word/document.xml", document)
     return out.getvalue()
+
+
+def test_the_least_package_is_read(context: ReadContext) -> None:
+    xml = f"<w:document {_NS}><w:body>{p('Kommun: Ale')}</w:body></w:document>".encode()
+    assert answers(_package(xml), context) == {"municipality": "Ale"}
+
+
+def test_strict_relationships_and_a_macro_document_are_read(context: ReadContext) -> None:
+    strict = "http://purl.oclc.org/ooxml/wordprocessingml/main"
+    xml = f'<w:document xmlns:w="{strict}"><w:body>{p("Kommun: Ale")}</w:body></w:document>'.encode()
+    data = _package(xml, relationships="http://purl.oclc.org/ooxml/officeDocument/relationships/")
+    assert answers(data, context) == {"municipality": "Ale"}
+    # python-docx keeps a part of a content type it does not know (a .docm's) as bytes.
+    xml = f"<w:document {_NS}><w:body>{p('Kommun: Ale')}</w:body></w:document>".encode()
+    macros = _package(xml, main="vnd.ms-word.document.macroEnabled.main+xml")
+    assert answers(macros, context) == {"municipality": "Ale"}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blankett.extractors import EXTRACTOR_VERSION, ocr
@@ -13,8 +12,15 @@ from blankett.flows.mail.messaging import queue_rerun_report, queue_warning_repo
 from blankett.flows.pipeline.examine import Failure
 from blankett.flows.pipeline.intake import keep_searchable
 from blankett.flows.pipeline.resources import Pipeline
-from blankett.flows.store.database import Application, Result
-from blankett.flows.store.ledger import add_result, flag_other_activities, same_outcome
+from blankett.flows.store.database import Application, Result, Version
+from blankett.flows.store.ledger import (
+    add_result,
+    batches,
+    flag_other_activities,
+    latest_of,
+    same_outcome,
+    year_applications,
+)
 from blankett.models.records import SCAN_KINDS, Extraction
 
 log = logging.getLogger("blankett.nightly")
@@ -31,21 +37,22 @@ def revalidate_all(pipeline: Pipeline, *, reread: bool = False,
                    only: list[int] | None = None, report: bool = False) -> Revalidated:
     """Check every application's latest version again. Versions read by an older reader (or all,
     with `reread`) are read again from the archived original. A new result is stored only where
-    something changed, and then, with `report`, the consultants get a new report."""
-    checked = changed = reread_count = 0
+    something changed, and then, with `report`, the consultants get a new report.
+
+    A batch of applications at a time, each in a session (and transaction) of its own: the
+    queries do not grow with the number of applications, nor does the memory held."""
+    changed = reread_count = 0
     with pipeline.store.session() as session:
-        query = select(Application).where(Application.year == pipeline.year)
-        if only is not None:
-            # Only the grant year's: last year's forms are not judged by this year's rules.
-            query = query.where(Application.id.in_(only))
-        for application in session.scalars(query).all():
-            if not application.versions:
-                continue
-            checked += 1
-            outcome = _revalidate(pipeline, session, application, reread, report)
-            changed += outcome[0]
-            reread_count += outcome[1]
-    return Revalidated(checked, changed, reread_count)
+        # Only the grant year's: last year's forms are not judged by this year's rules.
+        ids = session.scalars(year_applications(pipeline.year, only)).all()
+    for batch in batches(ids):
+        with pipeline.store.session() as session:
+            for application, version, result in latest_of(session, batch):
+                outcome = _revalidate(pipeline, session, application, version, result, reread,
+                                      report)
+                changed += outcome[0]
+                reread_count += outcome[1]
+    return Revalidated(len(ids), changed, reread_count)
 
 
 def _unread_scan(pipeline: Pipeline, result: Result) -> bool:
@@ -55,10 +62,8 @@ def _unread_scan(pipeline: Pipeline, result: Result) -> bool:
             and pipeline.examiner.limits.ocr and ocr.tesseract() is not None)
 
 
-def _revalidate(pipeline: Pipeline, session: Session, application: Application, reread: bool,
-                report: bool) -> tuple[bool, bool]:
-    version = application.latest
-    previous = version.result
+def _revalidate(pipeline: Pipeline, session: Session, application: Application, version: Version,
+                previous: Result, reread: bool, report: bool) -> tuple[bool, bool]:
     submission = version.submission
     extraction: Extraction | Failure
     again = reread or previous.extractor_version < EXTRACTOR_VERSION or _unread_scan(pipeline, previous)

@@ -5,12 +5,13 @@ Plain functions over a SQLAlchemy session; the flows call them, the tests call t
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased, defer, joinedload, selectinload
 
 from blankett.extractors import EXTRACTOR_VERSION
 from blankett.flows.store.database import Application, ProblemRecord, Result, Submission, Version, now
@@ -27,6 +28,49 @@ class Recorded:
     previous: Result | None
     # Other activities of the same municipality that were warned of this one only now.
     warned: tuple[Application, ...] = ()
+
+
+# Applications a session loads at a time when going through a whole year: a few queries per batch,
+# whatever its size, and only one batch's rows held at once.
+BATCH = 500
+
+
+def year_applications(year: int, only: Sequence[int] | None = None) -> Select[tuple[int]]:
+    """The ids of the year's applications that have a version (all, or those of `only`), in
+    the order they were created."""
+    query = select(Application.id).where(Application.year == year, Application.versions.any())
+    if only is not None:
+        query = query.where(Application.id.in_(only))
+    return query.order_by(Application.id)
+
+
+def batches(ids: Sequence[int], size: int = BATCH) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def latest_of(session: Session, ids: Sequence[int], *, whole: bool = True
+              ) -> list[tuple[Application, Version, Result]]:
+    """Each application's latest version and the latest result of it, in id order: two queries
+    however many applications (the rows, their file joined; the results' problems). The version's
+    file and the result's problems come loaded. Without `whole`, the result's raw reading and
+    its sources are left in the database until asked for: a summary shows neither."""
+    later_version = aliased(Version)
+    later_result = aliased(Result)
+    latest_number = (select(func.max(later_version.number))
+                     .where(later_version.application_id == Application.id).scalar_subquery())
+    latest_result = (select(func.max(later_result.id))
+                     .where(later_result.version_id == Version.id).scalar_subquery())
+    query = (select(Application, Version, Result)
+             .join(Version, Version.application_id == Application.id)
+             .join(Result, Result.version_id == Version.id)
+             .where(Application.id.in_(ids), Version.number == latest_number,
+                    Result.id == latest_result)
+             .options(joinedload(Version.submission), selectinload(Result.problems))
+             .order_by(Application.id))
+    if not whole:
+        query = query.options(defer(Result.raw), defer(Result.sources))
+    return [(a, v, r) for a, v, r in session.execute(query).unique()]
 
 
 def application_for(session: Session, report: Report, year: int) -> Application:

@@ -30,11 +30,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, event, func, insert, select, update
 from sqlalchemy.engine import Engine
@@ -44,6 +44,9 @@ from blankett.flows.mail.delivery import OutboxDelivery
 from blankett.flows.pipeline.examine import Examiner
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
 from blankett.flows.store.database import Base, Store
+
+if TYPE_CHECKING:
+    from blankett.fixtures.corpus import Case
 
 YEAR = 2026
 YESTERDAY = "2026-11-24"
@@ -73,16 +76,18 @@ def _in_process(pipeline: Pipeline) -> None:
                                  examiner.limits.model_copy(update={"read_seconds": None}))
 
 
-def take_corpus(home: Home) -> int:
-    """The generated corpus through the real intake, its reports delivered, and yesterday's
-    summaries queued and delivered. Returns the number of files taken."""
+def take_corpus(home: Home, cases: Sequence[Case] | None = None) -> int:
+    """The generated corpus (or `cases` of it) through the real intake, its reports delivered,
+    and yesterday's summaries queued and delivered. Returns the number of files taken."""
     from blankett.fixtures.corpus import build_corpus
     from blankett.flows.mail.messaging import deliver_pending, queue_summaries
     from blankett.flows.pipeline.intake import take_file
 
-    cases = build_corpus(YEAR)
+    cases = build_corpus(YEAR) if cases is None else cases
     # What the intake says of each file (the corpus's broken ones are refused) is not news here.
-    logging.getLogger("blankett").setLevel(logging.ERROR)
+    said = logging.getLogger("blankett")
+    level = said.level
+    said.setLevel(logging.ERROR)
     pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
     _in_process(pipeline)
     try:
@@ -95,6 +100,7 @@ def take_corpus(home: Home) -> int:
         deliver_pending(pipeline)
     finally:
         pipeline.close()
+        said.setLevel(level)
     return len(cases)
 
 
@@ -152,12 +158,15 @@ def copy_rows(home: Home, applications: int, failed_share: float) -> dict[str, i
 
     new: dict[str, list[dict[str, Any]]] = {n: [] for n in ("sub", "app", "ver", "res", "prob", "msg")}
 
+    # New ids make the copies' unique values: hashes, keys.
     def sub_copy(s: dict[str, Any], k: int) -> None:
-        new["sub"].append({**s, "id": s["id"] + k * stride["sub"],
-                           "sha256": hashlib.sha256(f"{k}:{s['sha256']}".encode()).hexdigest()})
+        sub_id = s["id"] + k * stride["sub"]
+        new["sub"].append({**s, "id": sub_id,
+                           "sha256": hashlib.sha256(f"{sub_id}:{s['sha256']}".encode()).hexdigest()})
 
     def msg_copy(m: dict[str, Any], k: int) -> None:
-        new["msg"].append({**m, "id": m["id"] + k * stride["msg"], "key": f"{m['key']}:copy{k}",
+        msg_id = m["id"] + k * stride["msg"]
+        new["msg"].append({**m, "id": msg_id, "key": f"{m['key']}:copy{msg_id}",
                            "application_id": None if m["application_id"] is None else
                            m["application_id"] + k * stride["app"],
                            "submission_id": None if m["submission_id"] is None else
@@ -173,7 +182,7 @@ def copy_rows(home: Home, applications: int, failed_share: float) -> dict[str, i
                 continue
             app_id = a["id"] + k * stride["app"]
             copied_apps.append((app_id, a["id"]))
-            new["app"].append({**a, "id": app_id, "activity_key": f"{a['activity_key']}#{k}"})
+            new["app"].append({**a, "id": app_id, "activity_key": f"{a['activity_key']}#{app_id}"})
             for v in by_app[a["id"]]:
                 sub_copy(submissions[v["submission_id"]], k)
                 new["ver"].append({**v, "id": v["id"] + k * stride["ver"], "application_id": app_id,
@@ -276,12 +285,12 @@ def measure_steps(root: Path, day: str) -> dict[str, Any]:
 
 
 _COMMAND = """
-import atexit, json, sys
+import atexit, sys
 from pathlib import Path
-def _peak():
+def _peak(out=Path(sys.argv[1])):
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            Path(sys.argv[1]).write_text(str(int(line.split()[1]) // 1024))
+            out.write_text(str(int(line.split()[1]) // 1024))
 atexit.register(_peak)
 sys.argv = ["blankett", "nightly", "--home", sys.argv[2]]
 from blankett.flows.cli.app import main
@@ -321,8 +330,10 @@ def _next_day(root: Path) -> str:
                 Base.metadata.tables["messages"].c.kind == "summary")).all()
     finally:
         store.close()
-    last = max((k.split(":")[1] for k in keys), default=YESTERDAY)
-    return (date.fromisoformat(last) + timedelta(days=1)).isoformat()
+    day = date.fromisoformat(max((k.split(":")[1] for k in keys), default=YESTERDAY))
+    day += timedelta(days=1)
+    # Today's summaries are left for the flow (--flow), whose day is today.
+    return (day + timedelta(days=day == date.today())).isoformat()
 
 
 def _report(title: str, measured: dict[str, Any]) -> None:
@@ -368,7 +379,7 @@ def main() -> None:
                   f"{copied:.1f} s to {counts} ({size} MB)")
         tonight = _next_day(root)
         _report(f"nightly steps, {tonight}", _run_measure(root, tonight))
-        later = (date.fromisoformat(tonight) + timedelta(days=1)).isoformat()
+        later = _next_day(root)
         _report(f"nightly steps again, {later}", _run_measure(root, later))
         if args.flow:
             flow = measure_flow(root, work)

@@ -24,15 +24,18 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from pipeline_support import make_home
-from sqlalchemy import create_engine, event, inspect, text
+from pipeline_support import CONSULTANTS, Recording, by_name, drop, intake_pass, make_home
+from sqlalchemy import create_engine, event, inspect, text, update
 from sqlalchemy.engine import Engine, make_url
 
+from blankett.fixtures.corpus import Case
+from blankett.flows.home.settings import load_home
 from blankett.flows.mail.messaging import queue_summaries
+from blankett.flows.pipeline.examine import Examiner
 from blankett.flows.pipeline.resources import open_pipeline
 from blankett.flows.pipeline.revalidation import revalidate_all
 from blankett.flows.store import migrate
-from blankett.flows.store.database import Application, Base, Meta, Store, StoreError
+from blankett.flows.store.database import Application, Base, Meta, Result, Store, StoreError
 
 OLD_STORE = Path(__file__).parent / "data" / "store_made_by_create_all.sql"
 POSTGRES = os.environ.get("BLANKETT_TEST_POSTGRES", "")
@@ -137,12 +140,17 @@ def test_a_store_made_by_create_all_is_stamped_upgraded_and_used(tmp_path: Path)
             [goteborg, alingsas] = session.query(Application).order_by(Application.id).all()
             assert (goteborg.municipality, len(goteborg.versions)) == ("Göteborg", 1)
             assert (alingsas.municipality, len(alingsas.versions)) == ("Alingsås", 2)
+            assert {r.rules_fingerprint for r in session.query(Result)} == {None}
     finally:
         store.close()
 
     pipeline = open_pipeline(home)
     try:
+        # Its results checked again once, under the rules in force: nothing changed.
         assert revalidate_all(pipeline).__dict__ == {"checked": 2, "changed": 0, "reread": 0}
+        with pipeline.store.session() as session:
+            latest = [a.latest.result for a in session.query(Application)]
+            assert {r.rules_fingerprint for r in latest} == {pipeline.examiner.fingerprint}
         # Its summaries go on from yesterday's: nothing new.
         assert queue_summaries(pipeline, "2026-11-25", datetime.now(UTC)).queued > 0
         with pipeline.store.session() as session:
@@ -185,6 +193,12 @@ def test_a_store_made_as_create_all_made_it_is_stamped_on_each_database(empty_ur
     engine.dispose()
     Store(empty_url).close()
     assert _revision(empty_url) == migrate.SCHEMA_REVISION
+    engine = create_engine(empty_url)
+    try:
+        with engine.connect() as connection:
+            assert "rules_fingerprint" in {c["name"] for c in inspect(connection).get_columns("results")}
+    finally:
+        engine.dispose()
 
 
 def test_commands_opening_a_new_store_together_all_open_it(empty_url: str) -> None:
@@ -196,6 +210,31 @@ def test_commands_opening_a_new_store_together_all_open_it(empty_url: str) -> No
         _, stderr = process.communicate(timeout=120)
         assert process.returncode == 0, stderr
     assert _revision(empty_url) == migrate.SCHEMA_REVISION
+
+
+def test_the_nightly_steps_on_each_database(empty_url: str, corpus: list[Case], tmp_path: Path
+                                            ) -> None:
+    home = make_home(tmp_path / "home")
+    settings = home.root / "blankett.toml"
+    settings.write_text(settings.read_text(encoding="utf-8") + f'\n[store]\nurl = "{empty_url}"\n',
+                        encoding="utf-8")
+    home = load_home(home.root)
+    drop(home, by_name(corpus, "docx_mall_goteborg.docx", "docx_alingsas_v1.docx",
+                       "docx_alingsas_v2_rattad.docx", "ansokan_tom.docx"))
+    pipeline = open_pipeline(home, delivery=Recording())
+    try:
+        examiner = pipeline.examiner
+        pipeline.examiner = Examiner(examiner.spec, examiner.routing, examiner.year,
+                                     examiner.limits.model_copy(update={"read_seconds": None}))
+        intake_pass(pipeline)
+        assert revalidate_all(pipeline).__dict__ == {"checked": 2, "changed": 0, "reread": 0}
+        with pipeline.store.session() as session:
+            session.execute(update(Result).values(rules_fingerprint=None))
+        assert revalidate_all(pipeline).__dict__ == {"checked": 2, "changed": 0, "reread": 0}
+        queued = queue_summaries(pipeline, "2026-11-25", datetime.now(UTC)).queued
+        assert queued == len(set(CONSULTANTS))
+    finally:
+        pipeline.close()
 
 
 # --- opening ----------------------------------------------------------------------------------

@@ -115,6 +115,9 @@ class Result(Base):
     # What the reader returned, so that new rules can be applied without reading the file again.
     raw: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # The rules that checked it (Examiner.fingerprint); None for a result stored before results
+    # recorded them. Checked again only under other rules, or when read again.
+    rules_fingerprint: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[Version] = relationship(back_populates="results")
     problems: Mapped[list[ProblemRecord]] = relationship(order_by="ProblemRecord.id",
                                                          cascade="all, delete-orphan")

@@ -34,15 +34,27 @@ from blankett.flows.store.database import (
     now,
     store_problem,
 )
-from blankett.flows.store.ledger import Recorded, as_utc, changes, missing_fields, status_of
+from blankett.flows.store.ledger import (
+    Recorded,
+    as_utc,
+    batches,
+    changes,
+    latest_of,
+    missing_fields,
+    status_of,
+    year_applications,
+)
 from blankett.models.validation import to_review
 
 log = logging.getLogger("blankett.delivery")
 
 
 def application_view(pipeline: Pipeline, application: Application, version: Version | None = None,
-                     result: Result | None = None, change_lines: tuple[str, ...] = ()
-                     ) -> ApplicationView:
+                     result: Result | None = None, change_lines: tuple[str, ...] = (), *,
+                     whole: bool = True) -> ApplicationView:
+    """What a report shows of an application. Without `whole`, what a summary shows: not the
+    answers, nor the fields to review, nor the text under other headings (a summary of a year's
+    applications would hold them all at once)."""
     version = version or application.latest
     result = result or version.result
     spec = pipeline.spec
@@ -51,7 +63,8 @@ def application_view(pipeline: Pipeline, application: Application, version: Vers
     area = result.fields.get("strategic_area")
     amount = result.fields.get("requested_amount_sek")
     answers = tuple((labels[k], _shown(v, areas if k == "strategic_area" else None))
-                    for k, v in result.fields.items() if v is not None and k in labels)
+                    for k, v in result.fields.items() if v is not None and k in labels) \
+        if whole else ()
     status: Status = status_of(result)
     return ApplicationView(
         id=application.id,
@@ -72,9 +85,9 @@ def application_view(pipeline: Pipeline, application: Application, version: Vers
         received_at=as_utc(version.submission.received_at),
         changes=change_lines,
         review=tuple(_review(labels[key], result.sources.get(key) or {})
-                     for key in to_review(result.problems) if key in labels),
+                     for key in to_review(result.problems) if key in labels) if whole else (),
         other=tuple((str(u.get("heading", "")), str(u.get("text", "")))
-                    for u in (result.raw or {}).get("unplaced", [])),
+                    for u in (result.raw or {}).get("unplaced", [])) if whole else (),
     )
 
 
@@ -192,28 +205,43 @@ class SummaryOutcome:
 
 
 def queue_summaries(pipeline: Pipeline, day: str, generated_at: datetime) -> SummaryOutcome:
-    """One triage summary per consultant and day, of their area's applications this year."""
-    queued = 0
+    """One triage summary per consultant and day, of their area's applications this year.
+
+    The year's applications are gone through once, a batch at a time (a few queries each, see
+    ledger.latest_of), each made into the view a summary shows and handed to each of its
+    consultants whose summary of the day is still to be queued."""
     addresses = _consultants(pipeline)
     with pipeline.store.session() as session:
-        applications = session.scalars(select(Application).where(
-            Application.year == pipeline.year)).all()
-        failed = session.scalars(select(Submission).where(
-            Submission.year == pipeline.year, Submission.state == "failed")).all()
+        done = set(session.scalars(select(Message.key).where(
+            Message.key.in_([f"summary:{day}:{a}" for a in addresses]))))
+        ids = session.scalars(year_applications(pipeline.year)).all()
+    mine: dict[str, list[ApplicationView]] = {
+        a: [] for a in addresses if f"summary:{day}:{a}" not in done}
+    if not mine:
+        return SummaryOutcome(0, len(addresses))
+    for batch in batches(ids):
+        with pipeline.store.session() as session:
+            for application, version, result in latest_of(session, batch, whole=False):
+                to = [a for a in dict.fromkeys(result.consultants.get("to", [])) if a in mine]
+                if to:
+                    view = application_view(pipeline, application, version, result, whole=False)
+                    for address in to:
+                        mine[address].append(view)
+    queued = 0
+    with pipeline.store.session() as session:
+        failed = [failed_view(s) for s in session.scalars(select(Submission).where(
+            Submission.year == pipeline.year, Submission.state == "failed")
+            .order_by(Submission.id))]
         fallback = set(pipeline.routing.consultants(None))
-        for address in addresses:
+        for address, views in mine.items():
             key = f"summary:{day}:{address}"
-            if session.scalar(select(Message.id).where(Message.key == key)) is not None:
-                continue
-            mine = [application_view(pipeline, a) for a in applications
-                    if a.versions and address in a.latest.result.consultants.get("to", [])]
             if address in fallback:
-                mine += [failed_view(s) for s in failed]
-            snapshot = {_snapshot_key(v): [v.version, v.status] for v in mine}
+                views += failed
+            snapshot = {_snapshot_key(v): [v.version, v.status] for v in views}
             summary = TriageSummary(
                 key=key, consultant=address, consultant_name=pipeline.routing.names.get(address),
-                year=pipeline.year, applications=tuple(triage_order(mine)),
-                new_since_last=_since_last(session, address, mine, snapshot),
+                year=pipeline.year, applications=tuple(triage_order(views)),
+                new_since_last=_since_last(session, address, views, snapshot),
                 generated_at=generated_at)
             message = render_summary(_worldwide(summary, pipeline), sender=pipeline.sender)
             session.add(Message(key=key, kind="summary", recipients={"to": [address]},
@@ -240,11 +268,10 @@ def _since_last(session: Session, address: str, views: list[ApplicationView],
                 snapshot: dict[str, list[object]]) -> tuple[str, ...]:
     # Escaped: "_" and "%" in an address are wildcards to LIKE, and would find another
     # consultant's summary (eva_fred@ and evaxfred@).
-    last = session.scalars(select(Message).where(
+    before: dict[str, list[object]] = session.scalar(select(Message.snapshot).where(
         Message.kind == "summary", Message.key.startswith("summary:", autoescape=True),
         Message.key.endswith(f":{address}", autoescape=True))
-        .order_by(Message.id.desc())).first()
-    before: dict[str, list[object]] = (last.snapshot or {}) if last else {}
+        .order_by(Message.id.desc()).limit(1)) or {}
     lines: list[str] = []
     for view in views:
         key = _snapshot_key(view)

@@ -6,9 +6,12 @@ Plain functions, shared by the command line and the pipeline; nothing here needs
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import logging
 import warnings
 from dataclasses import dataclass
+from functools import cache, cached_property
+from importlib import resources
 from pathlib import Path
 
 from blankett.extractors import ReadContext, Unreadable, read
@@ -93,6 +96,19 @@ class Examiner:
             return Failure(name, f"could not be read: the reader failed ({type(exc).__name__}: "
                                  f"{one_line(str(exc), 160)})")
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """The rules in force as one hash: the form spec, the routing, the grant year and the
+        code of the checks. What was read once checked under a fingerprint is checked again
+        only under another (or when read again): the same reading, the same rules, the same
+        outcome. Stored with each result (Result.rules_fingerprint)."""
+        digest = hashlib.sha256()
+        for part in (self.spec.model_dump_json(), self.routing.model_dump_json(), str(self.year),
+                     _checks_code()):
+            digest.update(part.encode())
+            digest.update(b"\0")
+        return digest.hexdigest()
+
     def report(self, name: str, sha256: str, extraction: Extraction) -> Report:
         """The checks of the rules in force applied to what was read."""
         checked = check(extraction, self.rules)
@@ -114,3 +130,18 @@ class Examiner:
         flag_second_applications(reports, self.year)
         for report in reports:
             report.complete = not any(p.severity == "error" for p in report.problems)
+
+
+@cache
+def _checks_code() -> str:
+    """A hash of the code the checks run: blankett.models (the rules, their data and the
+    records), this module, and the word stemmer the rules use. Any change to them counts as a
+    change of the rules: everything is checked again once, as it was every night before."""
+    digest = hashlib.sha256()
+    sources = [f for f in resources.files("blankett.models").iterdir()
+               if f.name.endswith((".py", ".toml"))]
+    for source in sorted(sources, key=lambda f: f.name):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(importlib.metadata.version("snowballstemmer").encode())
+    return digest.hexdigest()

@@ -400,7 +400,8 @@ def _record(pipeline: Pipeline, intent: int, target: Path, name: str, sha: str,
                     (name, extraction.reason, submission.stored_path))
         else:
             report = pipeline.examiner.report(name, sha, extraction)
-            recorded = record_version(session, submission, report, extraction, pipeline.year)
+            recorded = record_version(session, submission, report, extraction, pipeline.year,
+                                      pipeline.examiner.fingerprint)
             queue_version_report(pipeline, session, recorded)
             queue_warning_reports(pipeline, session, recorded.application, recorded.warned)
             outcome: Outcome = status_of(recorded.result)

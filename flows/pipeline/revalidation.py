@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_
 from sqlalchemy.orm import Session
 
 from blankett.extractors import EXTRACTOR_VERSION, ocr
@@ -13,8 +13,16 @@ from blankett.flows.mail.messaging import queue_rerun_report, queue_warning_repo
 from blankett.flows.pipeline.examine import Failure
 from blankett.flows.pipeline.intake import keep_searchable
 from blankett.flows.pipeline.resources import Pipeline
-from blankett.flows.store.database import Application, Result
-from blankett.flows.store.ledger import add_result, flag_other_activities, same_outcome
+from blankett.flows.store.database import Application, Result, Version
+from blankett.flows.store.ledger import (
+    add_result,
+    batches,
+    flag_other_activities,
+    latest,
+    latest_of,
+    same_outcome,
+    year_applications,
+)
 from blankett.models.records import SCAN_KINDS, Extraction
 
 log = logging.getLogger("blankett.nightly")
@@ -31,21 +39,40 @@ def revalidate_all(pipeline: Pipeline, *, reread: bool = False,
                    only: list[int] | None = None, report: bool = False) -> Revalidated:
     """Check every application's latest version again. Versions read by an older reader (or all,
     with `reread`) are read again from the archived original. A new result is stored only where
-    something changed, and then, with `report`, the consultants get a new report."""
-    checked = changed = reread_count = 0
+    something changed, and then, with `report`, the consultants get a new report.
+
+    A result checked under the rules in force, from a reading by the current reader, is what
+    checking it again would give: it is counted as checked and left alone, without being loaded.
+    The others are gone through a batch at a time, each in a session (and transaction) of its
+    own: the queries do not grow with the number of applications, nor does the memory held."""
+    changed = reread_count = 0
     with pipeline.store.session() as session:
-        query = select(Application).where(Application.year == pipeline.year)
-        if only is not None:
-            # Only the grant year's: last year's forms are not judged by this year's rules.
-            query = query.where(Application.id.in_(only))
-        for application in session.scalars(query).all():
-            if not application.versions:
-                continue
-            checked += 1
-            outcome = _revalidate(pipeline, session, application, reread, report)
-            changed += outcome[0]
-            reread_count += outcome[1]
-    return Revalidated(checked, changed, reread_count)
+        # Only the grant year's: last year's forms are not judged by this year's rules.
+        ids = session.scalars(year_applications(pipeline.year, only)).all()
+        stale = ids if reread else session.scalars(_stale(pipeline, only)).all()
+    for batch in batches(stale):
+        with pipeline.store.session() as session:
+            for application, version, result in latest_of(session, batch):
+                outcome = _revalidate(pipeline, session, application, version, result, reread,
+                                      report)
+                changed += outcome[0]
+                reread_count += outcome[1]
+    return Revalidated(len(ids), changed, reread_count)
+
+
+def _stale(pipeline: Pipeline, only: list[int] | None) -> Select[tuple[int]]:
+    """The ids of the year's applications whose latest result may change if checked again:
+    checked under other rules (or before results recorded them), read by an older reader, or a
+    scan that OCR, available here, may now read."""
+    maybe = [Result.rules_fingerprint.is_(None),
+             Result.rules_fingerprint != pipeline.examiner.fingerprint,
+             Result.extractor_version < EXTRACTOR_VERSION]
+    if pipeline.examiner.limits.ocr and ocr.tesseract() is not None:
+        maybe.append(Result.kind.in_(SCAN_KINDS))
+    query = latest(Application.id).where(Application.year == pipeline.year, or_(*maybe))
+    if only is not None:
+        query = query.where(Application.id.in_(only))
+    return query.order_by(Application.id)
 
 
 def _unread_scan(pipeline: Pipeline, result: Result) -> bool:
@@ -55,10 +82,8 @@ def _unread_scan(pipeline: Pipeline, result: Result) -> bool:
             and pipeline.examiner.limits.ocr and ocr.tesseract() is not None)
 
 
-def _revalidate(pipeline: Pipeline, session: Session, application: Application, reread: bool,
-                report: bool) -> tuple[bool, bool]:
-    version = application.latest
-    previous = version.result
+def _revalidate(pipeline: Pipeline, session: Session, application: Application, version: Version,
+                previous: Result, reread: bool, report: bool) -> tuple[bool, bool]:
     submission = version.submission
     extraction: Extraction | Failure
     again = reread or previous.extractor_version < EXTRACTOR_VERSION or _unread_scan(pipeline, previous)
@@ -81,12 +106,14 @@ def _revalidate(pipeline: Pipeline, session: Session, application: Application, 
         extraction = Extraction.model_validate(previous.raw)
     result_report = pipeline.examiner.report(submission.original_name, submission.sha256,
                                              extraction)
-    if same_outcome(previous, result_report) and not again:
-        return False, again
     if same_outcome(previous, result_report):
-        previous.extractor_version = EXTRACTOR_VERSION
+        # Nothing a consultant would see: kept, with the rules (and reader) it is now known to
+        # stand under, so that it is not checked again until they change.
+        previous.rules_fingerprint = pipeline.examiner.fingerprint
+        if again:
+            previous.extractor_version = EXTRACTOR_VERSION
         return False, again
-    result = add_result(session, version, result_report, extraction)
+    result = add_result(session, version, result_report, extraction, pipeline.examiner.fingerprint)
     warned = flag_other_activities(session, application, result)
     if report:
         queue_rerun_report(pipeline, session, application, previous, result)

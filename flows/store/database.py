@@ -25,7 +25,6 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    inspect,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -116,6 +115,9 @@ class Result(Base):
     # What the reader returned, so that new rules can be applied without reading the file again.
     raw: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # The rules that checked it (Examiner.fingerprint); None for a result stored before results
+    # recorded them. Checked again only under other rules, or when read again.
+    rules_fingerprint: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[Version] = relationship(back_populates="results")
     problems: Mapped[list[ProblemRecord]] = relationship(order_by="ProblemRecord.id",
                                                          cascade="all, delete-orphan")
@@ -163,11 +165,18 @@ class Meta(Base):
 
 class Store:
     def __init__(self, url: str) -> None:
+        """Open the store, its schema upgraded to this code's revision if it is not there
+        (flows/store/migrate.py). Raises StoreError, one line."""
+        from blankett.flows.store.migrate import MigrationError, upgrade
+
+        engine: Engine | None = None
         try:
-            self.engine = _engine(url)
-            _create_tables(self.engine)
-        except SQLAlchemyError as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            engine = self.engine = _engine(url)
+            upgrade(engine)
+        except (SQLAlchemyError, MigrationError) as exc:
+            if engine is not None:
+                engine.dispose()
+            first = " ".join(str(exc).splitlines()[0].split()) if str(exc) else type(exc).__name__
             raise StoreError(f"the database {_safe(url)} cannot be opened ({first})") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -210,24 +219,6 @@ def _engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-def _create_tables(engine: Engine) -> None:
-    """Create what is missing. Two commands opening a new home at once would both find a table
-    missing and both create it; in SQLite the check and the creation share one write
-    transaction, so the second waits (busy timeout) and then finds the tables there."""
-    if engine.dialect.name != "sqlite":
-        Base.metadata.create_all(engine)
-        return
-    with engine.connect() as connection:
-        # A read first: a store that has its tables is opened without waiting for the write
-        # lock, which a nightly run may hold for minutes.
-        if set(Base.metadata.tables) <= set(inspect(connection).get_table_names()):
-            return
-        connection.rollback()
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-        Base.metadata.create_all(connection)
-        connection.commit()
 
 
 def store_problem(exc: SQLAlchemyError) -> str:

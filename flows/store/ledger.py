@@ -5,12 +5,13 @@ Plain functions over a SQLAlchemy session; the flows call them, the tests call t
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased, defer, joinedload, selectinload
 
 from blankett.extractors import EXTRACTOR_VERSION
 from blankett.flows.store.database import Application, ProblemRecord, Result, Submission, Version, now
@@ -27,6 +28,54 @@ class Recorded:
     previous: Result | None
     # Other activities of the same municipality that were warned of this one only now.
     warned: tuple[Application, ...] = ()
+
+
+# Applications a session loads at a time when going through a whole year: a few queries per batch,
+# whatever its size, and only one batch's rows held at once.
+BATCH = 500
+
+
+def year_applications(year: int, only: Sequence[int] | None = None) -> Select[tuple[int]]:
+    """The ids of the year's applications that have a version (all, or those of `only`), in
+    the order they were created."""
+    query = select(Application.id).where(Application.year == year, Application.versions.any())
+    if only is not None:
+        query = query.where(Application.id.in_(only))
+    return query.order_by(Application.id)
+
+
+def batches(ids: Sequence[int], size: int = BATCH) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def latest(*entities: Any) -> Select[Any]:
+    """`entities` of each application joined to its latest version and the latest result of it
+    (the highest number, the highest id): the version a report shows, the result it shows."""
+    later_version = aliased(Version)
+    later_result = aliased(Result)
+    latest_number = (select(func.max(later_version.number))
+                     .where(later_version.application_id == Application.id).scalar_subquery())
+    latest_result = (select(func.max(later_result.id))
+                     .where(later_result.version_id == Version.id).scalar_subquery())
+    return (select(*entities).select_from(Application)
+            .join(Version, Version.application_id == Application.id)
+            .join(Result, Result.version_id == Version.id)
+            .where(Version.number == latest_number, Result.id == latest_result))
+
+
+def latest_of(session: Session, ids: Sequence[int], *, whole: bool = True
+              ) -> list[tuple[Application, Version, Result]]:
+    """Each application's latest version and the latest result of it, in id order: two queries
+    however many applications (the rows, their file joined; the results' problems). The version's
+    file and the result's problems come loaded. Without `whole`, the result's raw reading and
+    its sources are left in the database until asked for: a summary shows neither."""
+    query = (latest(Application, Version, Result).where(Application.id.in_(ids))
+             .options(joinedload(Version.submission), selectinload(Result.problems))
+             .order_by(Application.id))
+    if not whole:
+        query = query.options(defer(Result.raw), defer(Result.sources))
+    return [(a, v, r) for a, v, r in session.execute(query).unique()]
 
 
 def application_for(session: Session, report: Report, year: int) -> Application:
@@ -76,7 +125,8 @@ def identity(report: Report) -> tuple[str, str]:
 
 
 def record_version(session: Session, submission: Submission, report: Report,
-                   extraction: Extraction, year: int) -> Recorded:
+                   extraction: Extraction, year: int, rules: str | None = None) -> Recorded:
+    """`rules`: the fingerprint of the rules that checked `report` (Examiner.fingerprint)."""
     application = application_for(session, report, year)
     previous = application.latest.result if application.versions else None
     version = Version(application=application, number=len(application.versions) + 1,
@@ -85,18 +135,18 @@ def record_version(session: Session, submission: Submission, report: Report,
     title = report.fields.get("project_title")
     if title:
         application.title = str(title)
-    result = add_result(session, version, report, extraction)
+    result = add_result(session, version, report, extraction, rules)
     warned = flag_other_activities(session, application, result)
     return Recorded(application, version, result, previous, tuple(warned))
 
 
 def add_result(session: Session, version: Version, report: Report,
-               extraction: Extraction) -> Result:
+               extraction: Extraction, rules: str | None = None) -> Result:
     result = Result(
         version=version, extractor_version=EXTRACTOR_VERSION, kind=report.kind,
         fields=dict(report.fields), sources={k: s.model_dump() for k, s in report.sources.items()},
         consultants={"to": list(report.consultants)}, complete=report.complete,
-        raw=extraction.model_dump(mode="json"), created_at=now(),
+        raw=extraction.model_dump(mode="json"), created_at=now(), rules_fingerprint=rules,
         problems=[_problem_record(p) for p in report.problems])
     session.add(result)
     session.flush()

@@ -19,9 +19,8 @@ EXTRACTOR_VERSION = 2
 
 
 def read(data: bytes, context: ReadContext) -> Extraction:
-    if len(data) > context.limits.max_file_bytes:
-        raise Unreadable(f"is too large ({len(data) // 1024 // 1024} MB; the limit is "
-                         f"{context.limits.max_file_bytes // 1024 // 1024} MB)")
+    if too_large := context.limits.too_large(len(data)):
+        raise Unreadable(too_large)
     kind = sniff(data)
     if kind in ("doc", "odt", "rtf"):
         from blankett.extractors.convert import to_docx

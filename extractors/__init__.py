@@ -38,9 +38,8 @@ READERS: dict[Container, str] = {
 
 
 def read(data: bytes, context: ReadContext) -> Extraction:
-    if len(data) > context.limits.max_file_bytes:
-        raise Unreadable(f"is too large ({len(data) // 1024 // 1024} MB; the limit is "
-                         f"{context.limits.max_file_bytes // 1024 // 1024} MB)")
+    if too_large := context.limits.too_large(len(data)):
+        raise Unreadable(too_large)
     return reader(sniff(data))(data, context)
 
 

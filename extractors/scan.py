@@ -133,8 +133,9 @@ def _repair_address(values: dict[str, FoundValue]) -> None:
     found = values.get("contact_email")
     if found is None or "@" in found.value:
         return
-    # An address holds no spaces and no commas: a dot read as a comma, a gap read as a space.
-    word = "".join(found.value.split("\n")[0].split()).replace(",", ".")
+    # An address holds no spaces, no commas and no two dots in a row: a dot read as a comma, a
+    # gap read as a space, a dot read twice.
+    word = re.sub(r"\.{2,}", ".", "".join(found.value.split("\n")[0].split()).replace(",", "."))
     # Each whole run of such characters read as one "@" (not a lone "W", a letter of names).
     repairs = {word[:odd.start()] + "@" + word[odd.end():] for odd in _AT_READ_AS.finditer(word)
                if odd.start() > 0 and odd.end() < len(word) and len(odd.group()) <= 3

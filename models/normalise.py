@@ -251,9 +251,6 @@ def _fold_area(text: str) -> str:
     return " ".join(w for w in words if w not in ("det", "den", "the"))
 
 
-_EMAIL = re.compile(r"^[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}$")
-
-
 def clean_email(text: str) -> str:
     """The address out of "mailto:x@y.se" or "Anna Berg <x@y.se>"; otherwise the text itself."""
     text = text.strip()
@@ -267,7 +264,16 @@ def clean_email(text: str) -> str:
 
 
 def is_email(text: str) -> bool:
-    return bool(_EMAIL.match(text))
+    """An address as mail servers take it, Swedish letters and all (email-validator's check of
+    its form; no DNS look-up)."""
+    # Imported here: 20-40 ms, which `init` and `status` (importing this module) do without.
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def is_phone(text: str) -> bool:

@@ -22,10 +22,10 @@ def test_the_password_is_nowhere_but_in_the_environment(
     make_home(root, smtp_port=free_port())  # nothing listens there: every delivery fails
     settings = root / "blankett.toml"
     settings.write_text(settings.read_text().replace('[smtp]\n', '[smtp]\nuser = "blankett"\n', 1))
-    home = load_home(root)
+    home = load_home(root, variables={"BLANKETT_SMTP_PASSWORD": SECRET})
     drop(home, by_name(corpus, "docx_mall_goteborg.docx", "ansokan_word97.doc"))
     caplog.set_level(logging.DEBUG)
-    pipeline = open_pipeline(home, variables={"BLANKETT_SMTP_PASSWORD": SECRET})
+    pipeline = open_pipeline(home)
     try:
         taken, delivered = intake_pass(pipeline)
     finally:

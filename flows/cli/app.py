@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from blankett.flows.cli.environment import Environment
 from blankett.models.errors import BlankettError
+from blankett.models.limits import LimitSettings
+from blankett.models.setting import lowest
 
 app = typer.Typer(
     name="blankett",
@@ -24,6 +26,16 @@ app = typer.Typer(
 # Replaced by tests; the commands read it when they run, not when they are defined.
 environment = Environment()
 
+
+def _limit(name: str) -> Any:
+    """An option of `extract` that stands for a setting of [limits]: its help and bound are the
+    setting's (its default is the setting's, below)."""
+    field = LimitSettings.model_fields[name]
+    return typer.Option(min=lowest(field),
+                        help=f"{field.description} (In a home: the setting limits.{name}.)")
+
+
+_LIMITS = LimitSettings()
 
 
 def _version(show: bool) -> None:
@@ -58,8 +70,8 @@ def extract(
                                                    "shipped one (TOML).", show_default=False)] = None,
     routing: Annotated[Path | None, typer.Option(help="A routing table to use instead of the "
                                                       "shipped one (TOML).", show_default=False)] = None,
-    max_size_mb: Annotated[int, typer.Option(min=1, help="Refuse files larger than this.")] = 50,
-    max_pages: Annotated[int, typer.Option(min=1, help="Refuse PDFs with more pages.")] = 200,
+    max_size_mb: Annotated[int, _limit("max_file_mb")] = _LIMITS.max_file_mb,
+    max_pages: Annotated[int, _limit("max_pages")] = _LIMITS.max_pages,
 ) -> None:
     """Read forms and show every field, what is missing or wrong, and who gets each form.
 

@@ -39,11 +39,11 @@ def cmd_doctor(env: Environment, root: Path) -> int:
     """0 when everything needed works (optional parts may be missing), 1 otherwise."""
     checks = [_ocr(), _libreoffice()]
     try:
-        home = load_home(root)
+        home = load_home(root, env.variables)
     except SettingsError as exc:
         checks.append(Check("failed", "home", str(exc)))
     else:
-        checks += [_folders(home), _store(home), _prefect(env), _smtp(home, env)]
+        checks += [_folders(home), _store(home), _prefect(env), _smtp(home)]
     for check in checks:
         print(check.line, file=env.stdout)
     return 1 if any(c.verdict == "failed" for c in checks) else 0
@@ -123,12 +123,12 @@ def _prefect(env: Environment) -> Check:
     return Check("ok" if fine else "failed", "Prefect", f"{url} answers" if fine else f"{url} is unwell")
 
 
-def _smtp(home: Home, env: Environment) -> Check:
+def _smtp(home: Home) -> Check:
     from blankett.flows.mail.delivery import DeliveryError, SmtpDelivery
     from blankett.flows.pipeline.resources import delivery_for
 
     try:
-        delivery = delivery_for(home, env.variables)
+        delivery = delivery_for(home)
     except (SettingsError, ValueError) as exc:
         return Check("failed", "mail", str(exc))
     if not isinstance(delivery, SmtpDelivery):

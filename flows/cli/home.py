@@ -147,7 +147,8 @@ def _relevant(inbox_filter: Any, path: Path) -> bool:
 
 def _watch_pass(env: Environment, flows: Any, home: Home) -> None:
     try:
-        load_home(home.root)  # the inbox deleted, a setting broken meanwhile: one line, not a run
+        # The inbox deleted, a setting broken meanwhile: one line, not a run.
+        load_home(home.root, env.variables)
     except SettingsError as exc:
         env.error(f"error: {exc}; watching on")
         return
@@ -290,7 +291,7 @@ def cmd_demo(env: Environment, root: Path) -> int:
     if code:
         return code
     print(file=env.stdout)
-    home = load_home(root)
+    home = load_home(root, env.variables)
     print_status(env, status_rows(home, home.year(env.today)), home)
     print(f"\nReports: {home.outbox}/<consultant>/*.eml; originals: {home.archive} (files that "
           f"cannot be opened at all: {home.failed}).", file=env.stdout)

@@ -26,7 +26,7 @@ USER_ERRORS = (SettingsError, ConfigError, StoreError)
 
 def open_home(env: Environment, root: Path) -> Home | None:
     try:
-        return load_home(root)
+        return load_home(root, env.variables)
     except SettingsError as exc:
         env.error(f"error: {exc}")
         return None
@@ -67,7 +67,7 @@ def check_pipeline(env: Environment, home: Home) -> bool:
     from blankett.flows.pipeline.resources import open_pipeline
 
     try:
-        open_pipeline(home, variables=env.variables).close()
+        open_pipeline(home).close()
     except USER_ERRORS as exc:
         env.error(f"error: {exc}")
         return False

@@ -1,16 +1,39 @@
-"""A blankett home: its folders and its settings file, `blankett.toml`."""
+"""A blankett home: its folders and its settings file, `blankett.toml`.
+
+Each setting is declared once, below (type, default, bounds, help); the file `blankett init`
+writes and the README's table are made from the declarations:
+
+    python -m blankett.flows.home.settings --markdown   # the README's table
+    python -m blankett.flows.home.settings --file       # the file init writes
+"""
 
 from __future__ import annotations
 
-import re
+import json
+import os
+import sys
+import textwrap
 import tomllib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from croniter import croniter
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from blankett.models.errors import BlankettError
+from blankett.models.limits import LimitSettings, OcrSettings
+from blankett.models.setting import Section, example, setting, shown
 
 SETTINGS_FILE = "blankett.toml"
 DEFAULT_HOME = "blankett-data"
@@ -20,70 +43,55 @@ class SettingsError(BlankettError):
     """A settings file or home that cannot be used; the message is one line."""
 
 
-# What `serve` hands Prefect must be a schedule it accepts; checked here, where settings are
-# read, so that a wrong one is one line for every command and not a traceback from `serve`.
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of the month", 1, 31, ()),
-                ("month", 1, 12, _MONTHS), ("weekday", 0, 7, _DAYS))
-_CRON_PART = re.compile(r"(\*|(\w+)(?:-(\w+))?)(?:/([0-9]+))?")
-_CRON_SPECIAL = re.compile(r"\?|l|(\d|[a-z]{3})#[1-5]")
+class GrantSettings(Section):
+    year: int | None = setting(None, "The grant year whose applications are checked and summarised.",
+                               shown="this year", example=2026, ge=2000, le=2100)
 
 
-def _cron_field_ok(field: str, low: int, high: int, names: tuple[str, ...]) -> bool:
-    def number(text: str) -> int | None:
-        if text.isascii() and text.isdecimal():
-            return int(text)
-        if text in names:  # jan = 1, sun = 0
-            return names.index(text) + (1 if names is _MONTHS else 0)
-        return None
-
-    for part in field.split(","):
-        if _CRON_SPECIAL.fullmatch(part):
-            continue  # any (?), the last day of the month (L), the nth weekday (mon#1)
-        match = _CRON_PART.fullmatch(part)
-        if match is None or (match[4] is not None and int(match[4]) == 0):
-            return False
-        # A range may wrap round (sat-sun, 22-2), as Prefect's scheduler allows.
-        bounds = [number(t) for t in (match[2], match[3]) if t is not None]
-        if any(b is None or not low <= b <= high for b in bounds):
-            return False
-    return True
+class InboxSettings(Section):
+    path: str = setting("inbox", "Where staff drop received forms: relative to the home, or "
+                                 "absolute (a shared drive).")
+    stable_seconds: float = setting(2.0, "A file is taken once its size and time have not changed "
+                                         "for this many seconds.", ge=0)
+    scan_interval_seconds: float = setting(30.0, "While watching, the whole inbox is also scanned "
+                                                 "this often (seconds), since shared network drives "
+                                                 "send no change events.", gt=0)
+    unfinished_grace_seconds: float = setting(
+        60.0, "A file that reads as damaged or empty and changed less than this many seconds ago is "
+              "left in the inbox, in case its copy only paused; after that it goes to `failed/`.",
+        ge=0)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class StoreSettings(Section):
+    url: SecretStr = setting(SecretStr(""), "A SQLAlchemy database URL, e.g. "
+                             "`postgresql+psycopg://user@host/blankett` (install the driver); empty, "
+                             "the SQLite file `blankett.db` in the home.",
+                             shown="SQLite `blankett.db` in the home")
 
 
-class GrantSettings(_Section):
-    year: int | None = Field(default=None, ge=2000, le=2100)
+class RoutingSettings(Section):
+    file: str = setting("", "Your own routing table (areas and their consultants), a TOML file; "
+                            "empty, the shipped `models/routing.toml`.", shown="the shipped one")
+    spec_file: str = setting("", "Your own form specification, a TOML file; empty, the shipped "
+                                 "`models/form.toml`.", shown="the shipped one")
 
 
-class InboxSettings(_Section):
-    path: str = "inbox"
-    stable_seconds: float = Field(default=2.0, ge=0)
-    scan_interval_seconds: float = Field(default=30.0, gt=0)
-    unfinished_grace_seconds: float = Field(default=60.0, ge=0)
+class SmtpSettings(Section):
+    """How reports leave. The password is never in blankett.toml: it is read from the environment
+    variable `password_env` names."""
 
-
-class StoreSettings(_Section):
-    url: str = ""
-
-
-class RoutingSettings(_Section):
-    file: str = ""
-    spec_file: str = ""
-
-
-class SmtpSettings(_Section):
-    host: str = ""
-    port: int = Field(default=587, gt=0, lt=65536)
-    starttls: bool = True
-    ssl: bool = False
-    user: str = ""
-    password_env: str = "BLANKETT_SMTP_PASSWORD"
-    sender: str = "blankett@localhost"
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    host: str = setting("", "The SMTP server; empty, every message is written as an `.eml` file "
+                            "into `outbox/<recipient>/`.", shown="none: messages go to `outbox/`")
+    port: int = setting(587, "The server's port.", gt=0, lt=65536)
+    starttls: bool = setting(True, "Upgrade a plain connection to TLS (port 587).")
+    ssl: bool = setting(False, "TLS from the start (port 465); not together with `starttls`.")
+    user: str = setting("", "The user name to log in as; empty, no login.", shown="none")
+    password_env: str = setting("BLANKETT_SMTP_PASSWORD", "The environment variable holding that "
+                                                          "login's password.")
+    sender: str = setting("blankett@localhost", "The From address.")
+    timeout_seconds: float = setting(30.0, "How long to wait for the server, in seconds.", gt=0)
+    # Not a setting of the file: taken from the variable `password_env` names (see _Environment).
+    password: SecretStr | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
     def _one_kind_of_tls(self) -> SmtpSettings:
@@ -93,22 +101,30 @@ class SmtpSettings(_Section):
         return self
 
 
-class ScheduleSettings(_Section):
-    nightly_cron: str = "0 2 * * *"
-    timezone: str = "Europe/Stockholm"
-    intake_interval_seconds: int = Field(default=60, gt=0)
+class ScheduleSettings(Section):
+    """`blankett serve`'s schedules."""
+
+    nightly_cron: str = setting("0 2 * * *", "When the nightly run starts: a cron schedule (minute "
+                                             "hour day month weekday) in `timezone`.")
+    timezone: str = setting("Europe/Stockholm", "The time zone of `nightly_cron`.")
+    intake_interval_seconds: int = setting(60, "How often intake runs, in seconds.", gt=0)
 
     @field_validator("nightly_cron")
     @classmethod
-    def _five_fields(cls, value: str) -> str:
+    def _prefect_accepts(cls, value: str) -> str:
+        # What `serve` hands Prefect must be a schedule it accepts; checked here, where settings
+        # are read, so that a wrong one is one line for every command and not a traceback from
+        # `serve`. Prefect's own check (CronSchedule) is croniter's, less random and hashed
+        # fields (R, H); its croniter also lacks the nearest weekday (15W). Importing Prefect
+        # for it would cost `status` and `init` 1.5 s, croniter alone 20 ms.
         fields = value.split()
         if len(fields) != 5:
             raise ValueError(f"{value!r} is not a cron expression of five fields "
                              "(minute hour day month weekday), e.g. \"0 2 * * *\"")
-        for field, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
-            if not _cron_field_ok(field.lower(), low, high, names):
-                raise ValueError(f"{value!r}: {field!r} is not a valid {name} ({low}–{high}, "
-                                 "or *, a range, a list, a step), e.g. \"0 2 * * *\"")
+        if not croniter.is_valid(value) or "w" in fields[2].casefold() or \
+                any(field.casefold() in ("r", "h") for field in fields):
+            raise ValueError(f"{value!r} is not a schedule Prefect accepts (each field a number in "
+                             "its range, *, a range, a list or a step), e.g. \"0 2 * * *\"")
         return value
 
     @field_validator("timezone")
@@ -121,20 +137,15 @@ class ScheduleSettings(_Section):
         return value
 
 
-class LimitSettings(_Section):
-    max_file_mb: int = Field(default=50, gt=0)
-    max_pages: int = Field(default=200, gt=0)
-    read_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
-    read_memory_mb: int = Field(default=1024, gt=64)
+_reading: ContextVar[tuple[Path, Mapping[str, str]] | None] = ContextVar("_reading", default=None)
 
 
-class OcrSettings(_Section):
-    enabled: bool = True
-    page_seconds: float = Field(default=30.0, gt=0, allow_inf_nan=False)
-    max_pages: int = Field(default=30, gt=0)
+class Settings(BaseSettings):
+    """Everything in `blankett.toml`, over the defaults, and the secret it names in the
+    environment. `Settings()` is the defaults; `read_settings` reads a home's."""
 
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, case_sensitive=True)
 
-class Settings(_Section):
     grant: GrantSettings = GrantSettings()
     inbox: InboxSettings = InboxSettings()
     store: StoreSettings = StoreSettings()
@@ -143,6 +154,68 @@ class Settings(_Section):
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitSettings = LimitSettings()
     ocr: OcrSettings = OcrSettings()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   **_default_sources: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # No setting comes from the environment by its name; only the one secret below. The
+        # file is a home's, so it is handed over per read (pydantic-settings takes sources per
+        # class: its issue #259).
+        reading = _reading.get()
+        if reading is None:
+            return (init_settings,)
+        path, variables = reading
+        file = _File(settings_cls, path)
+        return (init_settings, file, _Environment(settings_cls, file.toml_data, variables))
+
+
+class _File(TomlConfigSettingsSource):
+    def __call__(self) -> dict[str, Any]:
+        smtp = self.toml_data.get("smtp")
+        if isinstance(smtp, dict) and "password" in smtp:
+            raise SettingsError(f"{self.toml_file_path}: smtp.password: never put in this file; "
+                                "set the environment variable named by smtp.password_env")
+        return super().__call__()
+
+
+class _Environment(PydanticBaseSettingsSource):
+    """smtp.password, from the variable smtp.password_env names (BLANKETT_SMTP_PASSWORD)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], file: dict[str, Any],
+                 variables: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        smtp = file.get("smtp")
+        name = smtp.get("password_env") if isinstance(smtp, dict) else None
+        self.password = variables.get(name if isinstance(name, str) else
+                                      SmtpSettings.model_fields["password_env"].default)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ gives the one value
+
+    def __call__(self) -> dict[str, Any]:
+        return {"smtp": {"password": self.password}} if self.password else {}
+
+
+def read_settings(path: Path, variables: Mapping[str, str] | None = None) -> Settings:
+    """A home's settings file over the defaults; the secret from `variables` (default: the
+    environment). Every problem is one line naming the file and the setting."""
+    token = _reading.set((path, os.environ if variables is None else variables))
+    try:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        what = "unknown setting" if err["type"] == "extra_forbidden" else \
+            err["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{path}: {where}: {what}") from None
+    finally:
+        _reading.reset(token)
 
 
 class Home:
@@ -174,7 +247,7 @@ class Home:
 
     @property
     def database_url(self) -> str:
-        return self.settings.store.url or f"sqlite:///{self.root / 'blankett.db'}"
+        return self.settings.store.url.get_secret_value() or f"sqlite:///{self.root / 'blankett.db'}"
 
     def year(self, today: date) -> int:
         return self.settings.grant.year or today.year
@@ -187,101 +260,20 @@ class Home:
         return path if path.is_absolute() else self.root / path
 
 
-def load_home(root: Path) -> Home:
-    """Open an existing home; every problem is one line naming what to do."""
+def load_home(root: Path, variables: Mapping[str, str] | None = None) -> Home:
+    """Open an existing home; every problem is one line naming what to do. The SMTP password is
+    taken from `variables` (default: the environment)."""
     root = root.expanduser()
     settings_path = root / SETTINGS_FILE
     if not root.is_dir():
         raise SettingsError(f"{root}: no blankett home here; create one with `blankett init {root}`")
     if not settings_path.is_file():
         raise SettingsError(f"{settings_path}: missing; create it with `blankett init {root}`")
-    try:
-        data = tomllib.loads(settings_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{settings_path}: cannot be read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{settings_path}: not valid TOML ({exc})") from None
-    try:
-        settings = Settings.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        what = "unknown setting" if err["type"] == "extra_forbidden" else \
-            err["msg"].removeprefix("Value error, ")
-        raise SettingsError(f"{settings_path}: {where}: {what}") from None
-    home = Home(root.resolve(), settings)
+    home = Home(root.resolve(), read_settings(settings_path, variables))
     for folder in (home.inbox, home.archive, home.failed, home.outbox):
         if not folder.is_dir():
             raise SettingsError(f"{folder}: missing folder; run `blankett init {root}` to create it")
     return home
-
-
-SETTINGS_TEMPLATE = """\
-# blankett's settings for this home. Paths are relative to this folder.
-# Every setting is optional: delete a line to get its default back.
-
-[grant]
-# The grant year whose applications are checked and summarised (default: this year).
-# year = 2026
-
-[inbox]
-# Where staff drop received forms.
-path = "inbox"
-# A file is taken once its size and time have not changed for this long (seconds).
-stable_seconds = 2.0
-# While watching, the whole inbox is also scanned this often, since shared network
-# drives send no change events.
-scan_interval_seconds = 30
-# A damaged or empty file is left alone this long after its last change, in case its copy
-# only paused; after that it is filed in failed/ as unreadable.
-unfinished_grace_seconds = 60
-
-[store]
-# A SQLAlchemy database URL, e.g. "postgresql+psycopg://user@host/blankett".
-# Empty: the SQLite file blankett.db in this home.
-url = ""
-
-[routing]
-# Your own routing table (area -> consultants) and form specification, as TOML files.
-# Empty: the ones shipped with blankett (see models/routing.toml and models/form.toml).
-file = ""
-spec_file = ""
-
-[smtp]
-# Empty host: each message is written as an .eml file into outbox/<recipient>/.
-host = ""
-port = 587
-starttls = true
-ssl = false
-user = ""
-# The password is read from this environment variable, never from this file.
-password_env = "BLANKETT_SMTP_PASSWORD"
-sender = "blankett@localhost"
-timeout_seconds = 30
-
-[schedule]
-# `blankett serve`: the nightly run (cron, in this time zone) and the intake interval.
-nightly_cron = "0 2 * * *"
-timezone = "Europe/Stockholm"
-intake_interval_seconds = 60
-
-[limits]
-# Files larger than this, or PDFs with more pages, are refused into failed/.
-max_file_mb = 50
-max_pages = 200
-# Each file is read in a worker process that may take this long and this much memory;
-# a file that needs more is refused into failed/, and the run goes on.
-read_seconds = 60
-read_memory_mb = 1024
-
-[ocr]
-# Scans and photos of forms are read by OCR where Tesseract and its Swedish model are
-# installed (sudo apt-get install tesseract-ocr tesseract-ocr-swe), each page in at most
-# page_seconds; longer scans, and all scans with enabled = false, go to a person unread.
-enabled = true
-page_seconds = 30
-max_pages = 30
-"""
 
 
 def init_home(root: Path) -> tuple[Home, list[str]]:
@@ -292,9 +284,13 @@ def init_home(root: Path) -> tuple[Home, list[str]]:
         root.mkdir(parents=True, exist_ok=True)
         settings_path = root / SETTINGS_FILE
         if not settings_path.exists():
-            settings_path.write_text(SETTINGS_TEMPLATE, encoding="utf-8")
+            settings_path.write_text(settings_file(), encoding="utf-8")
             created.append(str(settings_path))
-        home = load_home_folders_only(root)
+        try:  # the folders the file names; a broken file is told by load_home below
+            settings = read_settings(settings_path, {})
+        except SettingsError:
+            settings = Settings()
+        home = Home(root.resolve(), settings)
         for folder in (home.inbox, home.archive, home.failed, home.outbox):
             if not folder.is_dir():
                 folder.mkdir(parents=True)
@@ -304,10 +300,71 @@ def init_home(root: Path) -> tuple[Home, list[str]]:
     return load_home(root), created
 
 
-def load_home_folders_only(root: Path) -> Home:
-    """The home's layout from its settings, before its folders exist."""
-    try:
-        data = tomllib.loads((root / SETTINGS_FILE).read_text(encoding="utf-8"))
-        return Home(root.resolve(), Settings.model_validate(data))
-    except (tomllib.TOMLDecodeError, ValidationError, OSError):
-        return Home(root.resolve(), Settings())
+# --- Made from the declarations --------------------------------------------------------------
+
+def declared() -> Iterator[tuple[str, type[Section], str, FieldInfo]]:
+    """Every setting of the file: its table, the table's model, its name and its field."""
+    for table, section in Settings.model_fields.items():
+        model = section.annotation
+        assert isinstance(model, type) and issubclass(model, Section)
+        for name, field in model.model_fields.items():
+            if not field.exclude:
+                yield table, model, name, field
+
+
+def settings_file() -> str:
+    """The commented `blankett.toml` that `blankett init` writes: every setting at its default."""
+    lines = ["# blankett's settings for this home. Paths are relative to this folder.",
+             "# Every setting is optional: delete a line to get its default back."]
+    current = None
+    for table, model, name, field in declared():
+        if table != current:
+            current = table
+            lines += ["", f"[{table}]"]
+            if model.__doc__:
+                lines += [*_comment(model.__doc__), ""]
+        lines += _comment(field.description or "")
+        if field.default is None:
+            lines.append(f"# {name} = {_toml(example(field))}")
+        else:
+            lines.append(f"{name} = {_toml(field.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def settings_table() -> str:
+    """The README's table of settings, in Markdown."""
+    rows = ["| setting | default | |", "|---|---|---|"]
+    current = None
+    for table, model, name, field in declared():
+        if table != current and model.__doc__:
+            rows.append(f"| `[{table}]` | | {' '.join(model.__doc__.split())} |")
+        current = table
+        default = shown(field) or f"`{_toml(field.default).strip(chr(34))}`"
+        rows.append(f"| `{table}.{name}` | {default} | {field.description} |")
+    return "\n".join(rows) + "\n"
+
+
+def _comment(text: str) -> list[str]:
+    return textwrap.wrap(" ".join(text.split()), width=96, initial_indent="# ",
+                         subsequent_indent="# ", break_on_hyphens=False)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string, for what is here
+    return str(value)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--markdown"]:
+        print(settings_table(), end="")
+    elif sys.argv[1:] == ["--file"]:
+        print(settings_file(), end="")
+    else:
+        sys.exit("usage: python -m blankett.flows.home.settings --markdown | --file")

@@ -105,20 +105,21 @@ def _in_settings(url: str) -> Iterator[None]:
 def _one_starting_at_a_time(prefect_home: Path) -> Iterator[None]:
     """Commands started together (nightly while watch restarts) share the server database; two
     servers creating or upgrading it at once make one of them fail."""
-    from blankett.flows.home.locking import wait_for_lock  # here: `init` and `status` import this
-    # module, and file locks are not everywhere
+    from filelock import FileLock  # here: `init` and `status` import this module
 
+    from blankett.flows.home.locking import acquire
+
+    lock = FileLock(prefect_home / ".server-start.lock")
     try:
-        fd = os.open(prefect_home / ".server-start.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        # A start stuck elsewhere must not stop this one for good: after the wait it goes ahead.
+        acquire(lock, 2 * STARTUP_SECONDS)
     except OSError as exc:
         raise ServerError(f"the local Prefect server cannot be started: {prefect_home}: "
                           f"{exc.strerror or exc}") from None
     try:
-        # A start stuck elsewhere must not stop this one for good: after the wait it goes ahead.
-        wait_for_lock(fd, 2 * STARTUP_SECONDS)
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def _start(log: BinaryIO, *, ui: bool, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:

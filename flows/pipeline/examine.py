@@ -54,10 +54,8 @@ class Examiner:
         try:
             if path.is_dir():
                 return Failure(shown, "is a folder, not a file")
-            size = path.stat().st_size
-            if size > self.limits.max_file_bytes:
-                return Failure(shown, f"is too large ({size // 1024 // 1024} MB; the limit is "
-                                      f"{self.limits.max_file_bytes // 1024 // 1024} MB)")
+            if too_large := self.limits.too_large(path.stat().st_size):
+                return Failure(shown, too_large)
             data = path.read_bytes()
         except FileNotFoundError:
             return Failure(shown, "does not exist")

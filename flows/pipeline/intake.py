@@ -55,14 +55,14 @@ def take_file(pipeline: Pipeline, path: Path) -> Taken:
     name = path.name
     try:
         size = path.stat().st_size
-        oversized = size > pipeline.examiner.limits.max_file_bytes
-        data = b"" if oversized else path.read_bytes()
+        too_large = pipeline.examiner.limits.too_large(size)
+        data = b"" if too_large else path.read_bytes()
     except OSError as exc:
         # Gone or locked between listing and reading: the next pass sees it again if it is back.
         return Taken(name, "skipped", f"cannot be read now ({exc.strerror or exc})")
     try:
-        if oversized:
-            return _take_oversized(pipeline, path, name, size)
+        if too_large:
+            return _take_oversized(pipeline, path, name, size, too_large)
         return _take(pipeline, path, name, data, hashlib.sha256(data).hexdigest(),
                      pipeline.clock())
     except WorkerUnavailable as exc:
@@ -115,16 +115,14 @@ def _file_if_duplicate(pipeline: Pipeline, path: Path, name: str, sha: str,
     return None
 
 
-def _take_oversized(pipeline: Pipeline, path: Path, name: str, size: int) -> Taken:
+def _take_oversized(pipeline: Pipeline, path: Path, name: str, size: int, reason: str) -> Taken:
     """Refused without being read into memory: hashed as a stream, filed in failed/."""
-    limit = pipeline.examiner.limits.max_file_bytes
     try:
         with open(path, "rb") as handle:
             sha = hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         return Taken(name, "skipped", f"cannot be read now ({exc.strerror or exc})")
-    failure = Failure(name, f"is too large ({size // 1024 // 1024} MB; the limit is "
-                            f"{limit // 1024 // 1024} MB)")
+    failure = Failure(name, reason)
     received = pipeline.clock()
     # Whatever cannot be filed or recorded is said and left in the inbox by take_file.
     duplicate = _file_if_duplicate(pipeline, path, name, sha, received)
@@ -288,7 +286,7 @@ def awaits_setup(reason: str) -> bool:
 def _retake(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str,
             received: datetime) -> list[Taken]:
     source = pipeline.home.root / stored
-    if source.stat().st_size > pipeline.examiner.limits.max_file_bytes:
+    if pipeline.examiner.limits.too_large(source.stat().st_size):
         return []  # refused for its size, unread: nothing new to learn from it
     extraction = pipeline.examiner.read(name, source.read_bytes())
     if isinstance(extraction, Failure):

@@ -3,7 +3,6 @@ the examiner, the way messages leave. Tests build one over a temp home and a loc
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -13,7 +12,7 @@ from blankett.flows.home.settings import Home
 from blankett.flows.mail.delivery import Delivery, OutboxDelivery, SmtpDelivery
 from blankett.flows.pipeline.examine import Examiner
 from blankett.flows.store.database import Store
-from blankett.models.limits import MB, Limits
+from blankett.models.limits import Limits
 from blankett.models.spec import FormSpec, Routing, load_routing, load_spec
 
 
@@ -35,19 +34,13 @@ class Pipeline:
 
 
 def open_pipeline(home: Home, *, today: date | None = None,
-                  variables: dict[str, str] | None = None,
                   delivery: Delivery | None = None) -> Pipeline:
     """Raises ConfigError, SettingsError or StoreError with one line for the user."""
     settings = home.settings
     spec = load_spec(home.optional_path(settings.routing.spec_file))
     routing = load_routing(home.optional_path(settings.routing.file))
     year = home.year(today or date.today())
-    limits = Limits(max_file_bytes=settings.limits.max_file_mb * MB,
-                    max_pages=settings.limits.max_pages,
-                    read_seconds=settings.limits.read_seconds,
-                    read_memory_mb=settings.limits.read_memory_mb,
-                    ocr=settings.ocr.enabled, ocr_page_seconds=settings.ocr.page_seconds,
-                    ocr_max_pages=settings.ocr.max_pages)
+    limits = Limits.of(settings.limits, settings.ocr)
     store = Store(home.database_url)
     return Pipeline(
         home=home,
@@ -56,19 +49,19 @@ def open_pipeline(home: Home, *, today: date | None = None,
         spec=spec,
         routing=routing,
         examiner=Examiner(spec, routing, year, limits),
-        delivery=delivery or delivery_for(home, os.environ if variables is None else variables),
+        delivery=delivery or delivery_for(home),
         year=year,
         sender=settings.smtp.sender,
     )
 
 
-def delivery_for(home: Home, variables: os._Environ[str] | dict[str, str]) -> Delivery:
+def delivery_for(home: Home) -> Delivery:
     smtp = home.settings.smtp
     if not smtp.host:
         return OutboxDelivery(home.outbox)
+    password = smtp.password.get_secret_value() if smtp.user and smtp.password else None
     return SmtpDelivery(smtp.host, smtp.port, starttls=smtp.starttls, ssl=smtp.ssl,
-                        username=smtp.user or None,
-                        password=variables.get(smtp.password_env) if smtp.user else None,
+                        username=smtp.user or None, password=password,
                         timeout=smtp.timeout_seconds)
 
 

@@ -1,0 +1,167 @@
+"""The reader pool: workers that read file after file, recycled after a number of files, replaced
+when a file overruns its time, exhausts its memory or a worker dies, the other files' results
+untouched; `blankett extract` over many files reads them side by side and reports in order."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from blankett.extractors import ReadContext, Unreadable, read
+from blankett.fixtures.corpus import Case
+from blankett.fixtures.hostile import flate_bomb_pdf
+from blankett.flows.pipeline.isolation import ReaderPool
+from blankett.models.limits import MB
+from blankett.models.records import Extraction
+from blankett.models.spec import load_spec
+
+CONTEXT = ReadContext(load_spec())
+MINUTE = 60.0
+
+
+def _forms(corpus: list[Case], count: int) -> list[Case]:
+    forms = [c for c in corpus if c.kind in ("docx", "pdf-form", "pdf-text")]
+    return [forms[i % len(forms)] for i in range(count)]
+
+
+def _submit(pool: ReaderPool, case: Case, seconds: float = MINUTE,
+            memory_mb: int = 1024) -> Future[Extraction]:
+    return pool.submit(case.data, CONTEXT, seconds=seconds, memory_bytes=memory_mb * MB)
+
+
+def _same(extraction: Extraction, case: Case) -> None:
+    assert extraction.model_dump() == read(case.data, CONTEXT).model_dump(), case.name
+
+
+def test_a_worker_reads_many_files_and_is_replaced_after_its_number(corpus: list[Case]) -> None:
+    pool = ReaderPool(1, files_per_worker=3)
+    try:
+        started, recycled, workers = [], [], []
+        for case in _forms(corpus, 7):
+            _same(_submit(pool, case).result(timeout=MINUTE), case)
+            started.append(pool.started)
+            recycled.append(pool.ended.get("recycled", 0))
+            workers.append(tuple(pool.pids()))
+        # Three files a worker: replaced after the third and the sixth.
+        assert started == [1, 1, 1, 2, 2, 2, 3]
+        assert recycled == [0, 0, 1, 1, 1, 2, 2]
+        assert workers[0] == workers[1] and len(workers[0]) == 1
+        assert workers[2] == workers[5] == ()
+        assert workers[3] == workers[4] != workers[0]
+        assert workers[6] not in (workers[0], workers[3])
+        assert pool.ended == {"recycled": 2}
+    finally:
+        pool.close()
+    assert pool.pids() == []
+
+
+def test_a_worker_killed_for_time_is_replaced_while_the_other_files_complete(
+        corpus: list[Case]) -> None:
+    pool = ReaderPool(2, files_per_worker=50)
+    printed = next(c for c in corpus if c.kind == "pdf-text")
+    forms = _forms(corpus, 12)
+    try:
+        first = [_submit(pool, case) for case in forms[:6]]
+        # No printed PDF is read in a millisecond: its worker is killed at the deadline.
+        stalled = _submit(pool, printed, seconds=0.001)
+        rest = [_submit(pool, case) for case in forms[6:]]
+        with pytest.raises(Unreadable, match=r"longer than 0\.001 s"):
+            stalled.result(timeout=MINUTE)
+        for future, case in zip([*first, *rest], forms, strict=True):
+            _same(future.result(timeout=MINUTE), case)
+        assert pool.ended == {"time": 1}
+        assert pool.started == 3  # two, and the one in place of the killed worker
+        assert len(pool.pids()) == 2
+    finally:
+        pool.close()
+
+
+def test_a_file_exhausting_memory_costs_its_worker_and_no_other_file(corpus: list[Case]) -> None:
+    pool = ReaderPool(2)
+    forms = _forms(corpus, 6)
+    try:
+        before = [_submit(pool, case) for case in forms[:3]]
+        bomb = pool.submit(flate_bomb_pdf(400), CONTEXT, seconds=MINUTE, memory_bytes=256 * MB)
+        after = [_submit(pool, case) for case in forms[3:]]
+        with pytest.raises(Unreadable, match="MB"):
+            bomb.result(timeout=MINUTE)
+        for future, case in zip([*before, *after], forms, strict=True):
+            _same(future.result(timeout=MINUTE), case)
+        # Replaced whether the reader saw MemoryError or the kernel ended it.
+        assert set(pool.ended) <= {"memory or fault", "died"} and sum(pool.ended.values()) == 1
+    finally:
+        pool.close()
+
+
+def test_a_worker_that_died_idle_is_replaced(corpus: list[Case]) -> None:
+    pool = ReaderPool(1)
+    case = _forms(corpus, 1)[0]
+    try:
+        _same(_submit(pool, case).result(timeout=MINUTE), case)
+        (pid,) = pool.pids()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while pid in pool.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _same(_submit(pool, case).result(timeout=MINUTE), case)
+        assert pool.pids() != [pid]
+        assert pool.ended == {"died idle": 1}
+    finally:
+        pool.close()
+
+
+def test_an_idle_worker_ends_after_a_while(corpus: list[Case]) -> None:
+    pool = ReaderPool(1, idle_seconds=0.3)
+    case = _forms(corpus, 1)[0]
+    try:
+        _submit(pool, case).result(timeout=MINUTE)
+        deadline = time.monotonic() + 30
+        while pool.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.pids() == [] and pool.ended == {"idle": 1}
+        _same(_submit(pool, case).result(timeout=MINUTE), case)  # a new one when needed
+    finally:
+        pool.close()
+
+
+def test_files_not_yet_read_when_the_pool_closes_fail_as_unavailable(corpus: list[Case]) -> None:
+    from blankett.flows.pipeline.isolation import WorkerUnavailable
+
+    pool = ReaderPool(1)
+    futures = [_submit(pool, case) for case in _forms(corpus, 6)]
+    pool.close()
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(type(future.result(timeout=MINUTE)).__name__)
+        except WorkerUnavailable:
+            outcomes.append("unavailable")
+    assert outcomes[-1] == "unavailable"
+    assert pool.pids() == []
+    with pytest.raises(WorkerUnavailable):
+        _submit(pool, _forms(corpus, 1)[0])
+
+
+def test_extract_reports_many_files_in_the_order_given(corpus: list[Case], corpus_dir: Path) -> None:
+    # Slow and quick kinds interleaved, and unreadable files among them: read side by side,
+    # reported as given (stdout), each refusal in its place among the refusals (stderr).
+    forms = [c for c in corpus if c.kind in ("pdf-text", "docx", "pdf-form")]
+    bad = [c for c in corpus if c.kind is None and c.name in
+           ("ansokan_tom.docx", "ansokan_okand.bin", "ansokan_avbruten.pdf")]
+    order = [*forms[:5], bad[0], *forms[5:9][::-1], bad[1], *forms[9:14], bad[2], *forms[14:16]]
+    paths = [corpus_dir / c.name for c in order]
+    done = subprocess.run([sys.executable, "-m", "blankett.flows", "extract", "--json", *paths],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 2
+    reported = [json.loads(line)["file"] for line in done.stdout.splitlines()]
+    assert reported == [str(corpus_dir / c.name) for c in order if c.kind is not None]
+    refused = [line.split(" ", 2)[1] for line in done.stderr.splitlines()]
+    assert refused == [str(corpus_dir / c.name) for c in bad]

@@ -165,3 +165,34 @@ def test_extract_reports_many_files_in_the_order_given(corpus: list[Case], corpu
     assert reported == [str(corpus_dir / c.name) for c in order if c.kind is not None]
     refused = [line.split(" ", 2)[1] for line in done.stderr.splitlines()]
     assert refused == [str(corpus_dir / c.name) for c in bad]
+
+
+def test_a_pass_reads_ahead_and_takes_its_files_in_order(corpus: list[Case], tmp_path: Path) -> None:
+    import hashlib
+
+    from pipeline_support import drop, make_home
+    from sqlalchemy import select
+
+    from blankett.flows.mail.delivery import OutboxDelivery
+    from blankett.flows.pipeline.intake import ReadAhead, take_file
+    from blankett.flows.pipeline.resources import open_pipeline
+    from blankett.flows.store.database import Submission
+
+    home = make_home(tmp_path / "home")
+    forms = [c for c in corpus if c.kind in ("docx", "pdf-form", "pdf-text")][:8]
+    paths = drop(home, forms)
+    replacement = next(c for c in corpus if c.kind == "docx" and c not in forms)
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    try:
+        with ReadAhead(pipeline, paths, window=4) as ahead:
+            # Read ahead already; then rewritten: taken as it is now, not as it was read.
+            paths[2].write_bytes(replacement.data)
+            taken = [take_file(pipeline, path, ahead) for path in paths]
+        assert [t.name for t in taken] == [p.name for p in paths]
+        assert all(t.outcome in ("complete", "incomplete") for t in taken)
+        with pipeline.store.session() as session:
+            filed = {s.original_name: s.sha256 for s in session.scalars(select(Submission))}
+    finally:
+        pipeline.close()
+    assert filed[paths[2].name] == hashlib.sha256(replacement.data).hexdigest()
+    assert filed[paths[3].name] == hashlib.sha256(forms[3].data).hexdigest()

@@ -18,6 +18,10 @@ EXIT_UNREADABLE = 2
 def run_extract(env: Environment, files: list[Path], *, as_json: bool, year: int | None,
                 spec_path: Path | None, routing_path: Path | None, max_size_mb: int,
                 max_pages: int) -> int:
+    if len(files) > 1:
+        from blankett.flows.pipeline.isolation import readers
+
+        readers().prestart()  # its workers start while the spec is loaded
     try:
         spec = load_spec(spec_path)
         routing = load_routing(routing_path)

@@ -76,6 +76,7 @@ class ReadAhead:
     def __init__(self, pipeline: Pipeline, paths: Sequence[Path], window: int | None = None) -> None:
         self.pipeline = pipeline
         self._paths = list(paths)
+        self._place = {path: n for n, path in enumerate(self._paths)}
         self._next = 0  # the first path not started
         self._started: dict[Path, _Started] = {}
         reads_in_pool = pipeline.examiner.limits.read_seconds is not None
@@ -101,11 +102,17 @@ class ReadAhead:
     def claim(self, path: Path) -> _Started | None:
         """The file's read begun ahead, if it was and the file is still as it was read; the
         next files' reads are begun meanwhile."""
-        if path in self._paths[self._next:]:
-            self._next = self._paths.index(path, self._next) + 1
+        # Those before it, taken out of turn, are taken as they come, unread ahead.
+        self._next = max(self._next, self._place.get(path, -1) + 1)
         started = self._started.pop(path, None)
         self._fill()
-        if started is not None and _seen(path) != started.seen:
+        if started is None:
+            return None
+        try:
+            unchanged = _seen(path) == started.seen
+        except OSError:
+            unchanged = False  # gone or locked: take_file says so
+        if not unchanged:
             if started.reading is not None:
                 started.reading.cancel()
             return None  # changed since: taken as it is now
@@ -131,7 +138,10 @@ class ReadAhead:
         sha = hashlib.sha256(data).hexdigest()
         if _known(self.pipeline, sha):
             return _Started(data, sha, seen, None)
-        return _Started(data, sha, seen, self.pipeline.examiner.read_soon(path.name, data))
+        try:
+            return _Started(data, sha, seen, self.pipeline.examiner.read_soon(path.name, data))
+        except WorkerUnavailable:
+            return None  # take_file tries again, and says so
 
 
 def _seen(path: Path) -> tuple[int, int, int]:

@@ -134,6 +134,7 @@ class ReaderPool:
         self._retiring: list[tuple[Any, float]] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._prestart = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._thread: threading.Thread | None = None
@@ -148,12 +149,24 @@ class ReaderPool:
             if self._closed:
                 raise WorkerUnavailable("the reader workers were stopped")
             self._queue.append(task)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="blankett-readers",
-                                                daemon=True)
-                self._thread.start()
+            self._ensure_thread()
         self._wake()
         return task.future
+
+    def prestart(self) -> None:
+        """Starts every worker now, in the background: the forkserver imports the readers while
+        the caller prepares its first files."""
+        with self._lock:
+            if self._closed:
+                return
+            self._prestart = True
+            self._ensure_thread()
+        self._wake()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="blankett-readers", daemon=True)
+            self._thread.start()
 
     def pids(self) -> list[int]:
         """The workers alive now (for tests and benchmarks)."""
@@ -193,6 +206,13 @@ class ReaderPool:
             self._reap()
 
     def _dispatch(self) -> None:
+        with self._lock:
+            prestart, self._prestart = self._prestart, False
+        while prestart and len(self._workers) < self.size:
+            try:
+                self._start()
+            except OSError:
+                break  # said when a file needs a worker
         while True:
             with self._lock:
                 if not self._queue:
@@ -225,6 +245,7 @@ class ReaderPool:
                     task.future.set_exception(WorkerUnavailable(
                         f"no reader process could take the file ({exc})"))
                 continue
+            task.data = b""  # the worker has it: not held here while it reads
             worker.context = task.context
             worker.task = task
             worker.allowed = task.seconds

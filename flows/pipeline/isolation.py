@@ -19,6 +19,7 @@ is forked directly from that process, which has imported everything already (`re
 from __future__ import annotations
 
 import atexit
+import logging
 import math
 import multiprocessing
 import os
@@ -201,9 +202,15 @@ class ReaderPool:
                 closed = self._closed
             if closed:
                 return
-            self._dispatch()
-            self._wait_once()
-            self._reap()
+            try:
+                self._dispatch()
+                self._wait_once()
+                self._reap()
+            except Exception as exc:
+                # A fault of the pool itself (none is known): the files it holds fail as the
+                # machine's trouble, to be read in a later pass, and the pool goes on.
+                logging.getLogger(__name__).exception("the reader pool failed")
+                self._stop_all(f"the reader pool failed ({type(exc).__name__}: {exc})")
 
     def _dispatch(self) -> None:
         with self._lock:
@@ -211,7 +218,7 @@ class ReaderPool:
         while prestart and len(self._workers) < self.size:
             try:
                 self._start()
-            except OSError:
+            except Exception:
                 break  # said when a file needs a worker
         while True:
             with self._lock:
@@ -231,9 +238,10 @@ class ReaderPool:
             if worker is None:
                 try:
                     worker = self._start()
-                except OSError as exc:
+                except Exception as exc:  # OSError: no memory, no descriptors; EOFError: ...
+                    said = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
                     task.future.set_exception(WorkerUnavailable(
-                        f"no reader process could be started ({exc.strerror or exc})"))
+                        f"no reader process could be started ({said or type(exc).__name__})"))
                     return
             context = None if task.context is worker.context else task.context
             try:
@@ -307,7 +315,7 @@ class ReaderPool:
         while worker.conn.poll():
             try:
                 message = worker.conn.recv()
-            except (EOFError, OSError):
+            except Exception:  # ended (EOFError), or cut off in the middle of its answer
                 self._discard(worker, "died", kill=True)
                 task.future.set_exception(Unreadable(
                     f"stopped the reader (it died, probably for want of memory within "
@@ -356,17 +364,17 @@ class ReaderPool:
             left.append((process, by))
         self._retiring = left
 
-    def _stop_all(self) -> None:
+    def _stop_all(self, why: str = "the reader workers were stopped") -> None:
         with self._lock:
             queued, self._queue = list(self._queue), deque()
         for task in queued:
             if task.future.set_running_or_notify_cancel():
-                task.future.set_exception(WorkerUnavailable("the reader workers were stopped"))
+                task.future.set_exception(WorkerUnavailable(why))
         for worker in list(self._workers):
             task = worker.task
             self._discard(worker, "closed", kill=task is not None)
             if task is not None and not task.future.done():
-                task.future.set_exception(WorkerUnavailable("the reader workers were stopped"))
+                task.future.set_exception(WorkerUnavailable(why))
         for process, _ in self._retiring:
             process.join(timeout=1)
             if process.exitcode is None:

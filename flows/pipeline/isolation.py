@@ -31,7 +31,7 @@ import time
 import types
 import warnings
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -52,6 +52,10 @@ _PRELOAD = ["blankett.flows.pipeline.worker_start", "blankett.flows.pipeline.iso
 FILES_PER_WORKER = 50
 # An idle worker ends after this long (a `watch` between passes holds no readers' memory).
 IDLE_SECONDS = 300.0
+# A worker whose address space grew by more than this share of a file's memory limit is replaced
+# after the file: every file gets nearly the room a fresh worker would give it (a heap grown by
+# reading a scan is not given back).
+_GROWTH_SHARE = 0.1
 # A retired worker has this long to end by itself before it is killed.
 _RETIRE_SECONDS = 5.0
 
@@ -321,7 +325,7 @@ class ReaderPool:
                     f"stopped the reader (it died, probably for want of memory within "
                     f"{task.memory_bytes // MB} MB); possibly built to exhaust memory"))
                 return
-            kind, payload, healthy = message
+            kind, payload, retire = message
             if kind == "extend":
                 # OCR or a conversion: their time, each bounded by a limit of its own.
                 worker.allowed += payload
@@ -330,8 +334,8 @@ class ReaderPool:
             worker.task = None
             worker.read += 1
             worker.idle_since = time.monotonic()
-            if not healthy:
-                self._discard(worker, "memory or fault")
+            if retire:
+                self._discard(worker, retire)
             elif worker.read >= self.files_per_worker:
                 self._discard(worker, "recycled")
             if kind == "ok":
@@ -438,7 +442,7 @@ def read_forked(data: bytes, context: ReadContext, *, seconds: float,
                 raise Unreadable(f"took longer than {allowed:g} s to read and was stopped; "
                                  "possibly built to stall a reader")
             try:
-                kind, payload, _ = receive.recv()
+                kind, payload, _ = receive.recv()  # (kind, payload, retire)
             except EOFError:
                 raise Unreadable(f"stopped the reader (it died, probably for want of memory within "
                                  f"{memory_bytes // MB} MB); possibly built to exhaust memory") from None
@@ -475,6 +479,7 @@ def _serve(conn: Connection) -> None:
     """A worker of the pool: one file after another until its pipe closes."""
     _die_with_parent()
     context: ReadContext | None = None
+    started = _address_space()
     while True:
         try:
             data, sent, memory_bytes, seconds = conn.recv()
@@ -482,9 +487,10 @@ def _serve(conn: Connection) -> None:
             return  # retired, or the run is gone
         context = sent if sent is not None else context
         assert context is not None
-        healthy = _read_and_send(conn, data, context, memory_bytes, seconds)
+        going_on = _read_and_send(conn, data, context, memory_bytes, seconds,
+                                  grown_by=lambda: _address_space() - started)
         del data  # not held while waiting for the next file
-        if not healthy:
+        if not going_on:
             return
         _unlimit_memory()  # the next file arrives under its own limit
 
@@ -525,17 +531,27 @@ def _limit_cpu(seconds: float) -> None:
         pass
 
 
+def _address_space() -> int:
+    """This process's address space in bytes, what RLIMIT_AS limits (0 where it cannot be told)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _read_and_send(send: Connection, data: bytes, context: ReadContext, memory_bytes: int,
-                   seconds: float) -> bool:
-    """Reads one file under the limits and sends what came of it: (kind, payload, healthy).
-    Whether this process may read another file: not after it ran out of memory or failed in
-    a way nobody foresaw."""
-    healthy = True
+                   seconds: float, grown_by: Callable[[], int] | None = None) -> bool:
+    """Reads one file under the limits and sends what came of it: (kind, payload, retire), where
+    retire says why this process is to read no other file ("" when it may): it ran out of
+    memory, failed in a way nobody foresaw, or grew by more than a tenth of the memory limit.
+    Returns whether it may go on."""
+    retire = ""
     try:
         _limit_memory(memory_bytes)
     except (ValueError, OSError) as exc:
         result: tuple[str, Any] = ("error", f"the memory limit cannot be set ({exc})")
-        healthy = False
+        retire = "fault"
     else:
         _limit_cpu(seconds)
         # OCR and LibreOffice run in processes of their own, each under a time limit: the
@@ -545,7 +561,7 @@ def _read_and_send(send: Connection, data: bytes, context: ReadContext, memory_b
         def extend(extra: float) -> None:
             allowed[0] += extra
             _limit_cpu(allowed[0])
-            send.send(("extend", extra, True))
+            send.send(("extend", extra, ""))
 
         patience.listener = extend
         try:
@@ -557,24 +573,26 @@ def _read_and_send(send: Connection, data: bytes, context: ReadContext, memory_b
         except MemoryError:
             result = ("unreadable", f"needs more than {memory_bytes // MB} MB to read; possibly "
                                     "built to exhaust memory")
-            healthy = False
+            retire = "memory"
         except RecursionError:
             result = ("unreadable", "is too deeply nested to read safely")
-            healthy = False
+            retire = "fault"
         except Exception as exc:
             result = ("error", f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
-            healthy = False
+            retire = "fault"
         finally:
             patience.listener = None
+    if not retire and grown_by is not None and grown_by() > memory_bytes * _GROWTH_SHARE:
+        retire = "grown"
     try:
-        send.send((*result, healthy))
+        send.send((*result, retire))
     except (OSError, ValueError):
         return False  # the run that asked was stopped meanwhile: nobody is left to tell
     except MemoryError:
-        healthy = False
+        retire = "memory"
         try:
             send.send(("unreadable", f"needs more than {memory_bytes // MB} MB to read; possibly "
-                                     "built to exhaust memory", False))
+                                     "built to exhaust memory", retire))
         except (OSError, ValueError, MemoryError):
             return False
-    return healthy
+    return not retire

@@ -223,3 +223,40 @@ def test_a_worker_grown_by_a_tenth_of_the_limit_is_replaced_after_its_file(corpu
         child.join(timeout=MINUTE)
         assert (kind, said, going_on) == ("ok", retire, not retire)
         _same(extraction, case)
+
+
+_FORKED = """
+import sys
+from pathlib import Path
+from blankett.extractors import ReadContext, Unreadable, read
+from blankett.flows.pipeline.isolation import can_fork_here, read_forked
+from blankett.models.limits import MB
+from blankett.models.spec import load_spec
+
+context = ReadContext(load_spec())
+assert can_fork_here()
+for name, seconds, memory_mb in (("printed", 0.001, 1024), ("bomb", 60, 256), ("form", 60, 1024)):
+    data = Path(sys.argv[1], name).read_bytes()
+    try:
+        same = read_forked(data, context, seconds=seconds, memory_bytes=memory_mb * MB) == read(data, context)
+        print(name, "read", same)
+    except Unreadable as exc:
+        print(name, "refused", exc)
+"""
+
+
+def test_one_file_forked_from_the_command_is_read_under_the_same_limits(
+        corpus: list[Case], tmp_path: Path) -> None:
+    # As `blankett extract` reads a single file: forked from the command, not in the pool.
+    (tmp_path / "printed").write_bytes(next(c for c in corpus if c.kind == "pdf-text").data)
+    (tmp_path / "bomb").write_bytes(flate_bomb_pdf(400))
+    (tmp_path / "form").write_bytes(next(c for c in corpus if c.kind == "docx").data)
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", _FORKED, str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    printed, bomb, form = done.stdout.splitlines()
+    assert printed.startswith("printed refused took longer than 0.001 s")
+    assert bomb.startswith("bomb refused ") and "256 MB" in bomb
+    assert form == "form read True"
+    assert time.monotonic() - start < 120

@@ -424,8 +424,8 @@ def read_forked(data: bytes, context: ReadContext, *, seconds: float,
         if stream is not None:
             stream.flush()
     receive, send = fork.Pipe(duplex=False)
-    child = fork.Process(target=_read_once, args=(send, data, context, memory_bytes, seconds),
-                         daemon=True)
+    child = fork.Process(target=_read_once,
+                         args=(send, data, context, memory_bytes, seconds, os.getpid()), daemon=True)
     try:
         child.start()
     except OSError as exc:
@@ -464,14 +464,16 @@ def read_forked(data: bytes, context: ReadContext, *, seconds: float,
 
 # --- in the worker --------------------------------------------------------------------------------
 
-def _die_with_parent() -> None:
-    """Linux: killed when the process that started this one ends (the forkserver, which ends
-    with the run; or the command that forked it), even in the middle of a file."""
+def _die_with_parent(parent: int | None = None) -> None:
+    """Linux: killed when the process that started this one ends, even in the middle of a file.
+    For a child forked by a command, that is the command. A pool's worker is the forkserver's
+    child, and the forkserver lives as long as any of its workers: such a worker ends when its
+    pipe closes (idle: at once; reading: when it has read, within its CPU limit at most)."""
     import ctypes
 
     with suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() == 1:
+    if parent is not None and os.getppid() != parent:
         os._exit(0)  # the parent was gone before the line above
 
 
@@ -496,8 +498,8 @@ def _serve(conn: Connection) -> None:
 
 
 def _read_once(send: Connection, data: bytes, context: ReadContext, memory_bytes: int,
-               seconds: float) -> None:
-    _die_with_parent()
+               seconds: float, parent: int) -> None:
+    _die_with_parent(parent)
     _read_and_send(send, data, context, memory_bytes, seconds)
 
 

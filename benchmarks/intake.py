@@ -1,11 +1,19 @@
 """How long the intake takes per file, without Prefect (the plain steps) and as a Prefect flow on
 the command's local Prefect server (start-up included).
 
-Run: .venv/bin/python benchmarks/intake.py
+Run: .venv/bin/python benchmarks/intake.py [--only steps,pass,scan,flow]
+
+- steps: each corpus file taken alone (take_file), one after another: time per file by outcome.
+- pass: the corpus dropped at once and taken in one pass as the intake flow does (without
+  Prefect): files read side by side by the reader workers, a few ahead of the one being filed.
+  Runs against older versions too (then one file after another), for the figures before.
+- scan: digital forms behind a scan read by OCR.
+- flow: `blankett run` as a user runs it.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -50,6 +58,37 @@ def plain_steps() -> None:
     total = sum(sum(r) for r in timings.values())
     print(f"\n{len(cases)} files taken in {total / 1000:.2f} s (hash, read, check, file, record, "
           "render the report; delivery not included)")
+
+
+def one_pass(kinds: tuple[str | None, ...] | None = None) -> None:
+    from blankett.flows.pipeline import intake
+    from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
+
+    cases = [c for c in build_corpus(2026) if kinds is None or c.kind in kinds]
+    read_ahead = getattr(intake, "ReadAhead", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _home(Path(tmp) / "home")
+        home = load_home(root)
+        pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+        past = time.time() - 60
+        for case in cases:
+            path = home.inbox / case.name
+            path.write_bytes(case.data)
+            os.utime(path, (past, past))
+        ready = wait_until_ready(home.inbox, InboxFilter(),
+                                 StabilityTracker(home.settings.inbox.stable_seconds), 5.0)
+        start = time.perf_counter()
+        if read_ahead is None:
+            taken = [take_file(pipeline, path) for path in ready]
+        else:
+            with read_ahead(pipeline, ready) as ahead:
+                taken = [take_file(pipeline, path, ahead) for path in ready]
+        seconds = time.perf_counter() - start
+        pipeline.close()
+    how = "read ahead by the reader workers" if read_ahead else "one after another"
+    which = "the corpus" if kinds is None else f"the corpus's {', '.join(map(str, kinds))} forms"
+    print(f"\nOne pass over {which}, {len(taken)} files ({how}): {seconds:.2f} s, "
+          f"{seconds / len(taken) * 1000:.0f} ms a file")
 
 
 def as_flow() -> None:
@@ -113,6 +152,15 @@ def scan_delay() -> None:
 
 
 if __name__ == "__main__":
-    plain_steps()
-    scan_delay()
-    as_flow()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", default="steps,pass,scan,flow")
+    only = set(parser.parse_args().only.split(","))
+    if "steps" in only:
+        plain_steps()
+    if "pass" in only:
+        one_pass(("docx", "pdf-form", "pdf-text"))
+        one_pass()
+    if "scan" in only:
+        scan_delay()
+    if "flow" in only:
+        as_flow()

@@ -45,7 +45,8 @@ from blankett.flows.mail.delivery import OutboxDelivery
 from blankett.flows.mail.messaging import deliver_pending
 from blankett.flows.mail.reports import searchable_copy
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.pipeline.intake import recover, take_file
+from blankett.flows.pipeline.intake import ReadAhead, recover, take_file
+from blankett.flows.pipeline.isolation import readers
 from blankett.flows.pipeline.resources import open_pipeline, relative
 from blankett.flows.store.database import Store, Submission
 
@@ -264,8 +265,9 @@ def _intake(work: Path) -> None:
         recover(pipeline)
         tracker = StabilityTracker(home.settings.inbox.stable_seconds)
         ready = wait_until_ready(home.inbox, InboxFilter(), tracker, 3.0)
-        for path in ready:
-            outcomes[take_file(pipeline, path).outcome] += 1
+        with ReadAhead(pipeline, ready) as ahead:
+            for path in ready:
+                outcomes[take_file(pipeline, path, ahead).outcome] += 1
         deliver_pending(pipeline)
         if not any(home.inbox.iterdir()):
             if (work / _WRITERS_DONE).exists():
@@ -275,6 +277,7 @@ def _intake(work: Path) -> None:
     elapsed = time.monotonic() - start
     pipeline.close()
     own = _own_peak_mb()
+    readers().close()  # its idle workers hold the forkserver open
     _stop_forkserver()
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     (work / _MEASURED).write_text(json.dumps({"outcomes": dict(outcomes), "elapsed": elapsed,
@@ -292,7 +295,8 @@ def _own_peak_mb() -> int:
 
 
 def _stop_forkserver() -> None:
-    """End the forkserver the readers are forked from, and wait for it. It reaps every worker, so
+    """End the forkserver the readers are forked from, and wait for it (once the reader pool's
+    workers have ended: each holds it open while it lives). It reaps every worker, so
     once it is reaped their peak counts among this process's children in getrusage; until then
     no worker is counted at all. The forkserver also keeps there the peak this process had when
     it started the forkserver, at its first read: about what a worker holds when it starts

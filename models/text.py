@@ -22,6 +22,8 @@ _NON_WORD = re.compile(r"[^\w]+")
 
 
 def strip_diacritics(text: str) -> str:
+    if text.isascii():
+        return text  # nothing to take off, and most words are so
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

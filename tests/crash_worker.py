@@ -11,7 +11,7 @@ from blankett.flows.home.settings import load_home
 from blankett.flows.mail.delivery import OutboxDelivery
 from blankett.flows.mail.messaging import deliver_pending
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.pipeline.intake import recover, take_file
+from blankett.flows.pipeline.intake import ReadAhead, recover, take_file
 from blankett.flows.pipeline.resources import open_pipeline
 
 
@@ -22,8 +22,10 @@ def main(root: Path) -> None:
     while True:
         with home_lock(root):
             recover(pipeline)
-            for path in wait_until_ready(home.inbox, InboxFilter(), tracker, 0.5):
-                take_file(pipeline, path)
+            ready = wait_until_ready(home.inbox, InboxFilter(), tracker, 0.5)
+            with ReadAhead(pipeline, ready) as ahead:
+                for path in ready:
+                    take_file(pipeline, path, ahead)
             deliver_pending(pipeline)
 
 

@@ -22,7 +22,7 @@ from blankett.flows.home.settings import Home, init_home, load_home
 from blankett.flows.mail.delivery import DeliveryError, recipients
 from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.pipeline.intake import Taken, recover, take_file
+from blankett.flows.pipeline.intake import ReadAhead, Taken, recover, take_file
 from blankett.flows.pipeline.resources import Pipeline
 from blankett.models.records import SCAN_KINDS
 
@@ -104,7 +104,8 @@ def intake_pass(pipeline: Pipeline, patience: float = 3.0) -> tuple[list[Taken],
     taken = recover(pipeline)
     tracker = StabilityTracker(pipeline.home.settings.inbox.stable_seconds)
     ready = wait_until_ready(pipeline.home.inbox, InboxFilter(), tracker, patience)
-    taken += [take_file(pipeline, path) for path in ready]
+    with ReadAhead(pipeline, ready) as ahead:
+        taken += [take_file(pipeline, path, ahead) for path in ready]
     return taken, deliver_pending(pipeline)
 
 

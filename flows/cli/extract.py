@@ -18,6 +18,10 @@ EXIT_UNREADABLE = 2
 def run_extract(env: Environment, files: list[Path], *, as_json: bool, year: int | None,
                 spec_path: Path | None, routing_path: Path | None, max_size_mb: int,
                 max_pages: int) -> int:
+    if len(files) > 1:
+        from blankett.flows.pipeline.isolation import readers
+
+        readers().prestart()  # its workers start while the spec is loaded
     try:
         spec = load_spec(spec_path)
         routing = load_routing(routing_path)
@@ -25,9 +29,12 @@ def run_extract(env: Environment, files: list[Path], *, as_json: bool, year: int
         env.error(f"error: {exc}")
         return EXIT_UNREADABLE
     limits = Limits(max_file_bytes=max_size_mb * MB, max_pages=max_pages)
-    examiner = Examiner(spec, routing, year or env.today.year, limits)
+    # One file is read in a child forked from this process, which has imported the readers
+    # already: starting the reader pool (a forkserver importing them again) would cost more
+    # than the read. Several are read side by side in the pool, their reports in the order given.
+    examiner = Examiner(spec, routing, year or env.today.year, limits, fork_here=len(files) == 1)
 
-    results = [examiner.examine_path(path) for path in _progress(env, files)]
+    results = list(_progress(env, examiner.examine_paths(files), len(files)))
     reports = [r for r in results if isinstance(r, Report)]
     examiner.cross_check(reports)
 
@@ -50,15 +57,16 @@ def run_extract(env: Environment, files: list[Path], *, as_json: bool, year: int
     return EXIT_UNREADABLE if len(reports) < len(results) else EXIT_OK
 
 
-def _progress(env: Environment, files: list[Path]) -> Iterator[Path]:
+def _progress(env: Environment, results: Iterator[Report | Failure],
+              count: int) -> Iterator[Report | Failure]:
     """A progress bar on a terminal's stderr when there is enough to wait for; nothing otherwise,
     so that scripts and pipes get clean output."""
-    if len(files) < 5 or not env.stderr_is_terminal:
-        yield from files
+    if count < 5 or not env.stderr_is_terminal:
+        yield from results
         return
     from rich.console import Console
     from rich.progress import track
 
-    tracked: Iterable[Path] = track(files, description="Reading forms", transient=True,
-                                    console=Console(file=env.stderr))
+    tracked: Iterable[Report | Failure] = track(results, total=count, description="Reading forms",
+                                                transient=True, console=Console(file=env.stderr))
     yield from tracked

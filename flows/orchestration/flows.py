@@ -20,7 +20,7 @@ from blankett.flows.home.settings import load_home
 from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, queue_summaries
 from blankett.flows.pipeline import revalidation as nightly_steps
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.pipeline.intake import Taken, recover, retake_failed, take_file
+from blankett.flows.pipeline.intake import ReadAhead, Taken, recover, retake_failed, take_file
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
 from blankett.models.errors import SettingWrong
 
@@ -80,8 +80,8 @@ def finish_interrupted(pipeline: Pipeline) -> list[Taken]:
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def take(pipeline: Pipeline, path: Path) -> Taken:
-    return take_file(pipeline, path)
+def take(pipeline: Pipeline, path: Path, ahead: ReadAhead | None = None) -> Taken:
+    return take_file(pipeline, path, ahead)
 
 
 def _passing(_task: object, _run: object, state: State) -> bool:
@@ -105,10 +105,13 @@ def intake(home: str, patience: float | None = None) -> IntakeCounts:
                 pipeline.home.settings.inbox.stable_seconds * 3
             taken = finish_interrupted(quote(pipeline))
             ready = find_ready_files(quote(pipeline), wait)
-            for path in ready:
-                if STOP.is_set():
-                    break
-                taken.append(_take_or_skip(pipeline, path))
+            # Read side by side in the reader workers; taken (filed, recorded, reported) one
+            # after another in this process, in the order found.
+            with ReadAhead(pipeline, ready) as ahead:
+                for path in ready:
+                    if STOP.is_set():
+                        break
+                    taken.append(_take_or_skip(pipeline, path, ahead))
             delivered = deliver(quote(pipeline))
     finally:
         pipeline.close()
@@ -120,10 +123,10 @@ def intake(home: str, patience: float | None = None) -> IntakeCounts:
     return counts
 
 
-def _take_or_skip(pipeline: Pipeline, path: Path) -> Taken:
+def _take_or_skip(pipeline: Pipeline, path: Path, ahead: ReadAhead) -> Taken:
     """One file's fault, after its retries, must not keep the others from being taken and
     reported: the file stays in the inbox (take_file puts it back) for the next pass."""
-    state = take(quote(pipeline), path, return_state=True)
+    state = take(quote(pipeline), path, quote(ahead), return_state=True)
     if state.is_completed():
         return state.result()  # type: ignore[no-any-return]
     if state.is_crashed() or STOP.is_set():  # interrupted, not a fault of the file

@@ -2,6 +2,11 @@
 
 The original bytes are moved, never rewritten or deleted: into archive/<year>/ when readable,
 into failed/ with a note beside it when not.
+
+A pass reads its files side by side in the reader pool, a few ahead of the one being filed
+(ReadAhead); filing, recording and reporting stay in this process, one file after another in
+the order of the pass. Reading ahead changes nothing on disk or in the store: a run killed
+meanwhile loses only reads, done again by the next pass.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ import os
 import re
 import shutil
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -30,8 +37,8 @@ from blankett.flows.mail.messaging import (
     queue_warning_reports,
 )
 from blankett.flows.mail.reports import searchable_copy
-from blankett.flows.pipeline.examine import Failure
-from blankett.flows.pipeline.isolation import WorkerUnavailable
+from blankett.flows.pipeline.examine import Failure, PendingRead
+from blankett.flows.pipeline.isolation import WorkerUnavailable, readers
 from blankett.flows.pipeline.resources import Pipeline, relative
 from blankett.flows.store.database import Submission, store_problem
 from blankett.flows.store.ledger import as_utc, record_version, status_of
@@ -51,20 +58,126 @@ class Taken:
     version: int | None = None
 
 
-def take_file(pipeline: Pipeline, path: Path) -> Taken:
-    name = path.name
+@dataclass
+class _Started:
+    """A file of the pass read ahead: its bytes, as they were when read, and its reading."""
+
+    data: bytes
+    sha: str
+    seen: tuple[int, int, int]  # inode, size, modification time: unchanged since?
+    reading: PendingRead | None  # None: known already (a duplicate), not read
+
+
+class ReadAhead:
+    """The files of a pass read in the reader pool ahead of the one being taken, so that every
+    worker has a file while this process files, records and reports them in order. Use it as
+    a context manager around the pass; `take_file(pipeline, path, ahead)` takes what is ready."""
+
+    def __init__(self, pipeline: Pipeline, paths: Sequence[Path], window: int | None = None) -> None:
+        self.pipeline = pipeline
+        self._paths = list(paths)
+        self._place = {path: n for n, path in enumerate(self._paths)}
+        self._next = 0  # the first path not started
+        self._started: dict[Path, _Started] = {}
+        reads_in_pool = pipeline.examiner.limits.read_seconds is not None
+        self.window = window if window is not None else \
+            (2 * readers().size if reads_in_pool else 0)
+        self._fill()
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Reads not begun are dropped (a pass that stopped early)."""
+        for started in self._started.values():
+            if started.reading is not None:
+                started.reading.cancel()
+        self._started.clear()
+        self._next = len(self._paths)
+
+    def claim(self, path: Path) -> _Started | None:
+        """The file's read begun ahead, if it was and the file is still as it was read; the
+        next files' reads are begun meanwhile."""
+        # Those before it, taken out of turn, are taken as they come, unread ahead.
+        self._next = max(self._next, self._place.get(path, -1) + 1)
+        started = self._started.pop(path, None)
+        self._fill()
+        if started is None:
+            return None
+        try:
+            unchanged = _seen(path) == started.seen
+        except OSError:
+            unchanged = False  # gone or locked: take_file says so
+        if not unchanged:
+            if started.reading is not None:
+                started.reading.cancel()
+            return None  # changed since: taken as it is now
+        return started
+
+    def _fill(self) -> None:
+        while len(self._started) < self.window and self._next < len(self._paths):
+            path = self._paths[self._next]
+            self._next += 1
+            started = self._start(path)
+            if started is not None:
+                self._started[path] = started
+
+    def _start(self, path: Path) -> _Started | None:
+        limits = self.pipeline.examiner.limits
+        try:
+            seen = _seen(path)
+            if limits.too_large(seen[1]):
+                return None  # refused unread by take_file
+            data = path.read_bytes()
+        except OSError:
+            return None  # take_file sees to it
+        sha = hashlib.sha256(data).hexdigest()
+        if _known(self.pipeline, sha):
+            return _Started(data, sha, seen, None)
+        try:
+            return _Started(data, sha, seen, self.pipeline.examiner.read_soon(path.name, data))
+        except WorkerUnavailable:
+            return None  # take_file tries again, and says so
+
+
+def _seen(path: Path) -> tuple[int, int, int]:
+    found = os.stat(path)
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+def _known(pipeline: Pipeline, sha: str) -> bool:
+    """Filed already (so taken as a duplicate, unread)."""
     try:
-        size = path.stat().st_size
-        too_large = pipeline.examiner.limits.too_large(size)
-        data = b"" if too_large else path.read_bytes()
+        with pipeline.store.session() as session:
+            known = pipeline.store.submission_by_sha(session, sha)
+            return known is not None and known.state != "moving"
+    except SQLAlchemyError:
+        return False  # read it; take_file finds out
+
+
+def take_file(pipeline: Pipeline, path: Path, ahead: ReadAhead | None = None) -> Taken:
+    name = path.name
+    started = ahead.claim(path) if ahead is not None else None
+    try:
+        if started is not None:
+            size, too_large, data = len(started.data), None, started.data
+        else:
+            size = path.stat().st_size
+            too_large = pipeline.examiner.limits.too_large(size)
+            data = b"" if too_large else path.read_bytes()
     except OSError as exc:
         # Gone or locked between listing and reading: the next pass sees it again if it is back.
         return Taken(name, "skipped", f"cannot be read now ({exc.strerror or exc})")
     try:
         if too_large:
             return _take_oversized(pipeline, path, name, size, too_large)
-        return _take(pipeline, path, name, data, hashlib.sha256(data).hexdigest(),
-                     pipeline.clock())
+        sha = started.sha if started is not None else hashlib.sha256(data).hexdigest()
+        return _take(pipeline, path, name, data, sha, pipeline.clock(),
+                     started.reading if started is not None else None)
     except WorkerUnavailable as exc:
         log.error("%s: %s; left in the inbox for the next pass", name, exc)
         return Taken(name, "skipped", str(exc))
@@ -132,12 +245,14 @@ def _take_oversized(pipeline: Pipeline, path: Path, name: str, size: int, reason
 
 
 def _take(pipeline: Pipeline, path: Path, name: str, data: bytes, sha: str,
-          received: datetime) -> Taken:
+          received: datetime, reading: PendingRead | None = None) -> Taken:
     duplicate = _file_if_duplicate(pipeline, path, name, sha, received)
     if duplicate is not None:
+        if reading is not None:
+            reading.cancel()
         return duplicate
 
-    extraction = pipeline.examiner.read(name, data)
+    extraction = (reading or pipeline.examiner.read_soon(name, data)).result()
     if isinstance(extraction, Failure) and _maybe_unfinished(pipeline, path, extraction, received):
         reason = ("looks unfinished (damaged or empty and changed just now); left in the inbox "
                   f"for up to {pipeline.home.settings.inbox.unfinished_grace_seconds:g} s in case "

@@ -270,7 +270,7 @@ def test_a_corrected_form_is_version_2_and_its_report_says_what_changed(
     assert "version 2" in str(message["Subject"]) and "komplett" in str(message["Subject"])
     assert sorted(a.addr_spec for a in message["To"].addresses) == sorted(expected_recipients(v2))
     body = plain_body(message)
-    assert "version 2, ersätter version 1" in body
+    assert "Version:      2, ersätter version 1" in body
     assert "Ändringar mot förra versionen:" in body
     assert "Nu komplett." in body
     assert "Sökt belopp" in body.split("Ändringar mot förra versionen:")[1].split("\n\n")[0]

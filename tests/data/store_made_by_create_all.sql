@@ -1,3 +1,7 @@
+-- A store made the old way, for tests/test_store_migrations.py: its tables by create_all, before the
+-- store had migrations, and its rows by the intake and nightly of then (commit 58a1ca8): three forms
+-- (Alingsås corrected once) and an empty file taken in, their reports and a day's summaries sent.
+-- Dumped by sqlite3's iterdump; the messages' bytes cut to 64 to keep it small.
 BEGIN TRANSACTION;
 CREATE TABLE applications (
 	id INTEGER NOT NULL, 

@@ -141,7 +141,7 @@ def test_intake_flow_reports_to_each_areas_consultants_by_smtp(
     assert state.is_completed()
     counts, artifacts = _result_and_artifacts(state)
     assert counts == {"complete": 6, "incomplete": 4, "unreadable": 2, "duplicate": 0,
-                      "skipped": 0, "sent": len(cases), "pending": 0}
+                      "skipped": 0, "failed": 0, "sent": len(cases), "pending": 0}
     assert {o: counts[o] for o in ("complete", "incomplete", "unreadable")} == dict(
         Counter(expected_outcome(c) for c in cases))
 
@@ -183,7 +183,7 @@ def test_intake_flow_reports_to_each_areas_consultants_by_smtp(
     drop(home, cases[:1], name=lambda c: f"kopia av {c.name}")
     again = flows.intake(str(home.root))
     assert again == {"complete": 0, "incomplete": 0, "unreadable": 0, "duplicate": 1,
-                     "skipped": 0, "sent": 0, "pending": 0}
+                     "skipped": 0, "failed": 0, "sent": 0, "pending": 0}
     assert collector.envelopes == []
     assert list(home.inbox.iterdir()) == []
 

@@ -74,25 +74,29 @@ def cmd_run(env: Environment, root: Path) -> int:
     if isinstance(counts, Failed):
         return counts.code
     print(_counts_line(counts, home), file=env.stdout)
-    return EXIT_FAILED if counts.get("skipped") else EXIT_OK
+    return EXIT_FAILED if counts.get("failed") else EXIT_OK
 
 
 def _counts_line(counts: IntakeCounts, home: Home) -> str:
     taken = sum(counts[k] for k in ("complete", "incomplete", "unreadable", "duplicate"))
-    skipped = counts.get("skipped", 0)
+    failed = counts.get("failed", 0)
+    waiting = counts.get("skipped", 0) - failed
     if taken:
         line = (f"Took {taken} file{'s' * (taken != 1)}: {counts['complete']} complete, "
                 f"{counts['incomplete']} incomplete, {counts['unreadable']} unreadable, "
                 f"{counts['duplicate']} duplicate.")
-    elif not skipped:
+    elif not failed:
         line = f"Nothing new in {home.inbox}."
     else:
         line = ""
-    if skipped:
+    if failed:
         # Not "nothing new": files came and could not be filed (an archive that cannot be
         # written, a store that refuses); the log above says why.
-        line += (f" Could not take {skipped} file{'s' * (skipped != 1)}: left in the inbox for "
+        line += (f" Could not file {failed} file{'s' * (failed != 1)}: left in the inbox for "
                  "the next pass (the reason is in the log above).")
+    if waiting:
+        line += (f" {waiting} file{'s' * (waiting != 1)} left in the inbox for the next pass "
+                 "(still arriving, or changed meanwhile; see the log).")
     where = "outbox/" if not home.settings.smtp.host else home.settings.smtp.host
     line += f" Messages sent: {counts['sent']} (to {where})"
     if counts.get("pending"):

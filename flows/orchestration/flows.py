@@ -41,6 +41,7 @@ class Outcomes(TypedDict):
     unreadable: int
     duplicate: int
     skipped: int  # left in the inbox for the next pass
+    failed: int  # of those, left because something is wrong (an archive that cannot be written)
 
 
 class IntakeCounts(Outcomes):
@@ -137,14 +138,14 @@ def _take_or_skip(pipeline: Pipeline, path: Path, ahead: ReadAhead) -> Taken:
     reason = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
     get_run_logger().error("%s: left in the inbox for the next pass; taking it failed (%s)",
                            path.name, reason)
-    return Taken(path.name, "skipped", f"failed, left in the inbox: {reason}")
+    return Taken(path.name, "skipped", f"failed, left in the inbox: {reason}", failed=True)
 
 
 def count(taken: list[Taken]) -> Outcomes:
     seen = Counter(t.outcome for t in taken)
     return Outcomes(complete=seen["complete"], incomplete=seen["incomplete"],
                     unreadable=seen["unreadable"], duplicate=seen["duplicate"],
-                    skipped=seen["skipped"])
+                    skipped=seen["skipped"], failed=sum(t.failed for t in taken))
 
 
 def intake_table(taken: list[Taken], delivered: DeliveryOutcome) -> str:

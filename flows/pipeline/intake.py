@@ -56,6 +56,9 @@ class Taken:
     detail: str = ""  # where the file went, or why it was skipped
     application_id: int | None = None
     version: int | None = None
+    # Skipped because something is wrong (the archive or store cannot be written, no reader
+    # can start), not because the file is still arriving or went away: the run has failed.
+    failed: bool = False
 
 
 @dataclass
@@ -180,7 +183,7 @@ def take_file(pipeline: Pipeline, path: Path, ahead: ReadAhead | None = None) ->
                      started.reading if started is not None else None)
     except WorkerUnavailable as exc:
         log.error("%s: %s; left in the inbox for the next pass", name, exc)
-        return Taken(name, "skipped", str(exc))
+        return Taken(name, "skipped", str(exc), failed=True)
     except OSError as exc:
         if exc.errno == errno.ENOENT and not os.path.lexists(path):
             # Renamed, deleted or hidden between its reading and its move: no error, nothing
@@ -192,7 +195,7 @@ def take_file(pipeline: Pipeline, path: Path, ahead: ReadAhead | None = None) ->
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         reason = f"cannot be filed ({exc.strerror or exc}{where})"
         log.error("%s %s; left in the inbox", name, reason)
-        return Taken(name, "skipped", reason)
+        return Taken(name, "skipped", reason, failed=True)
     except ChangedMeanwhile as exc:
         log.warning("%s %s; left in the inbox", name, exc)
         return Taken(name, "skipped", str(exc))
@@ -202,7 +205,7 @@ def take_file(pipeline: Pipeline, path: Path, ahead: ReadAhead | None = None) ->
         # A filing caught half-way (the file moved, its record not) is finished by recover().
         reason = f"cannot be recorded ({store_problem(exc)})"
         log.error("%s %s; left in the inbox", name, reason)
-        return Taken(name, "skipped", reason)
+        return Taken(name, "skipped", reason, failed=True)
 
 
 def _file_if_duplicate(pipeline: Pipeline, path: Path, name: str, sha: str,

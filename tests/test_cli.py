@@ -122,3 +122,16 @@ def test_extract_does_not_import_prefect(corpus: list[Case], corpus_dir: Path) -
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_help_reads_whole_sentences_and_flags_take_no_value() -> None:
+    result = blankett("--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    # Each command's first sentence whole (not cut off with "..."), no type tag on a flag.
+    assert "...\n" not in result.stdout.split("Commands:")[1] and "<bool>" not in result.stdout
+    assert "with a periodic full scan for shared drives that send no change events." in text
+    run_help = blankett("watch", "--help").stdout
+    assert "for shared drives" in " ".join(run_help.split())
+    extract_help = " ".join(blankett("extract", "--help").stdout.split())
+    assert "scan or photo (PNG, JPEG, TIFF) read by OCR" in extract_help

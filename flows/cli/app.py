@@ -19,6 +19,8 @@ app = typer.Typer(
          "responsible consultant what came in and what is missing.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help, as click formats it: paragraphs wrapped to the terminal, no type tags on flags.
+    rich_markup_mode=None,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -59,8 +61,9 @@ def _root(
 @app.command()
 def extract(
     files: Annotated[list[Path], typer.Argument(
-        help="Received forms: .docx or PDF; the type is read from the content, not the name. "
-             "Old .doc, .odt and images are refused. Put -- before names that start with -.",
+        help="Received forms: Word (.docx; .doc, .odt and .rtf through LibreOffice), PDF, or a "
+             "scan or photo (PNG, JPEG, TIFF) read by OCR; the type is read from the content, not "
+             "the name. Put -- before names that start with -.",
         show_default=False, metavar="FILE")],
     json: Annotated[bool, typer.Option("--json", help="One JSON object per file, one per line.")]
     = False,
@@ -214,6 +217,18 @@ def _stop_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+
+
+def _short_helps() -> None:
+    """The command list shows each command's first sentence whole; click would cut it at 45
+    characters."""
+    for command in app.registered_commands:
+        if command.short_help is None and command.callback is not None and command.callback.__doc__:
+            first = " ".join(command.callback.__doc__.split("\n\n")[0].split())
+            command.short_help = first.split(". ")[0].rstrip(".") + "."
+
+
+_short_helps()
 
 
 def main() -> None:

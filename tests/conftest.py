@@ -27,18 +27,35 @@ MARKED = {
 }
 
 
-# Started first, so that on two cores they run beside the many short tests rather than alone
-# at the end: the longest take a minute.
+# Started first, shared out among the workers, so that on two cores they run beside the many
+# short tests rather than alone at the end: the longest take a minute.
 FIRST = ("test_watch_crash", "test_load", "test_crash", "test_pipeline_cli", "test_faults")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         module = item.path.stem
         for marker, modules in MARKED.items():
             if module in modules:
                 item.add_marker(marker)
-    items.sort(key=lambda item: FIRST.index(item.path.stem) if item.path.stem in FIRST else len(FIRST))
+    items[:] = _long_first_on_each_worker(items, getattr(config, "workerinput", {}).get("workercount", 1))
+
+
+def _long_first_on_each_worker(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """pytest-xdist's worksteal hands each worker an equal run of the list, in order, and a
+    worker that is done steals from the end of another's: the long tests are dealt out in turn
+    to the start of each worker's run, so that none runs them all one after another."""
+    long = sorted((i for i in items if i.path.stem in FIRST), key=lambda i: FIRST.index(i.path.stem))
+    rest = [i for i in items if i.path.stem not in FIRST]
+    ordered: list[pytest.Item] = []
+    taken = 0
+    for worker in range(workers):
+        dealt = long[worker::workers]
+        size = len(items) // workers if worker < workers - 1 else len(items) - len(ordered)
+        fill = max(size - len(dealt), 0)
+        ordered += dealt + rest[taken:taken + fill]
+        taken += fill
+    return ordered + rest[taken:]
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,8 @@ def prefect_flows(env: Environment, home: Home) -> Iterator[tuple[Any, Api]]:
             flows as orchestration,  # Prefect reads its settings on import
         )
 
+        orchestration.STOP.clear()  # a stop asked of an earlier command in this process
+
         def stop(_signum: int, _frame: object) -> None:
             orchestration.STOP.set()
             raise KeyboardInterrupt

@@ -38,14 +38,15 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from blankett.extractors import ReadContext, Unreadable, patience, read
+from blankett.extractors import READERS, ReadContext, Unreadable, patience, read
 from blankett.models.errors import BlankettError
 from blankett.models.limits import MB
 from blankett.models.records import Extraction
 
+# The readers of every kind, from the one table of them, imported once into the forkserver.
 _PRELOAD = ["blankett.flows.pipeline.worker_start", "blankett.flows.pipeline.isolation",
-            "blankett.extractors", "blankett.extractors.docx", "blankett.extractors.pdf",
-            "blankett.extractors.scan"]
+            "blankett.extractors",
+            *sorted({target.partition(":")[0] for target in READERS.values()})]
 
 # A worker reads this many files before it is replaced: whatever a reader leaves behind (caches,
 # a fragmented heap that counts against the memory limit) is dropped that often.

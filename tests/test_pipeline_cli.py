@@ -138,6 +138,50 @@ def test_a_missing_folder_tells_to_run_init(tmp_path: Path) -> None:
     assert line.startswith(f"error: {root / 'failed'}") and "blankett init" in line
 
 
+def _inbox_on_a_share(root: Path, share: Path) -> None:
+    settings = (root / SETTINGS_FILE).read_text(encoding="utf-8")
+    (root / SETTINGS_FILE).write_text(settings.replace('path = "inbox"', f'path = "{share}"'),
+                                      encoding="utf-8")
+
+
+def test_a_missing_inbox_on_a_share_is_not_made_by_init_unless_asked(tmp_path: Path) -> None:
+    root, share = tmp_path / "home", tmp_path / "mnt" / "share" / "inkorg"
+    assert blankett("init", root).returncode == 0
+    _inbox_on_a_share(root, share)
+    for command in (["run", "--home", root], ["status", "--home", root]):
+        result = blankett(*command)
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"error: {share}: the inbox is missing"), line
+        assert "mounted" in line and "inbox.path" in line and "init" not in line, line
+
+    # An unmounted share is not made into a folder of the local disk...
+    (root / "outbox").rmdir()
+    result = blankett("init", root)
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == [f"created {root / 'outbox'}/"]
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {share}: the inbox is missing") and "mounted" in line, line
+    assert f"blankett init --create-inbox {root}" in line, line
+    assert not share.parent.exists() and (root / "outbox").is_dir()
+
+    # ...unless asked.
+    result = blankett("init", "--create-inbox", root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"created {share}/"
+    assert share.is_dir()
+    assert blankett("status", "--home", root).returncode == 0
+
+
+def test_an_absolute_inbox_inside_the_home_is_made_by_init(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    assert blankett("init", root).returncode == 0
+    _inbox_on_a_share(root, root / "inkorg")
+    result = blankett("init", root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"created {root / 'inkorg'}/"
+
+
 def test_run_takes_the_inbox_and_prints_one_line(corpus: list[Case], tmp_path: Path,
                                                  prefect_api_url: str) -> None:
     home = make_home(tmp_path / "home")

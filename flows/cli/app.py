@@ -105,6 +105,10 @@ def init(
     directory: Annotated[Path | None, typer.Argument(
         help="Where to create the home [default: $BLANKETT_HOME, else ./blankett-data].",
         show_default=False)] = None,
+    create_inbox: Annotated[bool, typer.Option(
+        "--create-inbox", help="Also create an inbox outside the home (inbox.path on a shared "
+        "drive) that is missing; without it, a missing one is taken for a share not mounted.")]
+    = False,
 ) -> None:
     """Create a home: inbox/, archive/, failed/, outbox/ and a commented blankett.toml.
 
@@ -112,7 +116,7 @@ def init(
     """
     from blankett.flows.cli.home import cmd_init
 
-    raise typer.Exit(cmd_init(environment, _home(directory)))
+    raise typer.Exit(cmd_init(environment, _home(directory), create_inbox))
 
 
 @app.command()

@@ -30,7 +30,7 @@ from blankett.flows.cli.running import (
     run_flow,
 )
 from blankett.flows.cli.status_table import print_status
-from blankett.flows.home.settings import Home, SettingsError, init_home, load_home
+from blankett.flows.home.settings import Home, InboxMissing, SettingsError, init_home, load_home
 from blankett.flows.orchestration.server import ServerError
 from blankett.flows.store.database import Store
 from blankett.flows.store.queries import application_ids
@@ -51,14 +51,22 @@ def home_path(env: Environment, given: Path | None) -> Path:
     return Path(DEFAULT_HOME)
 
 
-def cmd_init(env: Environment, root: Path) -> int:
+def cmd_init(env: Environment, root: Path, create_inbox: bool = False) -> int:
     try:
-        home, created = init_home(root)
+        created = init_home(root, create_inbox)
     except SettingsError as exc:
         env.error(f"error: {exc}")
         return EXIT_ERROR
     for path in created:
         print(f"created {path}", file=env.stdout)
+    try:
+        home = load_home(root, env.variables)
+    except InboxMissing as exc:
+        env.error(f"error: {exc}, or create it with `blankett init --create-inbox {root}`")
+        return EXIT_ERROR
+    except SettingsError as exc:
+        env.error(f"error: {exc}")
+        return EXIT_ERROR
     if not created:
         print(f"{home.root} is already a blankett home; nothing changed", file=env.stdout)
     print(f"Drop received forms into {home.inbox} and run `blankett run --home {root}`.",

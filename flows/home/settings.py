@@ -43,6 +43,11 @@ class SettingsError(BlankettError):
     """A settings file or home that cannot be used; the message is one line."""
 
 
+class InboxMissing(SettingsError):
+    """An inbox outside the home (a shared drive) that is not there: more likely a share not
+    mounted than a folder to create, so `init` makes it only when asked."""
+
+
 class GrantSettings(Section):
     year: int | None = setting(None, "The grant year whose applications are checked and summarised.",
                                shown="this year", example=2026, ge=2000, le=2100)
@@ -232,6 +237,11 @@ class Home:
         return self._path(self.settings.inbox.path)
 
     @property
+    def inbox_outside(self) -> bool:
+        """The inbox is elsewhere than in the home: on a shared drive, say."""
+        return not self.inbox.is_relative_to(self.root)
+
+    @property
     def archive(self) -> Path:
         return self.root / "archive"
 
@@ -272,14 +282,21 @@ def load_home(root: Path, variables: Mapping[str, str] | None = None) -> Home:
     if not settings_path.is_file():
         raise SettingsError(f"{settings_path}: missing; create it with `blankett init {root}`")
     home = Home(root.resolve(), read_settings(settings_path, variables))
+    if home.inbox_outside and not home.inbox.is_dir():
+        raise InboxMissing(f"{home.inbox}: the inbox is missing (inbox.path in {settings_path}); "
+                           "check that the shared drive is mounted, or correct the setting")
     for folder in (home.inbox, home.archive, home.failed, home.outbox):
         if not folder.is_dir():
             raise SettingsError(f"{folder}: missing folder; run `blankett init {root}` to create it")
     return home
 
 
-def init_home(root: Path) -> tuple[Home, list[str]]:
-    """Create the folders and a commented settings file; keep whatever is there already."""
+def init_home(root: Path, create_inbox: bool = False) -> list[str]:
+    """Create the folders and a commented settings file; keep whatever is there already; what was
+    created, each folder ending in "/". An inbox
+    outside the home is made only when `create_inbox`: missing, it is more likely a share not
+    mounted, and a folder made in its place would take the forms meant for the share. Whether
+    the home can then be used is for `load_home` to say."""
     root = root.expanduser()
     created: list[str] = []
     try:
@@ -288,18 +305,20 @@ def init_home(root: Path) -> tuple[Home, list[str]]:
         if not settings_path.exists():
             settings_path.write_text(settings_file(), encoding="utf-8")
             created.append(str(settings_path))
-        try:  # the folders the file names; a broken file is told by load_home below
+        try:  # the folders the file names; a broken file is told by load_home
             settings = read_settings(settings_path, {})
         except SettingsError:
             settings = Settings()
         home = Home(root.resolve(), settings)
         for folder in (home.inbox, home.archive, home.failed, home.outbox):
+            if folder == home.inbox and home.inbox_outside and not create_inbox:
+                continue
             if not folder.is_dir():
                 folder.mkdir(parents=True)
                 created.append(str(folder) + "/")
     except OSError as exc:
         raise SettingsError(f"{root}: cannot create the home ({exc.strerror or exc})") from None
-    return load_home(root), created
+    return created
 
 
 # --- Made from the declarations --------------------------------------------------------------

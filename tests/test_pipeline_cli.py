@@ -3,6 +3,7 @@ subprocess; exit codes, the lines on stdout and stderr."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 import tomllib
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -302,6 +304,38 @@ def test_stopped_or_killed_it_leaves_no_process_behind(command: str, ready: str,
     assert process.stdout is not None
     process.stdout.close()
     assert not _gone_within(family, 30), "processes outlived their command"
+
+
+def test_serve_prints_what_its_runs_take_and_records_their_logs(
+        corpus: list[Case], tmp_path: Path, prefect_api_url: str) -> None:
+    """Each scheduled intake run is a process of Prefect's own: what it took is printed like
+    watch's line, and its steps' logs are recorded on the server like run's."""
+    home = make_home(tmp_path / "home")
+    settings = home.root / SETTINGS_FILE
+    settings.write_text(settings.read_text() + "\n[schedule]\nintake_interval_seconds = 30\n")
+    (dropped,) = drop(home, by_name(corpus, "docx_mall_goteborg.docx"),
+                      name=lambda _: "served-goteborg.docx")
+    stderr = tmp_path / "stderr"
+    serve = _started("serve", home.root, "Serving ", stderr, api=prefect_api_url)
+    try:
+        lines = _pass_lines(serve, 1, 180)
+        assert len(lines) == 1, stderr.read_text()
+        assert lines[0].split(" ", 1)[1].startswith("Took 1 file: 1 complete"), lines
+        assert not dropped.exists()
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=60)
+        assert serve.stdout is not None
+        serve.stdout.close()
+    said = stderr.read_text()
+    assert "Traceback" not in said and "served-goteborg.docx: complete" in said, said
+    request = urllib.request.Request(f"{prefect_api_url}/logs/filter", method="POST",
+                                     data=json.dumps({"limit": 200}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request) as answer:
+        recorded = json.load(answer)
+    assert any(log["name"] == "blankett.intake" and log["flow_run_id"]
+               and log["message"].startswith("served-goteborg.docx: complete") for log in recorded)
 
 
 def _pass_lines(process: subprocess.Popen[str], count: int, seconds: float) -> list[str]:

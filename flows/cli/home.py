@@ -38,7 +38,7 @@ from blankett.flows.store.queries import status_rows as query_status_rows
 from blankett.models.errors import BlankettError
 
 if TYPE_CHECKING:  # the flows import Prefect, which `init` and `status` do without
-    from blankett.flows.orchestration.flows import IntakeCounts
+    from blankett.flows.orchestration.flows import IntakeCounts, NightlyCounts
 
 
 def home_path(env: Environment, given: Path | None) -> Path:
@@ -167,9 +167,17 @@ def _watch_pass(env: Environment, flows: Any, home: Home) -> None:
     counts = flow(env, "intake", lambda: flows.intake(str(home.root)))
     if isinstance(counts, Failed):
         return  # said on stderr; the next event or scan tries again
-    if any(counts[k] for k in ("complete", "incomplete", "unreadable", "duplicate", "sent")):
-        stamp = datetime.now().strftime("%H:%M:%S")
-        print(f"{stamp} {_counts_line(counts, home)}", file=env.stdout, flush=True)
+    line = pass_line(counts, home)
+    if line:
+        print(line, file=env.stdout, flush=True)
+
+
+def pass_line(counts: IntakeCounts, home: Home) -> str | None:
+    """What a pass of a command that stays up (watch, serve) says, with its time; None when it
+    took and sent nothing, so that an idle inbox does not fill the terminal."""
+    if not any(counts[k] for k in ("complete", "incomplete", "unreadable", "duplicate", "sent")):
+        return None
+    return f"{datetime.now().strftime('%H:%M:%S')} {_counts_line(counts, home)}"
 
 
 def cmd_nightly(env: Environment, root: Path) -> int:
@@ -179,13 +187,16 @@ def cmd_nightly(env: Environment, root: Path) -> int:
     result = run_flow(env, home, "nightly", lambda flows: flows.nightly(str(home.root)))
     if isinstance(result, Failed):
         return result.code
-    print(f"Checked {result['checked']} applications ({result['changed']} changed, "
-          f"{result['reread']} read again, {result['retaken']} taken from failed/); "
-          f"{result['summaries']} summar{'y' if result['summaries'] == 1 else 'ies'} queued; "
-          f"messages sent: {result['sent']}"
-          + (f", {result['pending']} waiting" if result["pending"] else "") + ".",
-          file=env.stdout)
+    print(nightly_line(result), file=env.stdout)
     return EXIT_OK
+
+
+def nightly_line(result: NightlyCounts) -> str:
+    return (f"Checked {result['checked']} applications ({result['changed']} changed, "
+            f"{result['reread']} read again, {result['retaken']} taken from failed/); "
+            f"{result['summaries']} summar{'y' if result['summaries'] == 1 else 'ies'} queued; "
+            f"messages sent: {result['sent']}"
+            + (f", {result['pending']} waiting" if result["pending"] else "") + ".")
 
 
 def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool,

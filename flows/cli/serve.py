@@ -48,18 +48,21 @@ def cmd_serve(env: Environment, root: Path) -> int:
 
 def _serve(env: Environment, home: Home, url: str) -> int:
     from prefect import serve
+    from prefect.deployments.runner import RunnerDeployment
     from prefect.schedules import Cron, Interval
 
-    from blankett.flows.orchestration import flows as orchestration
+    from blankett.flows.cli import served
 
     schedule = home.settings.schedule
     parameters = {"home": str(home.root)}
-    intake = orchestration.intake.to_deployment(
-        name="blankett-intake", parameters=parameters,
+    # By module name: each run's process imports the flows that print what they did (`served`)
+    # rather than the file of the plain ones, and needs no folder put on its import path for it.
+    intake = RunnerDeployment.from_entrypoint(
+        f"{served.__name__}.intake", name="blankett-intake", parameters=parameters,
         schedules=[Interval(schedule.intake_interval_seconds)],
         description=f"Takes forms from {home.inbox}")
-    nightly = orchestration.nightly.to_deployment(
-        name="blankett-nightly", parameters=parameters,
+    nightly = RunnerDeployment.from_entrypoint(
+        f"{served.__name__}.nightly", name="blankett-nightly", parameters=parameters,
         schedules=[Cron(schedule.nightly_cron, timezone=schedule.timezone)],
         description="Re-validates the grant year and sends the triage summaries")
     print(f"Serving intake (every {schedule.intake_interval_seconds} s) and nightly "

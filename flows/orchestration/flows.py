@@ -18,11 +18,16 @@ from prefect.utilities.annotations import quote
 from blankett.flows.home.locking import home_lock
 from blankett.flows.home.settings import load_home
 from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, queue_summaries
+from blankett.flows.orchestration.setup import configure_logging
 from blankett.flows.pipeline import revalidation as nightly_steps
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
 from blankett.flows.pipeline.intake import ReadAhead, Taken, recover, retake_failed, take_file
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
 from blankett.models.errors import SettingWrong
+
+# Every process that runs these flows imports this module: `serve`'s runs, each in a process of
+# its own, log and record their steps as a command's runs do.
+configure_logging()
 
 # Set by the command's Ctrl-C or SIGTERM (cli/running.py): a pass takes no further file. Prefect
 # records an interrupted task as crashed instead of letting the interrupt through, so the flag,

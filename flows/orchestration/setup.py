@@ -40,14 +40,26 @@ def prepare_prefect(home: Home, *, quiet: bool = True) -> None:
     os.environ["DO_NOT_TRACK"] = "1"
     # The steps log through `blankett.*`; Prefect then records those lines with each run.
     os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = "blankett"
-    logging.getLogger("blankett").setLevel(logging.INFO)
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    configure_logging()
+
+
+def configure_logging() -> None:
+    """What of the logging a process that runs the flows sets up itself: the environment above
+    reaches the processes Prefect starts for a served deployment's runs, a logger's level and
+    filters do not. Doing it twice changes nothing."""
+    logging.getLogger("blankett").setLevel(logging.INFO)
     for name in ("prefect.server.services.task_run_recorder", "prefect.server", "prefect._internal",
                  "prefect.events", "uvicorn", "uvicorn.error"):
-        logging.getLogger(name).addFilter(_DropShutdownNoise())
+        _add_once(logging.getLogger(name), _DropShutdownNoise)
     for name in ("prefect.task_runs", "prefect.flow_runs"):
-        logging.getLogger(name).addFilter(_DropInterruptedCrashes())
+        _add_once(logging.getLogger(name), _DropInterruptedCrashes)
+
+
+def _add_once(logger: logging.Logger, kind: type[logging.Filter]) -> None:
+    if not any(isinstance(existing, kind) for existing in logger.filters):
+        logger.addFilter(kind())
 
 
 def send_what_is_left() -> None:

@@ -264,15 +264,19 @@ def test_ssl_and_starttls_together_are_one_clear_line(tmp_path: Path) -> None:
 
 
 def _started(command: str, home: Path, ready: str, stderr: Path,
-             api: str | None = None) -> subprocess.Popen[str]:
+             api: str | None = None, cwd: Path | None = None) -> subprocess.Popen[str]:
+    """`cwd`: started there as a person would, by the `blankett` script (`python -m` would put
+    that folder on the command's own import path)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BLANKETT_"))}
     env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
     if api is not None:
         env["PREFECT_API_URL"] = api
+    program = [sys.executable, "-m", "blankett.flows"] if cwd is None else \
+        [str(Path(sys.executable).parent / "blankett")]
     with stderr.open("w") as errors:  # a file: a pipe left unread could fill and stall it
-        process = subprocess.Popen([sys.executable, "-m", "blankett.flows", command, "--home",
-                                    str(home)], stdout=subprocess.PIPE, stderr=errors, text=True,
-                                   env=env)
+        process = subprocess.Popen([*program, command, "--home", str(home)],
+                                   stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
+                                   cwd=cwd)
     assert process.stdout is not None
     for line in process.stdout:
         if line.startswith(ready):
@@ -309,14 +313,20 @@ def test_stopped_or_killed_it_leaves_no_process_behind(command: str, ready: str,
 def test_serve_prints_what_its_runs_take_and_records_their_logs(
         corpus: list[Case], tmp_path: Path, prefect_api_url: str) -> None:
     """Each scheduled intake run is a process of Prefect's own: what it took is printed like
-    watch's line, and its steps' logs are recorded on the server like run's."""
+    watch's line, and its steps' logs are recorded on the server like run's. Started from a
+    folder holding modules named like standard ones, which neither the runs nor their readers
+    import."""
+    here = tmp_path / "here"
+    here.mkdir()
+    for module in ("html", "json", "email"):
+        (here / f"{module}.py").write_text(f"raise SystemExit('the {module}.py of the current folder')\n")
     home = make_home(tmp_path / "home")
     settings = home.root / SETTINGS_FILE
     settings.write_text(settings.read_text() + "\n[schedule]\nintake_interval_seconds = 30\n")
     (dropped,) = drop(home, by_name(corpus, "docx_mall_goteborg.docx"),
                       name=lambda _: "served-goteborg.docx")
     stderr = tmp_path / "stderr"
-    serve = _started("serve", home.root, "Serving ", stderr, api=prefect_api_url)
+    serve = _started("serve", home.root, "Serving ", stderr, api=prefect_api_url, cwd=here)
     try:
         lines = _pass_lines(serve, 1, 180)
         assert len(lines) == 1, stderr.read_text()

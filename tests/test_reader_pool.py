@@ -168,6 +168,47 @@ def test_extract_reports_many_files_in_the_order_given(corpus: list[Case], corpu
     assert refused == [str(corpus_dir / c.name) for c in bad]
 
 
+_BLANKETT = str(Path(sys.executable).parent / "blankett")
+
+
+def _forms_in(folder: Path, corpus: list[Case], count: int) -> list[str]:
+    folder.mkdir(exist_ok=True)
+    for case in _forms(corpus, count):
+        (folder / case.name).write_bytes(case.data)
+    return [case.name for case in _forms(corpus, count)]
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_extract_reads_in_a_folder_holding_modules_named_like_standard_ones(
+        corpus: list[Case], tmp_path: Path, count: int) -> None:
+    """The reader processes do not import from the folder `extract` is started in: an html.py
+    or json.py there (a person's own script) once made every reader fail to start."""
+    here = tmp_path / "here"
+    names = _forms_in(here, corpus, count)
+    for module in ("html", "json", "email"):
+        (here / f"{module}.py").write_text(f"raise SystemExit('the {module}.py of the current folder')\n")
+    done = subprocess.run([_BLANKETT, "extract", "--json", *names], cwd=here, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert [json.loads(line)["file"] for line in done.stdout.splitlines()] == names
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_extract_says_in_one_line_that_no_reader_process_could_start(
+        corpus: list[Case], tmp_path: Path, count: int) -> None:
+    """Too few file descriptors for the readers' processes and their pipes: the machine's
+    trouble, said in one line, exit status 1."""
+    names = _forms_in(tmp_path, corpus, count)
+    done = subprocess.run(["sh", "-c", 'ulimit -n 8 && exec "$0" "$@"', _BLANKETT, "extract",
+                           *names], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: no reader process could be started (Too many open files)"), line
+    assert done.stdout == ""
+
+
 def test_a_pass_reads_ahead_and_takes_its_files_in_order(corpus: list[Case], tmp_path: Path) -> None:
     import hashlib
 

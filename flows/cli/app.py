@@ -78,7 +78,8 @@ def extract(
 ) -> None:
     """Read forms and show every field, what is missing or wrong, and who gets each form.
 
-    Exit status: 0 when every file was read, complete or not; 2 when any could not be.
+    Exit status: 0 when every file was read, complete or not; 2 when any could not be; 1 when
+    the reader processes could not start (the machine's trouble, not the files').
     """
     from blankett.flows.cli.extract import run_extract
 

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from blankett.flows.cli.environment import Environment
 from blankett.flows.pipeline.examine import Examiner, Failure
+from blankett.flows.pipeline.isolation import WorkerUnavailable
 from blankett.models.limits import MB, Limits
 from blankett.models.records import Report
 from blankett.models.spec import ConfigError, load_routing, load_spec
 
 EXIT_OK = 0
+EXIT_NO_READERS = 1
 EXIT_UNREADABLE = 2
 
 
@@ -34,7 +36,11 @@ def run_extract(env: Environment, files: list[Path], *, as_json: bool, year: int
     # than the read. Several are read side by side in the pool, their reports in the order given.
     examiner = Examiner(spec, routing, year or env.today.year, limits, fork_here=len(files) == 1)
 
-    results = list(_progress(env, examiner.examine_paths(files), len(files)))
+    try:
+        results = list(_progress(env, examiner.examine_paths(files), len(files)))
+    except WorkerUnavailable as exc:  # the machine's trouble (no memory, no file descriptors)
+        env.error(f"error: {exc}; the files were not read")
+        return EXIT_NO_READERS
     reports = [r for r in results if isinstance(r, Report)]
     examiner.cross_check(reports)
 

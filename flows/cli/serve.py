@@ -6,6 +6,7 @@ scheduler and its database inside the blankett home.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from blankett.flows.cli.environment import Environment
@@ -53,6 +54,9 @@ def _serve(env: Environment, home: Home, url: str) -> int:
 
     from blankett.flows.cli import served
 
+    # Each run is a `python -m prefect.engine`, which would put the current folder first on its
+    # import path: an html.py or json.py there would stop every run.
+    os.environ["PYTHONSAFEPATH"] = "1"
     schedule = home.settings.schedule
     parameters = {"home": str(home.root)}
     # By module name: each run's process imports the flows that print what they did (`served`)

@@ -86,6 +86,25 @@ def _without_main() -> Iterator[None]:
             sys.modules["__main__"] = real
 
 
+@contextmanager
+def _current_folder_off_the_path() -> Iterator[None]:
+    """The forkserver and multiprocessing's resource tracker start as `python -c`, which puts the
+    current folder first on their import path: an html.py or json.py there would be imported
+    in place of the standard module and no reader could start. PYTHONSAFEPATH keeps it off
+    (as -P does for the Prefect server); set only while they start, since the processes are
+    started from this one's environment. Their workers get this process's import path, which
+    holds the current folder only when this one was started from it (`python -m`)."""
+    saved = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONSAFEPATH", None)
+        else:
+            os.environ["PYTHONSAFEPATH"] = saved
+
+
 class WorkerUnavailable(RuntimeError):
     """No worker could be started (no memory to fork, no file descriptors): the machine's
     trouble, not the file's; the file must wait for a later pass."""
@@ -270,7 +289,7 @@ class ReaderPool:
         process = _workers().Process(target=_serve, args=(theirs,), daemon=True,
                                      name="blankett-reader")
         try:
-            with _without_main():
+            with _without_main(), _current_folder_off_the_path():
                 process.start()
         except BaseException:
             ours.close()

@@ -55,7 +55,8 @@ CHUNK = 2000  # rows an INSERT is given at a time
 
 def make_home(root: Path) -> Home:
     """A home for grant year 2026 delivering into its outbox, scans left to a person (no OCR:
-    the nightly would otherwise try every copied scan again)."""
+    the nightly would otherwise try every copied scan again), every consultant sent the day's
+    summary (the most a night sends)."""
     init_home(root)
     settings = root / "blankett.toml"
     settings.write_text(
@@ -63,9 +64,11 @@ def make_home(root: Path) -> Home:
         .replace("# year = 2026", f"year = {YEAR}")
         .replace("unfinished_grace_seconds = 60", "unfinished_grace_seconds = 0")
         .replace("stable_seconds = 2.0", "stable_seconds = 0.2")
-        .replace("enabled = true", "enabled = false"), encoding="utf-8")
+        .replace("enabled = true", "enabled = false")
+        .replace("send_empty = false", "send_empty = true"), encoding="utf-8")
     home = load_home(root)
-    assert home.settings.grant.year == YEAR and not home.settings.ocr.enabled, "settings not set"
+    assert home.settings.grant.year == YEAR and not home.settings.ocr.enabled \
+        and home.settings.summary.send_empty, "settings not set"
     return home
 
 

@@ -455,7 +455,7 @@ def test_what_changed_since_the_last_summary_is_each_consultants_own(
         corpus: list[Case], tmp_path: Path) -> None:
     """Addresses that look alike to SQL LIKE ('_' matches any character) are still two people."""
     areas = {**AREAS, "open": ("a_b@example.org",), "reading": ("axb@example.org",)}
-    home = make_home(tmp_path / "home", areas=areas)
+    home = make_home(tmp_path / "home", areas=areas, empty_summaries=True)
     drop(home, by_name(corpus, "docx_mall_sammanslagna_celler_molndal.docx",
                        "docx_kontroller_inline_lerum.docx"))
     _pass(home)
@@ -479,6 +479,29 @@ def test_what_changed_since_the_last_summary_is_each_consultants_own(
     assert news["a_b@example.org"] == ["- Ny: Mölndal – Ett öppnare bibliotek (komplett).",
                                        "Inget nytt."]
     assert news["axb@example.org"] == ["- Ny: Lerum – Bokstart i Lerum (komplett).", "Inget nytt."]
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_a_consultant_with_no_application_gets_no_daily_summary_unless_asked(
+        corpus: list[Case], tmp_path: Path, asked: bool) -> None:
+    """An "inga ansökningar" summary every day is noise: only those who ask for it get it."""
+    home = make_home(tmp_path / "home", empty_summaries=asked)
+    (case,) = by_name(corpus, "docx_mall_goteborg.docx")
+    drop(home, [case])
+    _pass(home)
+    recording = Recording()
+    pipeline = open_pipeline(home, delivery=recording)
+    try:
+        queue_summaries(pipeline, "2026-11-24", datetime.now(UTC))
+        deliver_pending(pipeline)
+    finally:
+        pipeline.close()
+    subjects = {a.addr_spec: str(m["Subject"]) for m in recording.messages for a in m["To"].addresses}
+    assert len(subjects) == len(recording.messages)
+    theirs = set(expected_recipients(case))
+    assert set(subjects) == (set(CONSULTANTS) if asked else theirs)
+    for address, subject in subjects.items():
+        assert subject.endswith("inga ansökningar") == (address not in theirs), (address, subject)
 
 
 @dataclass

@@ -214,7 +214,7 @@ def test_commands_opening_a_new_store_together_all_open_it(empty_url: str) -> No
 
 def test_the_nightly_steps_on_each_database(empty_url: str, corpus: list[Case], tmp_path: Path
                                             ) -> None:
-    home = make_home(tmp_path / "home")
+    home = make_home(tmp_path / "home", empty_summaries=True)
     settings = home.root / "blankett.toml"
     settings.write_text(settings.read_text(encoding="utf-8") + f'\n[store]\nurl = "{empty_url}"\n',
                         encoding="utf-8")

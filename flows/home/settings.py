@@ -144,6 +144,14 @@ class ScheduleSettings(Section):
         return value
 
 
+class SummarySettings(Section):
+    """The triage summary `nightly` sends each consultant once a day."""
+
+    send_empty: bool = setting(False, "Send a consultant the day's summary also when none of the "
+                                      "grant year's applications is theirs (\"inga ansökningar\"); "
+                                      "false, such a day sends them none.")
+
+
 _reading: ContextVar[tuple[Path, Mapping[str, str]] | None] = ContextVar("_reading", default=None)
 
 
@@ -159,6 +167,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     smtp: SmtpSettings = SmtpSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    summary: SummarySettings = SummarySettings()
     limits: LimitSettings = LimitSettings()
     ocr: OcrSettings = OcrSettings()
 

@@ -237,6 +237,8 @@ def queue_summaries(pipeline: Pipeline, day: str, generated_at: datetime) -> Sum
             key = f"summary:{day}:{address}"
             if address in fallback:
                 views += failed
+            if not views and not pipeline.home.settings.summary.send_empty:
+                continue  # "inga ansökningar" every day, unless asked for
             snapshot = {_snapshot_key(v): [v.version, v.status] for v in views}
             summary = TriageSummary(
                 key=key, consultant=address, consultant_name=pipeline.routing.names.get(address),

@@ -4,6 +4,7 @@ be written, a form that names no activity, Message-IDs across homes."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import docx
+import pytest
 from pipeline_support import Recording, by_name, drop, intake_pass, make_home
 from sqlalchemy import select
 
@@ -72,6 +74,34 @@ def test_a_damaged_file_changed_just_now_waits_then_is_filed(corpus: list[Case],
     taken, _ = _run(home)
     assert [t.outcome for t in taken] == ["unreadable"]
     assert not path.exists()
+
+
+def test_a_file_that_looks_unfinished_is_said_once_while_it_waits(
+        corpus: list[Case], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Every pass looks at it again (watch's, as often as the inbox changes); the log says it
+    once, and again only for another file."""
+    root = tmp_path / "home"
+    make_home(root)
+    settings = root / "blankett.toml"
+    settings.write_text(settings.read_text().replace("unfinished_grace_seconds = 0",
+                                                     "unfinished_grace_seconds = 60"))
+    home = load_home(root)
+    (broken,) = by_name(corpus, "ansokan_avbruten.pdf")
+    paths = [home.inbox / "avbruten.pdf", home.inbox / "tom.docx"]
+    paths[0].write_bytes(broken.data)
+    past = time.time() - 1  # settled for the stability check, but changed a second ago
+    os.utime(paths[0], (past, past))
+    with caplog.at_level(logging.INFO, logger="blankett.intake"):
+        for _ in range(3):
+            taken, _ = _run(home)
+            assert [t.outcome for t in taken] == ["skipped"]
+        paths[1].write_bytes(b"")
+        os.utime(paths[1], (past, past))
+        taken, _ = _run(home)
+    assert sorted(t.outcome for t in taken) == ["skipped", "skipped"]
+    said = [r.getMessage().split(" ", 1)[0] for r in caplog.records
+            if r.levelno == logging.INFO and "looks unfinished" in r.getMessage()]
+    assert said == ["avbruten.pdf", "tom.docx"]
 
 
 def test_an_archive_that_cannot_be_written_keeps_the_file_in_the_inbox(

@@ -260,9 +260,24 @@ def _take(pipeline: Pipeline, path: Path, name: str, data: bytes, sha: str,
         reason = ("looks unfinished (damaged or empty and changed just now); left in the inbox "
                   f"for up to {pipeline.home.settings.inbox.unfinished_grace_seconds:g} s in case "
                   "its copy is still going on, then filed as it is")
-        log.info("%s %s", name, reason)
+        _say_once(path, sha, f"{name} {reason}")
         return Taken(name, "skipped", reason)
     return _file(pipeline, path, name, sha, len(data), received, extraction)
+
+
+# What was said of the files waiting in the inbox, by path and content: every pass looks at such
+# a file again (in `watch`, as often as the inbox changes) and the log says it once.
+_said: set[tuple[Path, str]] = set()
+
+
+def _say_once(path: Path, sha: str, line: str) -> None:
+    if (path, sha) in _said:
+        log.debug("%s", line)
+        return
+    # Those gone from the inbox (filed, removed) are forgotten: a watch runs for months.
+    _said.intersection_update({said for said in _said if said[0].exists()})
+    _said.add((path, sha))
+    log.info("%s", line)
 
 
 def _file(pipeline: Pipeline, path: Path, name: str, sha: str, size: int, received: datetime,

@@ -4,6 +4,7 @@ a home, a real SQLite file, reports written as .eml files or handed to a recordi
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from pipeline_support import (
     make_home,
     parse,
     plain_body,
+    smtp_server,
 )
 from sqlalchemy import func, select
 
@@ -539,6 +541,21 @@ def test_a_recipient_refused_once_does_not_make_the_others_get_it_twice(
         for address in to:
             copies[address] = copies.get(address, 0) + 1
     assert copies == {"reading1@example.org": 1, "reading2@example.org": 1}
+
+
+def test_each_message_is_logged_as_sent_once(corpus: list[Case], tmp_path: Path,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """One line a message, however many recipients it goes to (each on their own)."""
+    with smtp_server() as (collector, port):
+        home = make_home(tmp_path / "home", smtp_port=port)
+        drop(home, by_name(corpus, "docx_kontroller_inline_lerum.docx", "docx_mall_goteborg.docx"))
+        with caplog.at_level(logging.DEBUG, logger="blankett"):
+            _, delivered = intake_pass_with_home_delivery(home)
+    assert delivered.sent == 2 and len(collector.envelopes) == 3
+    sent = [r.getMessage().split() for r in caplog.records
+            if r.levelno >= logging.INFO and r.getMessage().startswith("sent ")]
+    assert sorted(line[2] for line in sent) == sorted(collector.distinct())
+    assert ["reading1@example.org,", "reading2@example.org"] in [line[4:] for line in sent]
 
 
 def intake_pass_with_home_delivery(home: Home) -> tuple[list[Taken], DeliveryOutcome]:

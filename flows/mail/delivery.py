@@ -90,8 +90,10 @@ class SmtpDelivery:
             # Some recipients were accepted: say so, so that a retry is known to duplicate for them.
             raise DeliveryError(self._scrub(
                 f"SMTP server {self.where} {_refusals(refused)}; the message went to the other recipients"))
-        log.info("sent %s to %d recipient(s) via %s", message.get("Message-ID", "a message"),
-                 len(recipients(message)), self.where)
+        # A message goes to one recipient at a time (messaging.deliver_pending), which logs the
+        # one line a message that all its recipients have; this is each step of it.
+        log.debug("delivered %s to %s via %s", message.get("Message-ID", "a message"),
+                  ", ".join(to or recipients(message)), self.where)
 
     def _session(self, work: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]]
                  ) -> dict[str, tuple[int, bytes]]:
@@ -257,7 +259,7 @@ class OutboxDelivery:
         except OSError as exc:
             reason = exc.strerror or _line(exc)
             raise DeliveryError(f"could not write to outbox {self.outbox}: {reason}") from None
-        log.info("wrote %s to %s", name, ", ".join(str(self.outbox / f) for f in folders))
+        log.debug("wrote %s to %s", name, ", ".join(str(self.outbox / f) for f in folders))
 
 
 def eml_name(message: EmailMessage) -> str:

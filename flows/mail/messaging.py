@@ -374,6 +374,9 @@ def _deliver_one(pipeline: Pipeline, message_id: int) -> str:
                       "once it can", kind, address, store_problem(exc))
             raise
     _note_delivery(pipeline, message_id, done, outcome == "sent", error)
+    if outcome == "sent":
+        log.info("sent %s %s to %s", kind, parsed.get("Message-ID", f"#{message_id}"),
+                 ", ".join(done))
     return outcome
 
 

@@ -217,6 +217,23 @@ def test_the_readmes_first_command_runs_without_the_test_extras(tmp_path: Path) 
     assert probe.returncode == 0, probe.stderr
 
 
+@pytest.mark.parametrize("on_path", [False, True])
+def test_the_next_step_init_suggests_is_a_command_that_runs(tmp_path: Path, on_path: bool) -> None:
+    """The README runs `.venv/bin/blankett`: where the script is not on PATH, a hint naming
+    `blankett` alone names nothing to run."""
+    script = Path(sys.executable).parent / "blankett"
+    path = os.pathsep.join(([str(script.parent)] if on_path else []) + ["/usr/bin", "/bin"])
+    env = {**os.environ, "PATH": path}
+    result = subprocess.run([str(script), "init", "hemma"], capture_output=True, text=True,
+                            timeout=60, env=env, cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stderr
+    suggested = result.stdout.splitlines()[-1].split("`")[1]
+    assert suggested == f"{'blankett' if on_path else script} run --home hemma"
+    tried = subprocess.run(["sh", "-c", suggested.replace(" run ", " status ")], capture_output=True,
+                           text=True, timeout=60, env=env, cwd=tmp_path, check=False)
+    assert tried.returncode == 0, tried.stderr
+
+
 def test_demo_makes_a_home_takes_the_samples_and_shows_their_status(tmp_path: Path,
                                                                    prefect_api_url: str) -> None:
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
@@ -238,6 +255,12 @@ def test_demo_makes_a_home_takes_the_samples_and_shows_their_status(tmp_path: Pa
     scans = [p.name for p in (home / "archive" / "2026").glob("*-amal-skannad.pdf")]
     assert copies == (scans if ocr.tesseract() else [])
     assert list((home / "outbox").glob("*/*.eml"))
+    # The commands it suggests run as printed, the `blankett` script on PATH or not.
+    (hint,) = [line for line in result.stdout.splitlines() if line.startswith("Try: ")]
+    suggested = hint.removeprefix("Try: ").split("; ")[0]
+    tried = subprocess.run(["sh", "-c", suggested], capture_output=True, text=True, timeout=120,
+                           env=env, check=False)
+    assert tried.returncode == 0 and "Göteborg" in tried.stdout, (suggested, tried.stderr)
     # A second demo replaces the first.
     again = subprocess.run([sys.executable, "-m", "blankett.flows", "demo", "--home", str(home)],
                            capture_output=True, text=True, timeout=180, env=env, check=False)

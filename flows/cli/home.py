@@ -8,7 +8,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import shutil
+import sys
 import time
 from datetime import datetime
 from importlib import resources
@@ -69,9 +71,23 @@ def cmd_init(env: Environment, root: Path, create_inbox: bool = False) -> int:
         return EXIT_ERROR
     if not created:
         print(f"{home.root} is already a blankett home; nothing changed", file=env.stdout)
-    print(f"Drop received forms into {home.inbox} and run `blankett run --home {root}`.",
-          file=env.stdout)
+    print(f"Drop received forms into {home.inbox} and run `{program(env)} run --home "
+          f"{shlex.quote(str(root))}`.", file=env.stdout)
     return EXIT_OK
+
+
+def program(env: Environment) -> str:
+    """The command that runs this blankett, as a person can type it: `blankett` where that is
+    the one on PATH, else its script's path (`.venv/bin/blankett`, as the README runs it)."""
+    script = Path(sys.argv[0])
+    if script.name != "blankett":  # `python -m blankett.flows`
+        script = Path(sys.executable).parent / "blankett"
+        if not script.is_file():
+            return f"{shlex.quote(sys.executable)} -m blankett.flows"
+    found = shutil.which("blankett", path=env.variables.get("PATH", ""))
+    if found and Path(found).resolve() == script.resolve():
+        return "blankett"
+    return shlex.quote(str(script))
 
 
 def cmd_run(env: Environment, root: Path) -> int:
@@ -318,6 +334,7 @@ def cmd_demo(env: Environment, root: Path) -> int:
     print_status(env, status_rows(home, home.year(env.today)), home)
     print(f"\nReports: {home.outbox}/<consultant>/*.eml; originals: {home.archive} (files that "
           f"cannot be opened at all: {home.failed}).", file=env.stdout)
-    print(f"Try: blankett status --home {root}; blankett nightly --home {root}", file=env.stdout)
+    run, where = program(env), shlex.quote(str(root))
+    print(f"Try: {run} status --home {where}; {run} nightly --home {where}", file=env.stdout)
     return EXIT_OK
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from blankett.fixtures.corpus import Case
 from blankett.flows.home.locking import home_lock
-from blankett.flows.home.settings import load_home
+from blankett.flows.home.settings import Home, load_home
 from blankett.flows.pipeline.resources import open_pipeline
 from blankett.flows.store.database import Application, Store
 
@@ -50,14 +50,17 @@ def test_overlapping_runs_wait_for_each_other(tmp_path: Path) -> None:
     assert order == ["first done", "second"]
 
 
-def test_a_damaged_file_changed_just_now_waits_then_is_filed(corpus: list[Case],
-                                                             tmp_path: Path) -> None:
-    root = tmp_path / "home"
+def _waiting_for_unfinished_copies(root: Path, seconds: int) -> Home:
     make_home(root)
     settings = root / "blankett.toml"
     settings.write_text(settings.read_text().replace("unfinished_grace_seconds = 0",
-                                                     "unfinished_grace_seconds = 30"))
-    home = load_home(root)
+                                                     f"unfinished_grace_seconds = {seconds}"))
+    return load_home(root)
+
+
+def test_a_damaged_file_changed_just_now_waits_then_is_filed(corpus: list[Case],
+                                                             tmp_path: Path) -> None:
+    home = _waiting_for_unfinished_copies(tmp_path / "home", 30)
     (broken,) = by_name(corpus, "ansokan_avbruten.pdf")  # a PDF cut short, as a paused copy is
     path = home.inbox / broken.name
     path.write_bytes(broken.data)
@@ -80,12 +83,7 @@ def test_a_file_that_looks_unfinished_is_said_once_while_it_waits(
         corpus: list[Case], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Every pass looks at it again (watch's, as often as the inbox changes); the log says it
     once, and again only for another file."""
-    root = tmp_path / "home"
-    make_home(root)
-    settings = root / "blankett.toml"
-    settings.write_text(settings.read_text().replace("unfinished_grace_seconds = 0",
-                                                     "unfinished_grace_seconds = 60"))
-    home = load_home(root)
+    home = _waiting_for_unfinished_copies(tmp_path / "home", 60)
     (broken,) = by_name(corpus, "ansokan_avbruten.pdf")
     paths = [home.inbox / "avbruten.pdf", home.inbox / "tom.docx"]
     paths[0].write_bytes(broken.data)

@@ -316,6 +316,34 @@ def test_nightly_sends_each_consultant_their_summary_once_a_day(
             assert news == ["Inget nytt."], to
 
 
+def test_the_intake_artifact_says_in_swedish_what_came_of_each_file(
+        corpus: list[Case], tmp_path: Path) -> None:
+    """What a person reads of a pass in Prefect's UI: results and reasons in Swedish."""
+    from blankett.flows.mail.delivery import OutboxDelivery
+    from blankett.flows.orchestration.flows import intake_table
+
+    home = make_home(tmp_path / "home")
+    cases = by_name(corpus, "docx_mall_goteborg.docx", "docx_alingsas_v1.docx", "ansokan_tom.docx")
+    drop(home, cases)
+    drop(home, cases[:1], name=lambda c: f"kopia av {c.name}", age=60)  # after the others
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    try:
+        taken, delivered = intake_pass(pipeline)
+    finally:
+        pipeline.close()
+    table = intake_table(taken, delivered)
+    rows = {row.split(" | ")[0].removeprefix("| "): row.split(" | ")[1:] for row in table.splitlines()[2:6]}
+    filed = {t.name: t.detail for t in taken}
+    assert rows == {
+        "docx_mall_goteborg.docx": ["komplett", f"arkiverad som {filed['docx_mall_goteborg.docx']} |"],
+        "docx_alingsas_v1.docx": ["ofullständig", f"arkiverad som {filed['docx_alingsas_v1.docx']} |"],
+        "ansokan_tom.docx": ["oläslig", "Filen är tom (0 byte). |"],
+        "kopia av docx_mall_goteborg.docx": [
+            "dubblett", "samma fil som docx_mall_goteborg.docx, som redan kommit in |"],
+    }
+    assert table.endswith("Skickade meddelanden: 3; väntar: 0")
+
+
 # --- rerun ------------------------------------------------------------------------------------------
 
 def test_rerun_reports_only_where_the_result_changed(

@@ -37,9 +37,10 @@ from blankett.fixtures.themes import THEMES
 from blankett.flows.home.settings import Home
 from blankett.flows.mail.delivery import OutboxDelivery
 from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, queue_summaries
-from blankett.flows.pipeline.intake import Taken
+from blankett.flows.pipeline.intake import Taken, note_of
 from blankett.flows.pipeline.resources import open_pipeline
 from blankett.flows.store.database import Application, Message, Store, Submission
+from blankett.models.messages import FAILURES, unread_file
 from blankett.models.records import SCAN_KINDS
 
 
@@ -123,10 +124,13 @@ def test_unreadable_files_go_to_failed_with_a_note(whole_corpus: Run) -> None:
         path = home.root / sub.stored_path
         assert path.parent == home.failed
         assert path.read_bytes() == case.data, case.name
-        note = path.with_name(path.name + ".txt").read_text(encoding="utf-8")
+        note = note_of(path).read_text(encoding="utf-8")
         assert case.name in note
-        assert sub.failure_reason and sub.failure_reason in note
-        assert case.error and case.error.lower() in note.lower(), (case.name, note)
+        # The reason in English for the log, its kind worded in Swedish for people.
+        assert case.error and case.error.lower() in (sub.failure_reason or "").lower(), case.name
+        assert sub.failure_kind in FAILURES and sub.failure_kind != "unreadable", case.name
+        assert unread_file(sub.failure_kind, sub.failure_values) in note, (case.name, note)
+        assert sub.failure_reason not in note
 
 
 def test_inbox_keeps_only_what_is_not_a_form(whole_corpus: Run) -> None:
@@ -421,11 +425,27 @@ def test_reports_carry_the_original_and_failed_notes_name_it(corpus: list[Case],
     (attachment,) = list(unreadable.iter_attachments())
     assert attachment.get_filename() == "ansokan_600_sidor.pdf"
     assert hashlib.sha256(attachment.get_content()).hexdigest() == cases[1].sha256
-    assert "Filen kunde inte läsas: ansokan_600_sidor.pdf has too many pages (600; the limit is 200)" \
+    assert "Filen kunde inte läsas. PDF-filen har för många sidor (600; gränsen är 200)." \
         in " ".join(plain_body(unreadable).split())
     incomplete = next(m for s, m in by_subject.items() if s.startswith("Ansökan: Ale"))
     assert "ofullständig" in str(incomplete["Subject"])
     assert sorted(a.addr_spec for a in incomplete["To"].addresses) == sorted(FALLBACK)
+
+
+def test_a_received_text_file_and_its_note_are_told_apart(corpus: list[Case], tmp_path: Path) -> None:
+    """The note beside an unreadable file is not named like a second copy of it (a received
+    "ansokan.txt" beside "ansokan.txt.txt"), and says in Swedish why it could not be read."""
+    home = make_home(tmp_path / "home")
+    (case,) = by_name(corpus, "ansokan.txt")
+    drop(home, [case])
+    taken, _, _ = _pass(home)
+    assert [t.outcome for t in taken] == ["unreadable"]
+    (original,) = [p for p in home.failed.iterdir() if p.name.endswith("-ansokan.txt")]
+    assert original.read_bytes() == case.data
+    note = original.with_name(f"{original.name}.orsak.txt")
+    assert sorted(p.name for p in home.failed.iterdir()) == sorted([original.name, note.name])
+    assert note.read_text(encoding="utf-8") == f"ansokan.txt\n\n{unread_file('not_a_form')}\n"
+    assert unread_file("not_a_form").startswith("Filen kunde inte läsas. Filen är inte i något format")
 
 
 def test_one_submission_row_per_file(whole_corpus: Run) -> None:

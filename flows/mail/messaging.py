@@ -44,6 +44,7 @@ from blankett.flows.store.ledger import (
     status_of,
     year_applications,
 )
+from blankett.models.messages import unread_file
 from blankett.models.validation import to_review
 
 log = logging.getLogger("blankett.delivery")
@@ -97,12 +98,11 @@ def _review(label: str, source: dict[str, object]) -> str:
 
 
 def failed_view(submission: Submission) -> ApplicationView:
-    reason = submission.failure_reason or "okänd orsak"
+    why = unread_file(submission.failure_kind, submission.failure_values, submission.failure_reason)
     return ApplicationView(
         id=None, municipality=None, library=None, title=None, area=None, area_name=None,
         amount=None, version=1, status="unreadable",
-        problems=(ProblemView(None, "unreadable", "error",
-                              f"Filen kunde inte läsas: {submission.original_name} {reason}"),),
+        problems=(ProblemView(None, "unreadable", "error", why),),
         answers=(), missing=(), file_name=submission.original_name,
         archived_path=submission.stored_path, received_at=as_utc(submission.received_at))
 

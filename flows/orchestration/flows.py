@@ -18,6 +18,7 @@ from prefect.utilities.annotations import quote
 from blankett.flows.home.locking import home_lock
 from blankett.flows.home.settings import load_home
 from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, queue_summaries
+from blankett.flows.mail.reports import status_word
 from blankett.flows.pipeline import revalidation as nightly_steps
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
 from blankett.flows.pipeline.intake import ReadAhead, Taken, recover, retake_failed, take_file
@@ -149,12 +150,32 @@ def count(taken: list[Taken]) -> Outcomes:
 
 
 def intake_table(taken: list[Taken], delivered: DeliveryOutcome) -> str:
+    """What a pass took, in Swedish for the people who look at the run in Prefect's UI; the
+    English details are in the run's log beside it."""
     lines = ["| fil | resultat | detalj |", "|---|---|---|"]
-    lines += [f"| {_cell(t.name)} | {t.outcome} | {_cell(t.detail)} |" for t in taken]
+    lines += [f"| {_cell(t.name)} | {_outcome(t)} | {_cell(_detail(t))} |" for t in taken]
     if not taken:
         lines.append("| – | inget nytt i inkorgen | |")
     lines.append(f"\nSkickade meddelanden: {delivered.sent}; väntar: {delivered.pending}")
     return "\n".join(lines)
+
+
+def _outcome(taken: Taken) -> str:
+    if taken.outcome in ("complete", "incomplete", "unreadable"):
+        return status_word(taken.outcome)
+    return {"duplicate": "dubblett", "skipped": "ej tagen"}[taken.outcome]
+
+
+def _detail(taken: Taken) -> str:
+    if taken.said:
+        return taken.said
+    if taken.outcome in ("complete", "incomplete"):
+        return f"arkiverad som {taken.detail}"
+    if taken.failed:
+        # What is wrong is the machine's or the program's: said as it was raised, for whoever
+        # mends it, as in the log.
+        return f"inte tagen, något är fel: {taken.detail}; filen ligger kvar i inkorgen"
+    return "inte tagen nu: tas vid nästa körning om den ligger kvar i inkorgen"
 
 
 def _cell(text: str) -> str:

@@ -58,7 +58,11 @@ class Submission(Base):
     # archived | failed
     state: Mapped[str] = mapped_column(String(16))
     stored_path: Mapped[str] = mapped_column(Text)  # relative to the home
-    failure_reason: Mapped[str | None] = mapped_column(Text)
+    failure_reason: Mapped[str | None] = mapped_column(Text)  # in English, for logs
+    # The kind of reason and its values (Unreadable.kind, .values), which models.messages words
+    # in Swedish for people; None for a failure recorded before failures had kinds.
+    failure_kind: Mapped[str | None] = mapped_column(String(32))
+    failure_values: Mapped[dict[str, Any] | None]
     year: Mapped[int]
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[Version | None] = relationship(back_populates="submission")

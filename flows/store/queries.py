@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from blankett.flows.store.database import Application, Message, Store, Submission, Version
 from blankett.flows.store.ledger import as_utc, missing_fields, status_of
 from blankett.models.errors import BlankettError
+from blankett.models.messages import failure
 
 
 class UnknownTarget(BlankettError):
@@ -74,7 +75,9 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
                          "last_report_sent": local(failed_sent.get(sub.id)),
                          "pending_messages": failed_waiting.get(sub.id, 0),
                          "file": sub.stored_path, "received_as": sub.original_name,
-                         "reason": sub.failure_reason})
+                         # Why, in Swedish; the English reason is in the logs.
+                         "reason": failure(sub.failure_kind, sub.failure_values,
+                                           sub.failure_reason)})
     return rows
 
 

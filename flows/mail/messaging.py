@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -16,7 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from blankett.flows.mail.delivery import DeliveryError, ServerUnavailable, SmtpSettingWrong
-from blankett.flows.mail.reports import render_report, render_summary, triage_order
+from blankett.flows.mail.reports import (
+    render_report,
+    render_summary,
+    status_word,
+    triage_order,
+    warnings,
+)
 from blankett.flows.mail.views import (
     ApplicationView,
     CompletenessReport,
@@ -26,6 +33,7 @@ from blankett.flows.mail.views import (
 )
 from blankett.flows.pipeline.resources import Pipeline
 from blankett.flows.store.database import (
+    REPORT_KINDS,
     Application,
     Message,
     Result,
@@ -41,11 +49,12 @@ from blankett.flows.store.ledger import (
     changes,
     latest_of,
     missing_fields,
+    revision,
     status_of,
     year_applications,
 )
 from blankett.models.messages import unread_file
-from blankett.models.validation import to_review
+from blankett.models.validation import second_application, to_review
 
 log = logging.getLogger("blankett.delivery")
 
@@ -131,43 +140,65 @@ def queue_version_report(pipeline: Pipeline, session: Session, recorded: Recorde
 
 def queue_rerun_report(pipeline: Pipeline, session: Session, application: Application,
                        previous: Result, result: Result) -> None:
-    view = application_view(pipeline, application, application.latest, result,
-                            ("Läst om med nya regler eller ny läsare.",
-                             *changes(previous, result, pipeline.spec)))
-    report = CompletenessReport(key=f"report:result:{result.id}", application=view,
-                                recipients=tuple(result.consultants["to"]), written_at=now())
-    _queue_report(pipeline, session, report, application.id, application.latest.submission_id)
+    """The report of an application whose latest version was checked or read again, and came
+    out otherwise: an update, saying what changed."""
+    _queue_update(pipeline, session, application, result, f"report:result:{result.id}",
+                  ("Läst om med nya regler eller ny läsare.",
+                   *revision(previous, result, pipeline.spec)))
 
 
 def queue_warning_reports(pipeline: Pipeline, session: Session, cause: Application,
                           warned: Iterable[Application]) -> None:
-    """Tell the consultants of each other activity of the same municipality about `cause`.
-
-    When an application's own report is still waiting to be sent, it is written again with the
-    warning in it; once sent, they get a new report that says what is new."""
+    """Tell the consultants of each other activity of the same municipality about `cause`: an
+    update with the warning that came."""
     for other in warned:
-        version = other.latest
-        result = version.result
-        waiting = session.scalar(select(Message).where(
-            Message.key == f"report:submission:{version.submission_id}",
-            Message.state == "pending"))
-        if waiting is not None and not waiting.recipients.get("sent"):
-            previous = other.versions[-2].result if len(other.versions) > 1 else None
-            view = application_view(pipeline, other, version, result,
-                                    changes(previous, result, pipeline.spec))
-            report = CompletenessReport(key=waiting.key, application=view,
-                                        recipients=tuple(waiting.recipients["to"]))
-            message = render_report(_worldwide(report, pipeline), sender=pipeline.sender,
-                                    archive_root=pipeline.home.root)
-            waiting.subject = str(message["Subject"])
-            waiting.raw = message.as_bytes()
-            continue
-        lines = tuple(f"Ny varning: {p.message}" for p in result.problems
-                      if p.code == "second_application" and cause.title and cause.title in p.message)
-        view = application_view(pipeline, other, version, result, lines)
-        report = CompletenessReport(key=f"report:second:{result.id}:{cause.id}", application=view,
-                                    recipients=tuple(result.consultants["to"]), written_at=now())
-        _queue_report(pipeline, session, report, other.id, version.submission_id)
+        result = other.latest.result
+        came = second_application(other.municipality, cause.title or "", other.year).message
+        _queue_update(pipeline, session, other, result, f"report:second:{result.id}:{cause.id}",
+                      tuple(f"Ny varning: {p.message}" for p in result.problems
+                            if p.code == "second_application" and p.message == came))
+
+
+def _queue_update(pipeline: Pipeline, session: Session, application: Application, result: Result,
+                  key: str, lines: tuple[str, ...]) -> None:
+    """What changed in the report of an application's latest version, without a new version.
+
+    While the version's own report waits unsent, it is written again as it now stands: nobody
+    has read the old one. Otherwise those who had a report of the application get an update that
+    says only what changed, without the original; those who had none (the routing or the area
+    changed) the whole report, with it."""
+    version = application.latest
+    waiting = session.scalar(select(Message).where(
+        Message.key == f"report:submission:{version.submission_id}", Message.state == "pending"))
+    if waiting is not None and not waiting.recipients.get("sent"):
+        previous = application.versions[-2].result if len(application.versions) > 1 else None
+        view = application_view(pipeline, application, version, result,
+                                changes(previous, result, pipeline.spec))
+        report = CompletenessReport(key=waiting.key, application=view,
+                                    recipients=tuple(result.consultants["to"]))
+        message = render_report(_worldwide(report, pipeline), sender=pipeline.sender,
+                                archive_root=pipeline.home.root)
+        waiting.recipients = {"to": list(report.recipients)}
+        waiting.subject = str(message["Subject"])
+        waiting.raw = message.as_bytes()
+        return
+    told = _told(session, application.id)
+    view = application_view(pipeline, application, version, result, lines)
+    recipients = tuple(result.consultants["to"])
+    for kind, to in (("update", tuple(r for r in recipients if r in told)),
+                     ("forwarded", tuple(r for r in recipients if r not in told))):
+        if to:
+            report = CompletenessReport(key=key if kind == "update" else f"{key}:{kind}",
+                                        application=view, recipients=to, kind=kind,
+                                        attach_original=kind != "update", written_at=now())
+            _queue_report(pipeline, session, report, application.id, version.submission_id)
+
+
+def _told(session: Session, application_id: int) -> set[str]:
+    """Who had a report of the application, or has one on its way."""
+    return {address for recipients in session.scalars(select(Message.recipients).where(
+        Message.application_id == application_id, Message.kind.in_(REPORT_KINDS)))
+        for address in recipients.get("to", [])}
 
 
 def queue_failure_report(pipeline: Pipeline, session: Session, submission: Submission) -> None:
@@ -184,7 +215,8 @@ def _queue_report(pipeline: Pipeline, session: Session, report: CompletenessRepo
         return
     message = render_report(_worldwide(report, pipeline), sender=pipeline.sender,
                             archive_root=pipeline.home.root)
-    session.add(Message(key=report.key, kind="report", recipients={"to": list(report.recipients)},
+    session.add(Message(key=report.key, kind="update" if report.kind == "update" else "report",
+                        recipients={"to": list(report.recipients)},
                         subject=str(message["Subject"]), raw=message.as_bytes(),
                         created_at=now(), state="pending", application_id=application_id,
                         submission_id=submission_id))
@@ -237,7 +269,7 @@ def queue_summaries(pipeline: Pipeline, day: str, generated_at: datetime) -> Sum
             key = f"summary:{day}:{address}"
             if address in fallback:
                 views += failed
-            snapshot = {_snapshot_key(v): [v.version, v.status] for v in views}
+            snapshot = {_snapshot_key(v): [v.version, v.status, _warning_marks(v)] for v in views}
             summary = TriageSummary(
                 key=key, consultant=address, consultant_name=pipeline.routing.names.get(address),
                 year=pipeline.year, applications=tuple(triage_order(views)),
@@ -261,7 +293,14 @@ def _snapshot_key(view: ApplicationView) -> str:
     return f"application:{view.id}" if view.id is not None else f"failed:{view.archived_path}"
 
 
-_STATUS = {"complete": "komplett", "incomplete": "ofullständig", "unreadable": "oläslig"}
+def _warning_marks(view: ApplicationView) -> list[str]:
+    """Each warning's message as a short hash: what the next summary needs to tell a new
+    warning from one it showed, at a few bytes a warning."""
+    return [_mark(message) for message in warnings(view)]
+
+
+def _mark(message: str) -> str:
+    return hashlib.sha256(message.encode("utf-8")).hexdigest()[:12]
 
 
 def _since_last(session: Session, address: str, views: list[ApplicationView],
@@ -276,13 +315,20 @@ def _since_last(session: Session, address: str, views: list[ApplicationView],
     for view in views:
         key = _snapshot_key(view)
         name = _name(view)
-        status = _STATUS[view.status]
+        status = status_word(view.status)
         if key not in before:
             lines.append(f"Ny: {name} ({status}).")
-        elif before[key][0] != view.version:
+            continue
+        if before[key][0] != view.version:
             lines.append(f"Ny version {view.version}: {name} ({status}).")
-        elif before[key][1] != view.status:
+            continue
+        if before[key][1] != view.status:
             lines.append(f"Ändrad status: {name} är nu {status}.")
+        # A summary written before summaries kept their warnings has none to compare with.
+        if len(before[key]) > 2:
+            shown = set(before[key][2])  # type: ignore[arg-type]
+            lines += [f"Ny varning: {name}: {message}" for message in warnings(view)
+                      if _mark(message) not in shown]
     return tuple(lines)
 
 

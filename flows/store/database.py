@@ -137,13 +137,18 @@ class ProblemRecord(Base):
     message: Mapped[str] = mapped_column(Text)
 
 
+# The kinds of message that tell of one application (Message.kind); a summary tells of a year's.
+REPORT_KINDS = ("report", "update")
+
+
 class Message(Base):
     """A report or summary, recorded before it is sent; `key` makes sending it idempotent."""
 
     __tablename__ = "messages"
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # report | summary
+    # report (a version received) | update (its report changed, no new version) | summary
+    kind: Mapped[str] = mapped_column(String(16))
     recipients: Mapped[dict[str, Any]]  # {"to": [...]}
     subject: Mapped[str] = mapped_column(Text)
     raw: Mapped[bytes] = mapped_column(LargeBinary)

@@ -202,6 +202,31 @@ def changes(previous: Result | None, current: Result, spec: FormSpec) -> tuple[s
     """What a new version changed, in Swedish, for the consultant."""
     if previous is None:
         return ()
+    return _differences(previous, current, spec) or ("Inga ändringar i svaren.",)
+
+
+def revision(previous: Result, current: Result, spec: FormSpec) -> tuple[str, ...]:
+    """What checking a version again changed (under new rules, by a new reader), in Swedish for
+    the consultants who had its report: what changes() says of a new version, the errors and
+    warnings that came or went, and who it goes to."""
+    lines = list(_differences(previous, current, spec))
+    before, after = _said(previous), _said(current)
+    lines += [f"{'Nytt fel' if p.severity == 'error' else 'Ny varning'}: {p.message}"
+              for p in current.problems if (p.code, p.message) in after - before]
+    lines += [f"Gäller inte längre: {p.message}" for p in previous.problems
+              if (p.code, p.message) in before - after]
+    if previous.consultants.get("to") != current.consultants.get("to"):
+        lines.append("Går nu till: " + ", ".join(current.consultants.get("to", [])) + ".")
+    return tuple(dict.fromkeys(lines)) or ("Inget som rapporten visar har ändrats.",)
+
+
+def _said(result: Result) -> set[tuple[str, str]]:
+    # Missing fields are said by their labels (_differences), not again as problems.
+    return {(p.code, p.message) for p in result.problems
+            if not (p.code == "missing" and p.severity == "error")}
+
+
+def _differences(previous: Result, current: Result, spec: FormSpec) -> tuple[str, ...]:
     labels = {f.key: f.label for f in spec.fields}
     before, after = missing_fields(previous), missing_fields(current)
     lines: list[str] = []
@@ -219,7 +244,7 @@ def changes(previous: Result | None, current: Result, spec: FormSpec) -> tuple[s
                and previous.fields.get(k) != current.fields.get(k)]
     if changed:
         lines.append("Ändrade svar: " + ", ".join(changed) + ".")
-    return tuple(lines) or ("Inga ändringar i svaren.",)
+    return tuple(lines)
 
 
 def missing_fields(result: Result) -> list[str]:

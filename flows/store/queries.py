@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from blankett.flows.store.database import Application, Message, Store, Submission, Version
+from blankett.flows.store.database import (
+    REPORT_KINDS,
+    Application,
+    Message,
+    Store,
+    Submission,
+    Version,
+)
 from blankett.flows.store.ledger import as_utc, missing_fields, status_of
 from blankett.models.errors import BlankettError
 from blankett.models.messages import failure
@@ -30,7 +37,7 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
     with store.session() as session:
         last_sent = dict(session.execute(
             select(Message.application_id, func.max(Message.sent_at))
-            .where(Message.kind == "report", Message.state == "sent")
+            .where(Message.kind.in_(REPORT_KINDS), Message.state == "sent")
             .group_by(Message.application_id)).all())
         waiting = dict(session.execute(
             select(Message.application_id, func.count())
@@ -43,7 +50,7 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
             .group_by(Message.submission_id)).all())
         failed_sent = dict(session.execute(
             select(Message.submission_id, func.max(Message.sent_at))
-            .where(Message.kind == "report", Message.state == "sent",
+            .where(Message.kind.in_(REPORT_KINDS), Message.state == "sent",
                    Message.application_id.is_(None))
             .group_by(Message.submission_id)).all())
         for app in session.scalars(select(Application).where(Application.year == year)

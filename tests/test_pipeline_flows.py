@@ -4,7 +4,6 @@ real SMTP server (aiosmtpd on 127.0.0.1); `blankett status --json` on what they 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -54,26 +53,11 @@ STATUS_SV = {"complete": "komplett", "incomplete": "ofullständig", "unreadable"
 
 
 @pytest.fixture(scope="session")
-def flows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """The flows module, run against Prefect's test harness (a temporary database and server)."""
-    saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED",
-                                           "DO_NOT_TRACK")}
-    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    os.environ["DO_NOT_TRACK"] = "1"
-    from prefect.testing.utilities import prefect_test_harness
-
+def flows(prefect_api_url: str) -> ModuleType:
+    """The flows module, run against Prefect's test harness (tests/conftest.py)."""
     from blankett.flows.orchestration import flows as orchestration
 
-    try:
-        with prefect_test_harness(server_startup_timeout=60):
-            yield orchestration
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return orchestration
 
 
 @pytest.fixture

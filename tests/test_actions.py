@@ -420,3 +420,61 @@ def test_the_overview_opens_as_a_workbook_and_as_csv(pipeline: Pipeline, tmp_pat
         read = list(csv.reader(handle, delimiter=";"))
     assert tuple(read[0]) == header and len(read) == len(rows) + 1
     assert "Written: " in env.stdout.getvalue()  # type: ignore[attr-defined]
+
+
+# --- the commands -------------------------------------------------------------------------------
+
+def test_the_commands_parse_their_arguments_and_say_one_line_each(
+        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from blankett.flows.cli import app as cli
+
+    ids = _ids(pipeline)
+    root = str(pipeline.home.root)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        env = Environment(stdout=StringIO(), stderr=StringIO(), variables={},
+                          today=date(2026, 11, 25))
+        monkeypatch.setattr(cli, "environment", env)
+        result = CliRunner().invoke(cli.app, [*args, "--home", root])
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+        return (result.exit_code, env.stdout.getvalue(),  # type: ignore[attr-defined]
+                env.stderr.getvalue())  # type: ignore[attr-defined]
+
+    code, out, err = run("correct", str(ids["Alingsås"]), "Sökt belopp", "50 000", "--by", "anna")
+    assert (code, err) == (0, "") and out.count("\n") == 1
+    assert out.startswith(f"Corrected Sökt belopp of application {ids['Alingsås']} (Alingsås – ")
+    assert "the application is complete" in out
+
+    code, out, err = run("decide", str(ids["Alingsås"]), "granted", "--amount", "50001")
+    assert (code, out) == (2, "") and err.startswith("error: 50 001 kr is more than") \
+        and err.count("\n") == 1
+    code, out, _ = run("decide", str(ids["Alingsås"]), "granted", "--note", "BG 12/11")
+    assert code == 0 and "granted 50 000 kr" in out
+
+    code, out, err = run("handled", "ansokan_trasig.docx", "--note", "ringt", "--by", "bo")
+    assert code == 0 and out.startswith("ansokan_trasig.docx: marked handled")
+    code, out, _ = run("status")
+    assert code == 0
+    (trasig,) = [line for line in out.splitlines() if "ansokan_trasig.docx" in line]
+    assert trasig.rstrip().endswith("by bo")
+    code, out, _ = run("handled", "ansokan_trasig.docx", "--undo")
+    assert code == 0 and "no longer handled" in out
+
+    code, out, err = run("letter", str(ids["Vara"]))
+    assert code == 0 and "outbox/drafts/" in out and "no valid e-mail address" in out
+
+    code, out, err = run("show", str(ids["Alingsås"]), "--json")
+    record = json.loads(out)
+    assert record["decision"]["outcome"] == "granted" and record["corrections"][0]["by"] == "anna"
+
+    workbook = tmp_path / "år.xlsx"
+    code, out, err = run("overview", "--year", "2026", "--xlsx", str(workbook))
+    assert (code, err) == (0, "") and workbook.exists() and out.startswith("4 applications in 2026")
+
+    for args, said in ((("correct", "999", "Kommun", "Ale"), "error: 999: no application"),
+                       (("correct", str(ids["Vara"]), "budget", "1"), "error: budget: no field"),
+                       (("show", "7777"), "error: 7777: no application")):
+        code, out, err = run(*args)
+        assert (code, out) == (2, "") and err.startswith(said) and err.count("\n") == 1, err

@@ -25,7 +25,7 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
         home.optional_path(home.settings.routing.spec_file)).fields}
     table = Table(box=None, header_style="dim", pad_edge=False)
     for column in ("id", "municipality", "area", "activity", "v", "status", "lacks / warnings",
-                   "consultants", "report sent"):
+                   "consultants", "report sent", "handled"):
         table.add_column(column, overflow="fold")
     style = {"complete": "green", "incomplete": "yellow", "unreadable": "red"}
     for row in rows:
@@ -38,7 +38,7 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
                        *(f"[dim]{short(c)}[/]" for c in row["warnings"])])
             or row.get("reason") or "",
             ", ".join(a.split("@")[0] for a in row["consultants"]),
-            _sent(row))
+            _sent(row), _handled(row))
     console.print(table)
 
 
@@ -50,3 +50,14 @@ def _sent(row: dict[str, Any]) -> str:
     if not waiting:
         return sent
     return f"{sent} [yellow]({waiting} waiting)[/]" if sent else f"[yellow]{waiting} waiting[/]"
+
+
+def _handled(row: dict[str, Any]) -> str:
+    """Who marked it handled (`blankett handled`), and the decision once there is one."""
+    said = f"[dim]by {row['handled_by']}[/]" if row.get("handled") else ""
+    if row.get("decision") == "granted":
+        said = " ".join(filter(None, (said, f"[green]granted {row['granted_sek']:,}[/]"
+                                      .replace(",", " "))))
+    elif row.get("decision") == "declined":
+        said = " ".join(filter(None, (said, "declined")))
+    return said

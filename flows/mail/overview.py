@@ -33,12 +33,10 @@ COLUMNS: tuple[_Column, ...] = (
     ("Hanterad", lambda r: "ja" if r.handled else "", 9),
 )
 _AMOUNTS = ("Sökt (kr)", "Beviljat (kr)")
+# The learning day's invitation list: who was granted support, and how to reach them.
 _INVITED: tuple[_Column, ...] = (
-    ("Kommun", lambda r: r.municipality, 16),
-    ("Bibliotek", lambda r: r.library, 30),
-    ("Aktivitet", lambda r: r.activity, 40),
-    ("Inriktning", lambda r: r.area_name, 30),
-    ("Beviljat (kr)", lambda r: r.granted, 13),
+    *(c for c in COLUMNS if c[0] in ("Kommun", "Bibliotek", "Aktivitet", "Inriktning",
+                                     "Beviljat (kr)")),
     ("Kontakt (e-post)", lambda r: r.contact_email, 30),
 )
 NO_AREA = "Utan inriktning"

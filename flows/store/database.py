@@ -165,7 +165,14 @@ class Meta(Base):
 
 # --- What consultants do: each action with who did it and when (flows/store/actions.py) --------
 
-class Correction(Base):
+class _Done:
+    """Who did it (a login name, or --by) and when."""
+
+    done_by: Mapped[str] = mapped_column(String(128))
+    done_at: Mapped[datetime]
+
+
+class Correction(_Done, Base):
     """A consultant's value for a field of one version, in place of what was read. The latest
     of a field counts; a new version from the applicant is read without it."""
 
@@ -176,11 +183,9 @@ class Correction(Base):
     value: Mapped[str] = mapped_column(Text)
     # The field's value before, as the application stood (None: empty).
     before: Mapped[str | None] = mapped_column(Text)
-    done_by: Mapped[str] = mapped_column(String(128))
-    done_at: Mapped[datetime]
 
 
-class Handling(Base):
+class Handling(_Done, Base):
     """An application, or an unreadable file (no application), marked handled or not: the
     latest row counts."""
 
@@ -190,11 +195,9 @@ class Handling(Base):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     handled: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(Text)
-    done_by: Mapped[str] = mapped_column(String(128))
-    done_at: Mapped[datetime]
 
 
-class Decision(Base):
+class Decision(_Done, Base):
     """Granted or declined; the latest row counts."""
 
     __tablename__ = "decisions"
@@ -205,11 +208,9 @@ class Decision(Base):
     note: Mapped[str | None] = mapped_column(Text)
     # Decided against a rule a person may set aside (a second grant to the municipality).
     forced: Mapped[bool] = mapped_column(Boolean)
-    done_by: Mapped[str] = mapped_column(String(128))
-    done_at: Mapped[datetime]
 
 
-class Letter(Base):
+class Letter(_Done, Base):
     """A letter to the applicant: its draft in outbox/drafts/, and its message once sent."""
 
     __tablename__ = "letters"
@@ -219,8 +220,6 @@ class Letter(Base):
     recipient: Mapped[str | None] = mapped_column(Text)  # None: the form gave no address
     draft_path: Mapped[str] = mapped_column(Text)  # relative to the home
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
-    done_by: Mapped[str] = mapped_column(String(128))
-    done_at: Mapped[datetime]
 
 
 class Store:

@@ -118,7 +118,7 @@ def test_a_correction_is_checked_at_once_and_used_by_status_and_the_report(
     report = _reports(pipeline, alingsas)[-1]
     assert str(report["To"]) == ", ".join(AREAS["reading"])
     body = plain_body(report)
-    assert "Rättat av anna: Sökt belopp är nu ”50000” (var ”60000”)." in body
+    assert "Rättat av anna: Sökt belopp är nu ”50\u00a0000” (var ”60\u00a0000”)." in body
     assert "Nu komplett." in body
     assert f"{LABELS['requested_amount_sek']}: 50\u00a0000 (rättat av anna)" in body
 

@@ -21,6 +21,7 @@ from blankett.flows.store.database import (
     Letter,
     Result,
 )
+from blankett.flows.store.ledger import batches
 from blankett.models.corrections import corrected_by
 from blankett.models.spec import FormSpec
 
@@ -29,12 +30,14 @@ _Row = TypeVar("_Row", Handling, Decision, Letter)
 
 def _latest(session: Session, model: type[_Row], column: InstrumentedAttribute[Any],
             ids: Sequence[int]) -> dict[int, _Row]:
-    """The latest row of `model` for each of `ids` (by `column`), in one query."""
-    if not ids:
-        return {}
-    newest = select(func.max(model.id)).where(column.in_(ids)).group_by(column)
-    return {getattr(row, column.key): row
-            for row in session.scalars(select(model).where(model.id.in_(newest)))}
+    """The latest row of `model` for each of `ids` (by `column`): a query for each batch of ids,
+    which a database takes whatever the year's size (PostgreSQL takes 65,535 values a query)."""
+    found: dict[int, _Row] = {}
+    for batch in batches(ids):
+        newest = select(func.max(model.id)).where(column.in_(batch)).group_by(column)
+        found.update((getattr(row, column.key), row)
+                     for row in session.scalars(select(model).where(model.id.in_(newest))))
+    return found
 
 
 def corrections_of(session: Session, version_ids: Sequence[int]) -> dict[int, dict[str, Correction]]:
@@ -99,17 +102,18 @@ def correction_lines(previous: Result | None, current: Result, spec: FormSpec) -
             continue
         label = field.label.split(" (")[0]
         was, now = previous.fields.get(field.key), current.fields.get(field.key)
-        said = f"Rättelsen av {label} i förra versionen (”{_said(was)}”, {who})"
+        which = f"Rättelsen av {label} i förra versionen (”{said(was)}”, {who})"
         if was == now:
-            lines.append(f"{said} stämmer med den nya versionen.")
+            lines.append(f"{which} stämmer med den nya versionen.")
         else:
-            new = f"anger ”{_said(now)}”" if now is not None else "saknar uppgiften"
-            lines.append(f"{said} stämmer inte med den nya versionen, som {new}; den nya "
+            new = f"anger ”{said(now)}”" if now is not None else "saknar uppgiften"
+            lines.append(f"{which} stämmer inte med den nya versionen, som {new}; den nya "
                          "versionens uppgift gäller.")
     return tuple(lines)
 
 
-def _said(value: object) -> str:
+def said(value: object) -> str:
+    """A field's value as a line of a report quotes it: "30 000", "tomt"."""
     if isinstance(value, int):
         return f"{value:,}".replace(",", "\u00a0")
     return " ".join(str(value).split()) if value is not None else "tomt"

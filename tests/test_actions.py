@@ -181,10 +181,14 @@ def test_a_new_version_is_read_fresh_and_says_whether_the_corrections_agree(
     alingsas = _ids(pipeline)["Alingsås"]
     correct(pipeline, alingsas, "Sökt belopp (kr)", "50 000", by="anna")  # as v2 will say
     correct(pipeline, alingsas, "library", "Stadsbiblioteket", by="anna")  # v2 says otherwise
+    mark_handled(pipeline, str(alingsas), "anna", note="brev skickat")
+    assert _status(pipeline, "Alingsås")["handled"]
     drop(home, [v2])
     intake_pass(pipeline)
     row = _status(pipeline, "Alingsås")
     assert row["version"] == 2 and row["status"] == "complete"
+    # What the applicant sent since it was marked handled is new to act on.
+    assert not row["handled"]
     record = application_record(pipeline.store, pipeline.spec, alingsas, ZONE)
     fields = {f["key"]: f for f in record["fields"]}
     # Read as the applicant wrote it: the correction of version 1 is not carried over.

@@ -8,6 +8,7 @@ reports ask."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -20,8 +21,9 @@ from blankett.flows.store.database import (
     Handling,
     Letter,
     Result,
+    Version,
 )
-from blankett.flows.store.ledger import batches
+from blankett.flows.store.ledger import as_utc, batches
 from blankett.models.corrections import corrected_by
 from blankett.models.spec import FormSpec
 
@@ -63,9 +65,17 @@ def history(session: Session, model: type[_Row], application_id: int) -> list[_R
 
 
 def handled_applications(session: Session, ids: Sequence[int]) -> dict[int, Handling]:
-    """Those of `ids` that stand handled, with the row that marked them."""
-    return {k: h for k, h in _latest(session, Handling, Handling.application_id, ids).items()
-            if h.handled}
+    """Those of `ids` that stand handled, with the row that marked them. A version the applicant
+    sent after it was marked is new to act on: the mark no longer stands."""
+    marked = {k: h for k, h in _latest(session, Handling, Handling.application_id, ids).items()
+              if h.handled}
+    newest: dict[int, datetime] = {}
+    for batch in batches(list(marked)):
+        newest.update(dict(session.execute(
+            select(Version.application_id, func.max(Version.created_at))
+            .where(Version.application_id.in_(batch)).group_by(Version.application_id)).all()))
+    return {k: h for k, h in marked.items()
+            if k not in newest or as_utc(h.done_at) >= as_utc(newest[k])}
 
 
 def handled_files(session: Session, ids: Sequence[int]) -> dict[int, Handling]:

@@ -16,7 +16,6 @@ from blankett.flows.store.database import (
     Application,
     Correction,
     Decision,
-    Handling,
     Letter,
     Message,
     Store,
@@ -69,7 +68,7 @@ def application_record(store: Store, spec: FormSpec, application_id: int,
         corrections = session.scalars(select(Correction).join(Version).where(
             Version.application_id == found.id).order_by(Correction.id)).all()
         number = {v.id: v.number for v in found.versions}
-        handlings = history(session, Handling, found.id)
+        handled = handled_applications(session, [found.id]).get(found.id)
         standing = history(session, Decision, found.id)
         letters = history(session, Letter, found.id)
         messages = session.scalars(select(Message).where(Message.application_id == found.id)
@@ -92,8 +91,7 @@ def application_record(store: Store, spec: FormSpec, application_id: int,
             "corrections": [{"version": number.get(c.version_id), "field": c.field,
                              "label": labels.get(c.field, c.field), "value": c.value,
                              "before": c.before, **who(c)} for c in corrections],
-            "handled": ({"note": handlings[-1].note, **who(handlings[-1])}
-                        if handlings and handlings[-1].handled else None),
+            "handled": {"note": handled.note, **who(handled)} if handled else None,
             "decision": ({"outcome": standing[-1].outcome, "amount": standing[-1].amount,
                           "note": standing[-1].note, "forced": standing[-1].forced,
                           **who(standing[-1])} if standing else None),

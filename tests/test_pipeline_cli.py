@@ -435,3 +435,28 @@ def test_a_file_still_arriving_leaves_the_run_successful(tmp_path: Path, prefect
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 file left in the inbox for the next pass (still arriving" in result.stdout
     assert (home.inbox / "tom.docx").exists()
+
+
+def test_the_consultants_commands_as_a_person_runs_them(corpus: list[Case], tmp_path: Path) -> None:
+    """`show`, `correct` and the others need no Prefect: they run on the store alone."""
+    from pipeline_support import intake_pass
+
+    from blankett.flows.pipeline.resources import open_pipeline
+
+    home = make_home(tmp_path / "home")
+    drop(home, by_name(corpus, "docx_ofullstandig_vara.docx"))
+    pipeline = open_pipeline(home)
+    try:
+        intake_pass(pipeline)
+    finally:
+        pipeline.close()
+    result = blankett("correct", "1", "E-post", "nils@vara.example.org", "--by", "anna",
+                      "--home", home.root)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.startswith("Corrected E-post of application 1 (Vara – ")
+    result = blankett("correct", "1", "Budget", "1", "--home", home.root)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: Budget: no field of the form has this key or heading")
+    assert len(result.stderr.splitlines()) == 1
+    result = blankett("show", "1", "--home", home.root)
+    assert result.returncode == 0 and "rättat av anna" in result.stdout

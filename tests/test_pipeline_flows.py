@@ -12,6 +12,7 @@ from io import StringIO
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pipeline_support import (
@@ -437,3 +438,58 @@ def test_a_file_that_breaks_a_step_does_not_stop_the_others(
     counts = flows.intake(str(home.root))
     assert counts["complete"] == 1 and counts["skipped"] == 0 and counts["sent"] == 1
     assert list(home.inbox.iterdir()) == []
+
+
+# --- what consultants do --------------------------------------------------------------------------
+
+def test_nightly_and_rerun_keep_corrections_and_nightly_publishes_the_years_overview(
+        flows: ModuleType, smtp: tuple[Collector, int], corpus: list[Case], tmp_path: Path) -> None:
+    from blankett.flows.pipeline.actions import correct, decide
+    from blankett.flows.store.overview import application_record
+
+    collector, port = smtp
+    home, cases = _home(tmp_path, port, corpus, FILES[:6])
+    _taken_in(home)
+    pipeline = open_pipeline(home)
+    try:
+        rows = {row["municipality"]: row["id"] for row in _status_rows(home)}
+        vara = rows["Vara"]
+        correct(pipeline, vara, "contact_email", "nils@vara.example.org", by="anna")
+        decide(pipeline, rows["Göteborg"], "granted", "anna", amount=40000)
+    finally:
+        pipeline.close()
+
+    def vara_email() -> tuple[object, str]:
+        store = Store(home.database_url)
+        try:
+            record = application_record(store, load_spec(), vara, ZoneInfo("Europe/Stockholm"))
+        finally:
+            store.close()
+        (field,) = [f for f in record["fields"] if f["key"] == "contact_email"]
+        return field["value"], field["source"]["label"]
+
+    state = flows.nightly(str(home.root), return_state=True)
+    counts, artifacts = _result_and_artifacts(state)
+    assert counts["changed"] == 0 and counts["checked"] == len(cases)
+    (table,) = [a for a in artifacts if a.key == "year-overview"]
+    assert table.type == "table"
+    published = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert sorted(row["Id"] for row in published) == sorted(rows.values())
+    goteborg = next(row for row in published if row["Kommun"] == "Göteborg")
+    assert (goteborg["Beviljat (kr)"], goteborg["Beslut"]) == (40000, "beviljad")
+
+    # Other rules (a new routing): everything is checked again, the correction with it; and all
+    # read again from the files: it stands, once, and nobody is told of a change it did not make.
+    write_routing(home.root, {**AREAS, "open": ("open2@example.org",)})
+    assert flows.nightly(str(home.root), day="2026-12-01")["changed"] >= 1
+    assert vara_email() == ("nils@vara.example.org", "rättat av anna")
+    collector.envelopes.clear()
+    result = flows.rerun(str(home.root))
+    assert result["changed"] == 0 and collector.envelopes == []
+    assert vara_email() == ("nils@vara.example.org", "rättat av anna")
+
+
+def _status_rows(home: Home) -> list[dict[str, Any]]:
+    from blankett.flows.cli.home import status_rows
+
+    return status_rows(home, 2026)

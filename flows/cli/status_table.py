@@ -29,7 +29,7 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
     areas = {a.key: a.name.removeprefix("Det ").removesuffix(" biblioteket") for a in spec.areas}
     table = Table(box=None, header_style="dim", pad_edge=False)
     for column in ("id", "kommun", "inriktning", "aktivitet", "v", "status", "brister / varningar",
-                   "konsulenter", "rapport skickad"):
+                   "konsulenter", "rapport skickad", "hanterad"):
         table.add_column(column, overflow="fold")
     style = {"complete": "green", "incomplete": "yellow", "unreadable": "red"}
     for row in rows:
@@ -43,7 +43,7 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
                        *(f"[yellow]varning:[/] {short(c)}" for c in row["warnings"])])
             or row.get("reason") or "",
             ", ".join(a.split("@")[0] for a in row["consultants"]),
-            _sent(row))
+            _sent(row), _handled(row))
     console.print(table)
 
 
@@ -55,3 +55,14 @@ def _sent(row: dict[str, Any]) -> str:
     if not waiting:
         return sent
     return f"{sent} [yellow]({waiting} väntar)[/]" if sent else f"[yellow]{waiting} väntar[/]"
+
+
+def _handled(row: dict[str, Any]) -> str:
+    """Who marked it handled (`blankett handled`), and the decision once there is one."""
+    said = f"[dim]av {row['handled_by']}[/]" if row.get("handled") else ""
+    if row.get("decision") == "granted":
+        said = " ".join(filter(None, (said, f"[green]beviljad {row['granted_sek']:,} kr[/]"
+                                      .replace(",", " "))))
+    elif row.get("decision") == "declined":
+        said = " ".join(filter(None, (said, "avslag")))
+    return said

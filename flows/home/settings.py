@@ -139,6 +139,15 @@ class ScheduleSettings(Section):
         return value
 
 
+class LetterSettings(Section):
+    """Letters to applicants about what their application lacks (`blankett letter`)."""
+
+    send: bool = setting(False, "Send each letter to the applicant at once (by `[smtp]`, or into "
+                                "`outbox/<address>/`), with a copy to the consultant; false, it "
+                                "is only written as a draft into `outbox/drafts/` for the "
+                                "consultant to check and send.")
+
+
 _reading: ContextVar[tuple[Path, Mapping[str, str]] | None] = ContextVar("_reading", default=None)
 
 
@@ -156,6 +165,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitSettings = LimitSettings()
     ocr: OcrSettings = OcrSettings()
+    letters: LetterSettings = LetterSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -27,14 +27,17 @@ from blankett.flows.mail.reports import (
 from blankett.flows.mail.views import (
     ApplicationView,
     CompletenessReport,
+    HandledView,
     ProblemView,
     Status,
     TriageSummary,
 )
 from blankett.flows.pipeline.resources import Pipeline
+from blankett.flows.store.actions import correction_lines, handled_applications, handled_files
 from blankett.flows.store.database import (
     REPORT_KINDS,
     Application,
+    Handling,
     Message,
     Result,
     Submission,
@@ -53,6 +56,7 @@ from blankett.flows.store.ledger import (
     status_of,
     year_applications,
 )
+from blankett.models.corrections import corrected_by
 from blankett.models.messages import unread_file
 from blankett.models.validation import second_application, to_review
 
@@ -72,7 +76,8 @@ def application_view(pipeline: Pipeline, application: Application, version: Vers
     areas = {a.key: a.name for a in spec.areas}
     area = result.fields.get("strategic_area")
     amount = result.fields.get("requested_amount_sek")
-    answers = tuple((labels[k], _shown(v, areas if k == "strategic_area" else None))
+    answers = tuple((labels[k], _marked(_shown(v, areas if k == "strategic_area" else None),
+                                        result.sources.get(k)))
                     for k, v in result.fields.items() if v is not None and k in labels) \
         if whole else ()
     status: Status = status_of(result)
@@ -99,6 +104,12 @@ def application_view(pipeline: Pipeline, application: Application, version: Vers
         other=tuple((str(u.get("heading", "")), str(u.get("text", "")))
                     for u in (result.raw or {}).get("unplaced", [])) if whole else (),
     )
+
+
+def _marked(answer: str, source: dict[str, object] | None) -> str:
+    """A consultant's correction says so beside the answer: "30 000 (rättat av anna)"."""
+    who = corrected_by(source)
+    return f"{answer} ({who})" if who else answer
 
 
 def _review(label: str, source: dict[str, object]) -> str:
@@ -130,7 +141,8 @@ def _shown(value: object, areas: dict[str, str] | None) -> str:
 
 def queue_version_report(pipeline: Pipeline, session: Session, recorded: Recorded) -> None:
     view = application_view(pipeline, recorded.application, recorded.version, recorded.result,
-                            changes(recorded.previous, recorded.result, pipeline.spec))
+                            (*changes(recorded.previous, recorded.result, pipeline.spec),
+                             *correction_lines(recorded.previous, recorded.result, pipeline.spec)))
     report = CompletenessReport(key=f"report:submission:{recorded.version.submission_id}",
                                 application=view,
                                 recipients=tuple(recorded.result.consultants["to"]))
@@ -139,12 +151,12 @@ def queue_version_report(pipeline: Pipeline, session: Session, recorded: Recorde
 
 
 def queue_rerun_report(pipeline: Pipeline, session: Session, application: Application,
-                       previous: Result, result: Result) -> None:
-    """The report of an application whose latest version was checked or read again, and came
-    out otherwise: an update, saying what changed."""
+                       previous: Result, result: Result,
+                       why: tuple[str, ...] = ("Läst om med nya regler eller ny läsare.",)) -> None:
+    """The report of an application whose latest version was checked again, or corrected by a
+    consultant (`why` says which), and came out otherwise: an update, saying what changed."""
     _queue_update(pipeline, session, application, result, f"report:result:{result.id}",
-                  ("Läst om med nya regler eller ny läsare.",
-                   *revision(previous, result, pipeline.spec)))
+                  (*why, *revision(previous, result, pipeline.spec)))
 
 
 def queue_warning_reports(pipeline: Pipeline, session: Session, cause: Application,
@@ -253,17 +265,23 @@ def queue_summaries(pipeline: Pipeline, day: str, generated_at: datetime) -> Sum
         return SummaryOutcome(0, len(addresses))
     for batch in batches(ids):
         with pipeline.store.session() as session:
+            handled = handled_applications(session, batch)
             for application, version, result in latest_of(session, batch, whole=False):
                 to = [a for a in dict.fromkeys(result.consultants.get("to", [])) if a in mine]
                 if to:
-                    view = application_view(pipeline, application, version, result, whole=False)
+                    view = replace(application_view(pipeline, application, version, result,
+                                                    whole=False),
+                                   handled=_handled(handled.get(application.id)))
                     for address in to:
                         mine[address].append(view)
     queued = 0
     with pipeline.store.session() as session:
-        failed = [failed_view(s) for s in session.scalars(select(Submission).where(
+        unreadable = session.scalars(select(Submission).where(
             Submission.year == pipeline.year, Submission.state == "failed")
-            .order_by(Submission.id))]
+            .order_by(Submission.id)).all()
+        handled_unreadable = handled_files(session, [s.id for s in unreadable])
+        failed = [replace(failed_view(s), handled=_handled(handled_unreadable.get(s.id)))
+                  for s in unreadable]
         fallback = set(pipeline.routing.consultants(None))
         for address, views in mine.items():
             key = f"summary:{day}:{address}"
@@ -281,6 +299,12 @@ def queue_summaries(pipeline: Pipeline, day: str, generated_at: datetime) -> Sum
                                 created_at=now(), state="pending", snapshot=snapshot))
             queued += 1
     return SummaryOutcome(queued, len(addresses))
+
+
+def _handled(handling: Handling | None) -> HandledView | None:
+    if handling is None:
+        return None
+    return HandledView(handling.done_by, as_utc(handling.done_at), handling.note)
 
 
 def _consultants(pipeline: Pipeline) -> list[str]:

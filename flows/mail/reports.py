@@ -95,15 +95,18 @@ def _searchable(report: CompletenessReport, archive_root: Path | None) -> bytes 
 
 
 def render_summary(summary: TriageSummary, *, sender: str) -> EmailMessage:
-    apps = triage_order(summary.applications)
+    ordered = triage_order(summary.applications)
+    # What a consultant marked handled leaves what is to act on (and its counts), listed apart.
+    apps = [a for a in ordered if a.handled is None]
     counts = Counter(a.status for a in apps)
     context = {
         "summary": summary,
         "apps": apps,
+        "handled": [a for a in ordered if a.handled is not None],
         # Incomplete first: it is what the consultant acts on; zero counts are left out.
         "counts": [(s, counts[s]) for s in ("incomplete", "unreadable", "complete") if counts[s]],
         # TriageSummary has no area of its own: name it when all its applications share one.
-        "area_name": _common(a.area_name for a in apps),
+        "area_name": _common(a.area_name for a in ordered),
     }
     recipient = Address(display_name=summary.consultant_name or "", addr_spec=summary.consultant)
     message = _message("summary", context, key=summary.key, sender=sender, recipients=[recipient],

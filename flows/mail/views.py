@@ -24,6 +24,15 @@ class ProblemView:
 
 
 @dataclass(frozen=True)
+class HandledView:
+    """Marked handled by a consultant (`blankett handled`): out of what is to act on."""
+
+    by: str
+    at: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class ApplicationView:
     """One application as its latest version stands; an unreadable file has no id."""
 
@@ -48,6 +57,7 @@ class ApplicationView:
     review: tuple[str, ...] = ()
     # Parts of the application under headings no field claims: (heading, text).
     other: tuple[tuple[str, str], ...] = ()
+    handled: HandledView | None = None
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 from prefect.utilities.annotations import quote
@@ -18,11 +19,13 @@ from prefect.utilities.annotations import quote
 from blankett.flows.home.locking import home_lock
 from blankett.flows.home.settings import load_home
 from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, queue_summaries
+from blankett.flows.mail.overview import table
 from blankett.flows.mail.reports import status_word
 from blankett.flows.pipeline import revalidation as nightly_steps
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
 from blankett.flows.pipeline.intake import ReadAhead, Taken, recover, retake_failed, take_file
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
+from blankett.flows.store.overview import overview_rows
 from blankett.models.errors import SettingWrong
 
 # Set by the command's Ctrl-C or SIGTERM (cli/running.py): a pass takes no further file. Prefect
@@ -197,6 +200,13 @@ def summarise(pipeline: Pipeline, day: str, generated_at: datetime) -> int:
     return queue_summaries(pipeline, day, generated_at).queued
 
 
+@_step
+def overview(pipeline: Pipeline) -> list[dict[str, object]]:
+    """The year's applications a row each, as `blankett overview` gives them."""
+    return table(overview_rows(pipeline.store, pipeline.spec, pipeline.routing, pipeline.year,
+                               ZoneInfo(pipeline.home.settings.schedule.timezone)))
+
+
 @flow(name="nightly", log_prints=False)
 def nightly(home: str, day: str | None = None) -> NightlyCounts:
     """Re-validate every application of the grant year and send each consultant's summary."""
@@ -209,8 +219,11 @@ def nightly(home: str, day: str | None = None) -> NightlyCounts:
             summaries = summarise(quote(pipeline),
                                   day or generated_at.astimezone().date().isoformat(), generated_at)
             delivered = deliver(quote(pipeline))
+            year = overview(quote(pipeline))
     finally:
         pipeline.close()
+    create_table_artifact(table=year, key="year-overview",
+                          description=f"Årets ansökningar ({pipeline.year}), en rad per ansökan")
     create_markdown_artifact(
         markdown=(f"Omprövade ansökningar: {checked.checked}, ändrade: {checked.changed}, "
                   f"omlästa: {checked.reread}; olästa filer som nu kunde läsas: {len(retaken)}"

@@ -172,6 +172,65 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+# --- What consultants do: each action with who did it and when (flows/store/actions.py) --------
+
+class _Done:
+    """Who did it (a login name, or --by) and when."""
+
+    done_by: Mapped[str] = mapped_column(String(128))
+    done_at: Mapped[datetime]
+
+
+class Correction(_Done, Base):
+    """A consultant's value for a field of one version, in place of what was read. The latest
+    of a field counts; a new version from the applicant is read without it."""
+
+    __tablename__ = "corrections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    field: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    # The field's value before, as the application stood (None: empty).
+    before: Mapped[str | None] = mapped_column(Text)
+
+
+class Handling(_Done, Base):
+    """An application, or an unreadable file (no application), marked handled or not: the
+    latest row counts."""
+
+    __tablename__ = "handlings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    handled: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Decision(_Done, Base):
+    """Granted or declined; the latest row counts."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # granted | declined
+    amount: Mapped[int | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    # Decided against a rule a person may set aside (a second grant to the municipality).
+    forced: Mapped[bool] = mapped_column(Boolean)
+
+
+class Letter(_Done, Base):
+    """A letter to the applicant: its draft in outbox/drafts/, and its message once sent."""
+
+    __tablename__ = "letters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    recipient: Mapped[str | None] = mapped_column(Text)  # None: the form gave no address
+    draft_path: Mapped[str] = mapped_column(Text)  # relative to the home
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+
+
 class Store:
     def __init__(self, url: str) -> None:
         """Open the store, its schema upgraded to this code's revision if it is not there

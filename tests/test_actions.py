@@ -36,12 +36,13 @@ from blankett.fixtures.corpus import Case
 from blankett.flows.cli.actions import cmd_overview, cmd_show
 from blankett.flows.cli.environment import Environment
 from blankett.flows.home.settings import Home, load_home
-from blankett.flows.mail.messaging import queue_summaries
-from blankett.flows.mail.reports import format_amount
+from blankett.flows.mail.messaging import application_view, queue_summaries
+from blankett.flows.mail.reports import format_amount, render_report
+from blankett.flows.mail.views import CompletenessReport
 from blankett.flows.pipeline.actions import Refused, correct, decide, mark_handled, write_letter
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
 from blankett.flows.pipeline.revalidation import revalidate_all
-from blankett.flows.store.database import Correction, Message, Result, Store
+from blankett.flows.store.database import Application, Correction, Message, Result, Store
 from blankett.flows.store.overview import application_record, overview_rows
 from blankett.flows.store.queries import UnknownTarget, status_rows
 from blankett.models.spec import load_spec
@@ -98,7 +99,7 @@ def _status(pipeline: Pipeline, municipality: str) -> dict[str, object]:
 def _reports(pipeline: Pipeline, application_id: int) -> list[EmailMessage]:
     with pipeline.store.session() as session:
         return [parse(m.raw) for m in session.scalars(select(Message).where(
-            Message.application_id == application_id, Message.kind == "report")
+            Message.application_id == application_id, Message.kind.in_(("report", "update")))
             .order_by(Message.id))]
 
 
@@ -118,9 +119,17 @@ def test_a_correction_is_checked_at_once_and_used_by_status_and_the_report(
     report = _reports(pipeline, alingsas)[-1]
     assert str(report["To"]) == ", ".join(AREAS["reading"])
     body = plain_body(report)
+    # An update (the version is the same): what changed, the correction first.
+    assert report["Subject"].startswith("Uppdaterad rapport")
     assert "Rättat av anna: Sökt belopp är nu ”50\u00a0000” (var ”60\u00a0000”)." in body
     assert "Nu komplett." in body
-    assert f"{LABELS['requested_amount_sek']}: 50\u00a0000 (rättat av anna)" in body
+    # The whole report, as one who had none gets it, marks the corrected answer.
+    with pipeline.store.session() as session:
+        view = application_view(pipeline, session.get(Application, alingsas))
+    whole = plain_body(render_report(CompletenessReport(key="whole", application=view,
+                                                        recipients=AREAS["reading"]),
+                                     sender=pipeline.sender))
+    assert f"{LABELS['requested_amount_sek']}: 50\u00a0000 (rättat av anna)" in whole
 
 
 def test_a_correction_the_rules_refuse_or_that_names_nothing_changes_nothing(
@@ -469,7 +478,7 @@ def test_the_commands_parse_their_arguments_and_say_one_line_each(
     code, out, _ = run("status")
     assert code == 0
     (trasig,) = [line for line in out.splitlines() if "ansokan_trasig.docx" in line]
-    assert trasig.rstrip().endswith("by bo")
+    assert trasig.rstrip().endswith("av bo")
     code, out, _ = run("handled", "ansokan_trasig.docx", "--undo")
     assert code == 0 and "no longer handled" in out
 

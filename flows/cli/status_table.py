@@ -28,8 +28,11 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
     # "Det läs- och skrivfrämjande biblioteket" → "läs- och skrivfrämjande": the part that differs.
     areas = {a.key: a.name.removeprefix("Det ").removesuffix(" biblioteket") for a in spec.areas}
     table = Table(box=None, header_style="dim", pad_edge=False)
+    # The column of what consultants did only once there is something in it: the rest keep
+    # their room.
+    acted = any(_handled(row) for row in rows)
     for column in ("id", "kommun", "inriktning", "aktivitet", "v", "status", "brister / varningar",
-                   "konsulenter", "rapport skickad", "hanterad"):
+                   "konsulenter", "rapport skickad", *(("hanterad",) if acted else ())):
         table.add_column(column, overflow="fold")
     style = {"complete": "green", "incomplete": "yellow", "unreadable": "red"}
     for row in rows:
@@ -43,7 +46,7 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
                        *(f"[yellow]varning:[/] {short(c)}" for c in row["warnings"])])
             or row.get("reason") or "",
             ", ".join(a.split("@")[0] for a in row["consultants"]),
-            _sent(row), _handled(row))
+            _sent(row), *((_handled(row),) if acted else ()))
     console.print(table)
 
 

@@ -2,7 +2,7 @@
 version, and every message with its delivery state.
 
 SQLite in the home by default (WAL, a busy timeout, so that a nightly run and an intake can share
-it); any SQLAlchemy URL by setting.
+it); PostgreSQL, or any SQLAlchemy URL, by setting.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -27,15 +28,25 @@ from sqlalchemy import (
     event,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
-from blankett.models.errors import BlankettError
+from blankett.models.errors import BlankettError, SettingWrong
 
 
 class StoreError(BlankettError):
     """The database cannot be opened or used; one line."""
+
+
+class DriverMissing(StoreError, SettingWrong):
+    """store.url names a database whose Python driver is not installed: nothing works until a
+    person installs it."""
+
+
+# The drivers a plain postgresql:// URL may use, the one `blankett[postgres]` installs first.
+# SQLAlchemy alone would pick one by its own version (psycopg2 under 2.0, psycopg under 2.1).
+POSTGRES_DRIVERS = ("psycopg", "psycopg2")
 
 
 def now() -> datetime:
@@ -270,8 +281,32 @@ class Store:
         return session.scalar(select(Submission).where(Submission.sha256 == sha256))
 
 
+def engine_url(url: str) -> URL:
+    """The URL as SQLAlchemy is to open it: a plain postgresql:// (or postgres://, as hosting
+    services write it) names the PostgreSQL driver that is installed. Raises ArgumentError for
+    what is no URL."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        driver = next((d for d in POSTGRES_DRIVERS if find_spec(d) is not None), POSTGRES_DRIVERS[0])
+        parsed = parsed.set(drivername=f"postgresql+{driver}")
+    return parsed
+
+
 def _engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
+    """Raises DriverMissing, or SQLAlchemyError for a URL it cannot use."""
+    parsed = engine_url(url)
+    try:
+        return _create_engine(parsed)
+    except ImportError as exc:
+        if parsed.get_backend_name() == "postgresql":
+            raise DriverMissing(f"store.url names a PostgreSQL database, and its Python driver is not "
+                                f"installed ({exc}): pip install 'blankett[postgres]'") from None
+        raise DriverMissing(f"store.url names a database whose Python driver is not installed "
+                            f"({exc}): install it into blankett's Python environment") from None
+
+
+def _create_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

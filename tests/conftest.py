@@ -1,21 +1,29 @@
 """Shared test fixtures: the generated corpus of forms, built once per session into a temp dir;
-a Prefect server for the command-line tests that are not about a server's life; the markers
-that pick the long tests out for a quick edit loop (README, "For developers")."""
+a Prefect server for the command-line tests that are not about a server's life; the store's
+database, SQLite and PostgreSQL; the markers that pick the long tests out for a quick edit loop
+(README, "For developers")."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from blankett.fixtures.corpus import Case, write_corpus
 from blankett.fixtures.libreoffice import CACHE_VARIABLE
+from blankett.flows.store.database import engine_url
 
 YEAR = 2026
+# A PostgreSQL server's URL whose role may create databases (.ci/postgres starts one and prints
+# it); unset, the PostgreSQL variants of the store's tests are skipped.
+POSTGRES = os.environ.get("BLANKETT_TEST_POSTGRES", "")
 # The tests each marker names, by module: crash, fault and load runs; tests that start Prefect
 # servers or blankett's commands as processes; tests that run Tesseract.
 MARKED = {
@@ -108,3 +116,35 @@ def prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """The URL of a new, empty database on the test server, dropped afterwards with whatever
+    connections a test left open; the test is skipped without a server."""
+    if not POSTGRES:
+        pytest.skip("BLANKETT_TEST_POSTGRES is not set")
+    admin = engine_url(POSTGRES)
+    server = create_engine(admin, isolation_level="AUTOCOMMIT")
+    name = f"blankett_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with server.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield admin.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with server.connect() as connection:
+                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        server.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """`store.url` for a test's home, once on each database: empty (the home's own SQLite file,
+    as by default) and a PostgreSQL database of the test's own."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    with postgres_database() as url:
+        yield url

@@ -30,7 +30,6 @@ from pipeline_support import (
     smtp_server,
 )
 from sqlalchemy import func, select
-from test_store_migrations import empty_url  # noqa: F401 (a fixture: SQLite, PostgreSQL)
 
 from blankett.fixtures.corpus import Case
 from blankett.flows.cli.actions import cmd_overview, cmd_show
@@ -55,14 +54,9 @@ REQUIRED = {f.key for f in SPEC.fields if f.required and not f.warn_when_missing
 
 
 @pytest.fixture
-def home(tmp_path: Path, empty_url: str) -> Home:  # noqa: F811 (the fixture, imported)
+def home(tmp_path: Path, store_url: str) -> Home:
     """A test home on SQLite, and on PostgreSQL where BLANKETT_TEST_POSTGRES names a server."""
-    made = make_home(tmp_path / "home")
-    if empty_url.startswith("sqlite"):
-        return made
-    settings = made.root / "blankett.toml"
-    settings.write_text(settings.read_text() + f'\n[store]\nurl = "{empty_url}"\n')
-    return load_home(made.root)
+    return make_home(tmp_path / "home", store_url=store_url)
 
 
 def _taken(home: Home, cases: list[Case]) -> Pipeline:

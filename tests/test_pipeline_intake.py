@@ -1,10 +1,11 @@
 """Taking files from the inbox, over plain functions and real parts: the corpus's files copied into
-a home, a real SQLite file, reports written as .eml files or handed to a recording delivery."""
+a home, a real SQLite file (and a PostgreSQL database for the tests taking `store_url`), reports
+written as .eml files or handed to a recording delivery."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,18 +29,20 @@ from pipeline_support import (
     parse,
     plain_body,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from blankett.extractors import EXTRACTOR_VERSION
 from blankett.fixtures.corpus import Case, _Builder
 from blankett.fixtures.docx_builders import template_document
+from blankett.fixtures.pdf_forms import fill_with_pypdf
 from blankett.fixtures.themes import THEMES
 from blankett.flows.home.settings import Home
 from blankett.flows.mail.delivery import OutboxDelivery
 from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, queue_summaries
 from blankett.flows.pipeline.intake import Taken, note_of
 from blankett.flows.pipeline.resources import open_pipeline
-from blankett.flows.store.database import Application, Message, Store, Submission
+from blankett.flows.pipeline.revalidation import revalidate_all
+from blankett.flows.store.database import Application, Message, Result, Store, Submission
 from blankett.models.messages import FAILURES, unread_file
 from blankett.models.records import SCAN_KINDS
 
@@ -232,8 +235,8 @@ def _pass(home: Home, delivery: Recording | OutboxDelivery | None = None
 
 
 def test_the_same_bytes_again_are_a_duplicate_and_not_reported_twice(
-        corpus: list[Case], tmp_path: Path) -> None:
-    home = make_home(tmp_path / "home")
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", store_url=store_url)
     (case,) = by_name(corpus, "docx_mall_goteborg.docx")
     drop(home, [case])
     taken, delivered, recording = _pass(home)
@@ -259,8 +262,8 @@ def test_the_same_bytes_again_are_a_duplicate_and_not_reported_twice(
 
 
 def test_a_corrected_form_is_version_2_and_its_report_says_what_changed(
-        corpus: list[Case], tmp_path: Path) -> None:
-    home = make_home(tmp_path / "home")
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", store_url=store_url)
     v1, v2 = (c for c in corpus if "corrected" in c.tags)
     drop(home, [v1])
     taken, _, first = _pass(home)
@@ -301,13 +304,13 @@ def _another_activity(municipality: str, written: str, theme: int, name: str) ->
 
 @pytest.mark.parametrize("same_pass", [False, True], ids=["later-pass", "same-pass"])
 def test_two_activities_of_one_municipality_warn_on_both(
-        corpus: list[Case], tmp_path: Path, same_pass: bool) -> None:
+        store_url: str, corpus: list[Case], tmp_path: Path, same_pass: bool) -> None:
     (first,) = by_name(corpus, "docx_mall_goteborg.docx")
     second = _another_activity("Göteborg", "Göteborgs stad", 3, "goteborg_bokstart.docx")
     first_title, second_title = first.fields["project_title"], second.fields["project_title"]
     assert first_title != second_title and second.fields["municipality"] == "Göteborg"
 
-    home = make_home(tmp_path / "home")
+    home = make_home(tmp_path / "home", store_url=store_url)
     recording = Recording()
     drop(home, [first])
     if not same_pass:
@@ -346,9 +349,51 @@ def test_two_activities_of_one_municipality_warn_on_both(
         assert "Ny varning:" in plain_body(late) and str(first_title) in str(late["Subject"])
 
 
+def test_a_nul_in_an_answer_is_filed_and_checked_again_as_unchanged(
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
+    """A fillable PDF may carry a NUL character in a field, which PostgreSQL's text cannot hold:
+    the form is filed and reported all the same, stored without the NUL on every database, and
+    neither its next version nor a check under new rules finds a change that is none."""
+    (skara,) = by_name(corpus, "pdf_formular_mall_skara.pdf")
+    title = "Sagostunder\x00 för alla"
+    nul = replace(skara, name="skara_sagostunder.pdf", data=fill_with_pypdf(
+        skara.data, {"project_title": title, "contact_email": "kontakt\x00skara.se"}))
+    corrected = replace(skara, name="skara_sagostunder_v2.pdf",
+                        data=fill_with_pypdf(skara.data, {"project_title": title}))
+    home = make_home(tmp_path / "home", store_url=store_url)
+    drop(home, [skara, nul])
+    taken, delivered, _ = _pass(home)
+    assert [(t.outcome, t.version) for t in taken] == [("complete", 1), ("incomplete", 1)], taken
+    assert delivered.sent == 2 and list(home.inbox.iterdir()) == []
+
+    drop(home, [corrected])  # the second activity's next version: nothing new for the first
+    taken, delivered, recording = _pass(home)
+    assert [(t.outcome, t.version) for t in taken] == [("complete", 2)], taken
+    assert delivered.sent == 1 and list(home.inbox.iterdir()) == []
+    (report,) = recording.messages  # type: ignore[union-attr]
+    assert "Sagostunder för alla" in str(report["Subject"]).replace("\x00", "")
+
+    pipeline = open_pipeline(home, delivery=Recording())
+    try:
+        with pipeline.store.session() as session:
+            first, second = session.scalars(select(Application).order_by(Application.id)).all()
+            assert second.title == "Sagostunder för alla"
+            assert [len(second.versions), len(first.versions)] == [2, 1]
+            warnings = [p.message for p in first.latest.result.problems
+                        if p.code == "second_application"]
+            assert len(warnings) == 1 and "Sagostunder för alla" in warnings[0]
+            email = [p.message for p in second.versions[0].result.problems
+                     if p.field == "contact_email"]
+            assert email and not any("\x00" in m for m in email)
+            session.execute(update(Result).values(rules_fingerprint=None))
+        assert revalidate_all(pipeline).__dict__ == {"checked": 2, "changed": 0, "reread": 0}
+    finally:
+        pipeline.close()
+
+
 def test_messages_are_recorded_before_they_are_sent_and_marked_sent_after(
-        corpus: list[Case], tmp_path: Path) -> None:
-    home = make_home(tmp_path / "home")
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", store_url=store_url)
     drop(home, by_name(corpus, "docx_mall_goteborg.docx", "ansokan_tom.docx"))
     seen: list[tuple[str, str]] = []
     store = Store(home.database_url)
@@ -472,10 +517,10 @@ def test_the_store_is_sqlite_in_wal_mode_with_a_busy_timeout(whole_corpus: Run) 
 # --- summaries, over plain functions ----------------------------------------------------------------
 
 def test_what_changed_since_the_last_summary_is_each_consultants_own(
-        corpus: list[Case], tmp_path: Path) -> None:
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
     """Addresses that look alike to SQL LIKE ('_' matches any character) are still two people."""
     areas = {**AREAS, "open": ("a_b@example.org",), "reading": ("axb@example.org",)}
-    home = make_home(tmp_path / "home", areas=areas)
+    home = make_home(tmp_path / "home", areas=areas, store_url=store_url)
     drop(home, by_name(corpus, "docx_mall_sammanslagna_celler_molndal.docx",
                        "docx_kontroller_inline_lerum.docx"))
     _pass(home)

@@ -70,12 +70,13 @@ def test_log_times_are_in_the_homes_zone(tmp_path: Path, monkeypatch: pytest.Mon
         time.tzset()
 
 
-def test_status_shows_reports_waiting_and_warnings(corpus: list[Case], tmp_path: Path) -> None:
+def test_status_shows_reports_waiting_and_warnings(store_url: str, corpus: list[Case],
+                                                   tmp_path: Path) -> None:
     """A report that could not go out is not hidden behind an earlier one's time; warnings are
     shown beside what is missing."""
     from pipeline_support import Recording
 
-    home = make_home(tmp_path / "home")
+    home = make_home(tmp_path / "home", store_url=store_url)
     drop(home, by_name(corpus, "docx_mall_goteborg.docx", "docx_korta_svar_bengtsfors.docx"))
     down = Recording(failing=True)
     pipeline = open_pipeline(home, delivery=down)

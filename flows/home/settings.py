@@ -64,7 +64,8 @@ class InboxSettings(Section):
 
 class StoreSettings(Section):
     url: SecretStr = setting(SecretStr(""), "A SQLAlchemy database URL, e.g. "
-                             "`postgresql+psycopg://user@host/blankett` (install the driver); empty, "
+                             "`postgresql://user@host/blankett` for PostgreSQL (install its driver "
+                             "first: `pip install 'blankett[postgres]'`); empty, "
                              "the SQLite file `blankett.db` in the home. Its schema is brought up "
                              "to date when a command opens it (a store made by an older blankett "
                              "is upgraded in place).",

@@ -14,7 +14,15 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased, defer, joinedload, selectinload
 
 from blankett.extractors import EXTRACTOR_VERSION
-from blankett.flows.store.database import Application, ProblemRecord, Result, Submission, Version, now
+from blankett.flows.store.database import (
+    Application,
+    ProblemRecord,
+    Result,
+    Submission,
+    Version,
+    now,
+    without_nul,
+)
 from blankett.models.records import SCAN_KINDS, Extraction, Problem, Report
 from blankett.models.spec import FormSpec
 from blankett.models.validation import activity_key, second_application
@@ -183,7 +191,9 @@ def flag_other_activities(session: Session, application: Application, result: Re
 
 
 def _warn_once(result: Result, problem: Problem) -> bool:
-    if any(p.code == problem.code and p.message == problem.message for p in result.problems):
+    # Stored messages lose their NULs (StoredText): so does the one compared with them.
+    message = without_nul(problem.message)
+    if any(p.code == problem.code and without_nul(p.message) == message for p in result.problems):
         return False
     result.problems.append(_problem_record(problem))
     return True
@@ -191,9 +201,9 @@ def _warn_once(result: Result, problem: Problem) -> bool:
 
 def same_outcome(a: Result, report: Report) -> bool:
     """Whether checking again changed nothing a consultant would see."""
-    ours = {(p.field, p.code, p.severity, p.message) for p in a.problems
+    ours = {(p.field, p.code, p.severity, without_nul(p.message)) for p in a.problems
             if p.code != "second_application"}
-    theirs = {(p.field, p.code, p.severity, p.message) for p in report.problems}
+    theirs = {(p.field, p.code, p.severity, without_nul(p.message)) for p in report.problems}
     return (a.fields == dict(report.fields) and ours == theirs
             and a.consultants.get("to") == list(report.consultants))
 

@@ -45,7 +45,7 @@ from blankett.flows.mail.delivery import OutboxDelivery
 from blankett.flows.mail.messaging import deliver_pending
 from blankett.flows.mail.reports import searchable_copy
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
-from blankett.flows.pipeline.intake import ReadAhead, recover, take_file
+from blankett.flows.pipeline.intake import NOTE_SUFFIX, ReadAhead, recover, take_file
 from blankett.flows.pipeline.isolation import readers
 from blankett.flows.pipeline.resources import open_pipeline, relative
 from blankett.flows.store.database import Store, Submission
@@ -333,7 +333,7 @@ def _check(home: Home, expected: Counter[str], names: dict[str, str]) -> _Found:
     finally:
         store.close()
     recorded = {sha for sha, _, _, _ in records.values()}
-    notes = {stored + ".txt" for stored, (_, state, _, _) in records.items() if state == "failed"}
+    notes = {stored + NOTE_SUFFIX for stored, (_, state, _, _) in records.items() if state == "failed"}
     # A scan's searchable copy, made by OCR, is filed beside it and belongs to its record.
     notes |= {relative(home, searchable_copy(home.root / stored)) for stored in records}
     filed: Counter[str] = Counter()

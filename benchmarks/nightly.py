@@ -17,6 +17,7 @@ from /proc) is the nightly's own and not the corpus generator's; the memory it h
 first step (imports, the open store) is given beside it.
 
 Run: .venv/bin/python benchmarks/nightly.py [--applications 10000] [--flow] [--keep DIR]
+[--store postgresql://...]
 """
 
 from __future__ import annotations
@@ -53,10 +54,11 @@ YESTERDAY = "2026-11-24"
 CHUNK = 2000  # rows an INSERT is given at a time
 
 
-def make_home(root: Path) -> Home:
+def make_home(root: Path, store_url: str = "") -> Home:
     """A home for grant year 2026 delivering into its outbox, scans left to a person (no OCR:
     the nightly would otherwise try every copied scan again), every consultant sent the day's
-    summary (the most a night sends)."""
+    summary (the most a night sends); its store `store_url` (an empty database), or its own
+    SQLite file."""
     init_home(root)
     settings = root / "blankett.toml"
     settings.write_text(
@@ -65,10 +67,12 @@ def make_home(root: Path) -> Home:
         .replace("unfinished_grace_seconds = 60", "unfinished_grace_seconds = 0")
         .replace("stable_seconds = 2.0", "stable_seconds = 0.2")
         .replace("enabled = true", "enabled = false")
-        .replace("send_empty = false", "send_empty = true"), encoding="utf-8")
+        .replace("send_empty = false", "send_empty = true")
+        .replace('url = ""', f'url = "{store_url}"'), encoding="utf-8")
     home = load_home(root)
     assert home.settings.grant.year == YEAR and not home.settings.ocr.enabled \
         and home.settings.summary.send_empty, "settings not set"
+    assert home.settings.store.url.get_secret_value() == store_url, "settings not set"
     return home
 
 
@@ -209,6 +213,11 @@ def copy_rows(home: Home, applications: int, failed_share: float) -> dict[str, i
         for name, table in (("sub", sub_t), ("app", app_t), ("ver", ver_t), ("res", res_t),
                             ("prob", prob_t), ("msg", msg_t)):
             _insert(connection, table, new[name])
+            if connection.dialect.name == "postgresql":
+                # The copies' ids were given, not drawn: the next row the nightly adds (a
+                # summary) must not draw one of them.
+                connection.execute(select(func.setval(func.pg_get_serial_sequence(table.name, "id"),
+                                                      select(func.max(table.c.id)).scalar_subquery())))
         # Yesterday's summaries saw every application as it stands.
         for summary in [m for m in messages if m["kind"] == "summary"]:
             snapshot = dict(summary["snapshot"] or {})
@@ -359,6 +368,9 @@ def main() -> None:
                         help="also time `blankett nightly` (the Prefect flow, server start-up included)")
     parser.add_argument("--keep", type=Path, help="seed into this folder and keep it")
     parser.add_argument("--home", type=Path, help="measure an existing seeded home; no seeding")
+    parser.add_argument("--store", default="",
+                        help="seed this empty database (store.url, e.g. PostgreSQL's) instead of "
+                             "the home's SQLite file")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--day", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -371,15 +383,16 @@ def main() -> None:
         root = args.home or work / "home"
         if args.home is None:
             start = time.perf_counter()
-            home = make_home(root)
+            home = make_home(root, args.store)
             taken = take_corpus(home)
             took = time.perf_counter() - start
             start = time.perf_counter()
             counts = copy_rows(home, args.applications, args.failed_share)
             copied = time.perf_counter() - start
-            size = (root / "blankett.db").stat().st_size // 2**20
+            database = root / "blankett.db"
+            size = f" ({database.stat().st_size // 2**20} MB)" if database.is_file() else ""
             print(f"seeded {root}: {taken} corpus files taken in {took:.1f} s, copied in "
-                  f"{copied:.1f} s to {counts} ({size} MB)")
+                  f"{copied:.1f} s to {counts}{size}")
         tonight = _next_day(root)
         _report(f"nightly steps, {tonight}", _run_measure(root, tonight))
         later = _next_day(root)

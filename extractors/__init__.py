@@ -39,7 +39,7 @@ READERS: dict[Container, str] = {
 
 def read(data: bytes, context: ReadContext) -> Extraction:
     if too_large := context.limits.too_large(len(data)):
-        raise Unreadable(too_large)
+        raise too_large
     return reader(sniff(data))(data, context)
 
 

@@ -57,7 +57,8 @@ def to_docx(data: bytes, kind: Legacy, seconds: float) -> bytes:
     program = soffice()
     if program is None:
         raise Unreadable(f"is {_NAMES[kind]}; install LibreOffice to have it read "
-                         f"({INSTALL_HINT}), or ask for a .docx or PDF")
+                         f"({INSTALL_HINT}), or ask for a .docx or PDF", "needs_libreoffice",
+                         format=kind)
     with tempfile.TemporaryDirectory(prefix="blankett-convert-") as tmp:
         folder = Path(tmp)
         source = folder / f"form.{kind}"
@@ -73,7 +74,8 @@ def to_docx(data: bytes, kind: Legacy, seconds: float) -> bytes:
             process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
             raise Unreadable(f"is {_NAMES[kind]} that LibreOffice could not convert within "
-                             f"{seconds:g} s") from None
+                             f"{seconds:g} s", "convert_timeout", format=kind,
+                             seconds=seconds) from None
         finally:
             # Also on an interrupt: no LibreOffice left running in the background.
             if process.poll() is None:
@@ -81,7 +83,7 @@ def to_docx(data: bytes, kind: Legacy, seconds: float) -> bytes:
         converted = folder / "out" / "form.docx"
         if not converted.is_file():
             raise Unreadable(f"is {_NAMES[kind]} that LibreOffice cannot open: damaged, or not "
-                             "a text document")
+                             "a text document", "convert_failed", format=kind)
         return converted.read_bytes()
 
 

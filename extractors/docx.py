@@ -37,7 +37,7 @@ def read_docx(data: bytes, context: ReadContext) -> Extraction:
     namespace = wordml_namespace(package.document)
     body = package.document.find(f"{{{namespace}}}body")
     if body is None:
-        raise Unreadable("is a damaged Word file: its main document has no body")
+        raise Unreadable("is a damaged Word file: its main document has no body", "damaged_word")
     styles = Styles(package.styles, namespace)
 
     walker = Walker(namespace, styles, _name_resolver(context))

@@ -222,7 +222,8 @@ class InlineReader:
         kind = char.get(t["fldCharType"])
         if kind == "begin":
             if len(self._fields) >= _MAX_OPEN_FIELDS:
-                raise Unreadable("is a damaged Word file: fields are nested too deeply")
+                raise Unreadable("is a damaged Word file: fields are nested too deeply",
+                                 "damaged_word")
             self._begin_field(char.find(t["ffData"]))
         elif kind == "separate" and self._fields:
             frame = self._fields[-1]
@@ -329,7 +330,7 @@ def _faint(rpr: etree._Element, t: dict[str, str]) -> bool:
 def check_depth(depth: int) -> None:
     if depth > MAX_DEPTH:
         raise Unreadable(f"is refused: its tables, controls or text boxes are nested more than "
-                         f"{MAX_DEPTH} levels deep")
+                         f"{MAX_DEPTH} levels deep", "too_nested")
 
 
 def _drop(captures: list[list[str]], capture: list[str]) -> None:

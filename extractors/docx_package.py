@@ -47,11 +47,12 @@ def open_word(data: bytes, limits: Limits) -> WordPackage:
         package = Package.open(io.BytesIO(stored))
         main = _related(package, RT.OFFICE_DOCUMENT)
         if main is None:
-            raise Unreadable("is a damaged Word file: it names no main document part")
+            raise Unreadable("is a damaged Word file: it names no main document part",
+                             "damaged_word")
         styles = _related(main, RT.STYLES)
         return WordPackage(_element(main), _element(styles) if styles is not None else None)
     except DOCX_ERRORS as exc:
-        raise Unreadable(f"is a damaged Word file: {_reason(exc)}") from None
+        raise Unreadable(f"is a damaged Word file: {_reason(exc)}", "damaged_word") from None
 
 
 def _refuse_dtd(name: str, data: bytes) -> None:
@@ -60,7 +61,8 @@ def _refuse_dtd(name: str, data: bytes) -> None:
     if not name.lower().endswith((".xml", ".rels")):
         return
     if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:65536]:
-        raise Unreadable(f"is refused: {name} declares a DTD or entities, which Word never writes")
+        raise Unreadable(f"is refused: {name} declares a DTD or entities, which Word never writes",
+                         "refused")
 
 
 def _related(source: OpcPackage | Part, reltype: str) -> Part | None:

@@ -30,7 +30,8 @@ def wordml_namespace(root: etree._Element) -> str:
     """The WordprocessingML namespace of a part: transitional or strict OOXML."""
     namespace = etree.QName(root).namespace
     if namespace not in (W_TRANSITIONAL, W_STRICT):
-        raise Unreadable("is a damaged Word file: its main document is not WordprocessingML")
+        raise Unreadable("is a damaged Word file: its main document is not WordprocessingML",
+                         "damaged_word")
     return namespace
 
 

@@ -26,7 +26,7 @@ class Walker(InlineReader):
         self._blocks_read += 1
         if self._blocks_read > MAX_BLOCKS:
             raise Unreadable(f"is refused: it holds more than {MAX_BLOCKS} paragraphs and table "
-                             "cells, far more than an application form")
+                             "cells, far more than an application form", "too_nested")
     # ---- blocks
 
     def blocks(self, parent: etree._Element, depth: int = 0, origin: Origin = "") -> list[Item]:

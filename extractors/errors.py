@@ -1,7 +1,6 @@
-"""The one error an extractor raises: a file it cannot read, and why, in one line."""
+"""The one error an extractor raises: a file it cannot read, why in one line, and the kind of
+reason (models/errors.py, where the limits can raise it too)."""
 
-from blankett.models.errors import BlankettError
+from blankett.models.errors import Unreadable
 
-
-class Unreadable(BlankettError):
-    """The file cannot be read. The message is a short reason, shown as `error: FILE: reason`."""
+__all__ = ["Unreadable"]

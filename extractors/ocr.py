@@ -121,7 +121,7 @@ def recognise(pages: Sequence[Page], limits: Limits) -> Recognised:
     """Every page straightened and read; the searchable copy and the words' confidences."""
     program = tesseract()
     if program is None:
-        raise Unreadable(missing_reason())
+        raise Unreadable(missing_reason(), "ocr_failed")
     # Unreadable here says why OCR gave up, in Swedish: the scan goes to a person with it.
     patience.ask_for(limits.ocr_page_seconds * len(pages))
     with tempfile.TemporaryDirectory(prefix="blankett-ocr-") as tmp:
@@ -188,12 +188,12 @@ def _run(program: str, source: Path, out: Path, dpi: int, seconds: float) -> Non
              "pdf", "tsv"],
             capture_output=True, timeout=seconds, env=environment, check=False)
     except subprocess.TimeoutExpired:
-        raise Unreadable(f"en sida tog längre tid än {seconds:g} s") from None
+        raise Unreadable(f"en sida tog längre tid än {seconds:g} s", "ocr_failed") from None
     except OSError as exc:
-        raise Unreadable(f"Tesseract kunde inte startas ({exc.strerror or exc})") from None
+        raise Unreadable(f"Tesseract kunde inte startas ({exc.strerror or exc})", "ocr_failed") from None
     if done.returncode != 0:
         reason = " ".join(done.stderr.decode("utf-8", "replace").split())[:120]
-        raise Unreadable(f"Tesseract misslyckades ({reason or 'okänt fel'})")
+        raise Unreadable(f"Tesseract misslyckades ({reason or 'okänt fel'})", "ocr_failed")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pypdf.errors import DependencyError, FileNotDecryptedError, WrongPasswordEr
 
 from blankett.extractors.context import ReadContext
 from blankett.extractors.errors import Unreadable
-from blankett.extractors.pdf_errors import ENCRYPTED, PYPDF_ERRORS, damaged
+from blankett.extractors.pdf_errors import PYPDF_ERRORS, damaged, encrypted
 from blankett.extractors.pdf_fields import FormInfo, inspect
 from blankett.extractors.pdf_form import printed_into, read_form
 from blankett.extractors.pdf_layout import PageText, read_pages
@@ -96,9 +96,9 @@ def _open(data: bytes) -> PdfReader:
         # Many forms carry only an owner password (no printing or editing): the empty user
         # password opens them.
         if reader.is_encrypted and not reader.decrypt(""):
-            raise Unreadable(ENCRYPTED)
+            raise encrypted()
     except (DependencyError, FileNotDecryptedError, WrongPasswordError):
-        raise Unreadable(ENCRYPTED) from None
+        raise encrypted() from None
     except PYPDF_ERRORS as exc:
         raise damaged(exc) from None
     return reader
@@ -108,14 +108,15 @@ def _check_pages(reader: PdfReader, context: ReadContext) -> None:
     try:
         count = len(reader.pages)
     except (DependencyError, FileNotDecryptedError):
-        raise Unreadable(ENCRYPTED) from None
+        raise encrypted() from None
     except PYPDF_ERRORS as exc:
         raise damaged(exc) from None
     if count == 0:
-        raise Unreadable("is a damaged PDF: it has no pages")
+        raise damaged("it has no pages")
     limit = context.limits.max_pages
     if count > limit:
-        raise Unreadable(f"has too many pages ({count}; the limit is {limit})")
+        raise Unreadable(f"has too many pages ({count}; the limit is {limit})", "too_many_pages",
+                         count=count, limit=limit)
 
 
 def _xfa(pages: list[PageText], context: ReadContext, has_text: bool) -> Extraction:
@@ -124,7 +125,7 @@ def _xfa(pages: list[PageText], context: ReadContext, has_text: bool) -> Extract
     found = answers(pages, context) if has_text else None
     values = found.values if found else {}
     if len(values) < MIN_XFA_LABELS:
-        raise Unreadable(XFA)
+        raise Unreadable(XFA, "xfa")
     problems = []
     if not any(found.value.strip() for found in values.values()):
         problems.append(Problem(field=None, code="xfa_only", severity="error", message=message("xfa_only")))

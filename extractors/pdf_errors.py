@@ -25,9 +25,10 @@ PYPDF_ERRORS: tuple[type[BaseException], ...] = (
     RecursionError, OverflowError, EOFError, NotImplementedError, zlib.error, struct.error,
 )
 
-ENCRYPTED = "is encrypted (password-protected); ask for an unprotected copy"
+def encrypted() -> Unreadable:
+    return Unreadable("is encrypted (password-protected); ask for an unprotected copy", "encrypted")
 
 
-def damaged(exc: BaseException) -> Unreadable:
+def damaged(exc: BaseException | str) -> Unreadable:
     reason = " ".join(str(exc).split())[:120] or type(exc).__name__
-    return Unreadable(f"is a damaged PDF: {reason}")
+    return Unreadable(f"is a damaged PDF: {reason}", "damaged_pdf")

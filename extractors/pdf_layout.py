@@ -29,8 +29,7 @@ from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
 from pdfminer.pdfpage import PDFPage
 from pdfminer.pdfparser import PDFParser
 
-from blankett.extractors.errors import Unreadable
-from blankett.extractors.pdf_errors import ENCRYPTED, MINER_ERRORS, damaged
+from blankett.extractors.pdf_errors import MINER_ERRORS, damaged, encrypted
 from blankett.extractors.pdf_lines import UNKNOWN, Border, Cell, Char, Line, body_size, lines_of, middle
 
 __all__ = ["COLUMN_TOLERANCE", "MAX_LABEL_LINES", "Box", "Cell", "Char", "Document", "Line", "PageText",
@@ -106,7 +105,7 @@ class Document:
             document = PDFDocument(PDFParser(io.BytesIO(data)), password="")
             self._pages = list(PDFPage.create_pages(document))
         except PDFEncryptionError:
-            raise Unreadable(ENCRYPTED) from None
+            raise encrypted() from None
         except MINER_ERRORS as exc:
             raise damaged(exc) from None
         resources = PDFResourceManager(caching=True)

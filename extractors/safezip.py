@@ -20,25 +20,29 @@ class SafeZip:
             self._zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self._zip.infolist()
         except (zipfile.BadZipFile, EOFError, ValueError, OSError):
-            raise Unreadable("is a damaged zip or Word file: its contents cannot be read") from None
+            raise Unreadable("is a damaged zip or Word file: its contents cannot be read",
+                             "damaged_zip") from None
         if len(infos) > limits.max_zip_members:
-            raise Unreadable(f"is too large: the archive holds {len(infos)} parts")
+            raise Unreadable(f"is too large: the archive holds {len(infos)} parts",
+                             "too_large_unpacked")
         total = sum(i.file_size for i in infos)
         if total > limits.max_unzipped_bytes:
             raise Unreadable(f"is too large when unpacked ({total // 1024 // 1024} MB); "
-                             "possibly a zip bomb")
+                             "possibly a zip bomb", "too_large_unpacked")
         for info in infos:
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 # bzip2 and LZMA inflate a whole read at once, however large it grows; Word only
                 # stores or deflates.
-                raise Unreadable(f"is refused: {info.filename} is packed in a way Word never uses")
+                raise Unreadable(f"is refused: {info.filename} is packed in a way Word never uses",
+                                 "refused")
             if info.file_size > limits.max_member_bytes:
                 raise Unreadable(f"is too large when unpacked: {info.filename} is "
-                                 f"{info.file_size // 1024 // 1024} MB; possibly a zip bomb")
+                                 f"{info.file_size // 1024 // 1024} MB; possibly a zip bomb",
+                                 "too_large_unpacked")
             ratio = info.file_size / max(info.compress_size, 1)
             if info.file_size > 1024 * 1024 and ratio > limits.max_compression_ratio:
                 raise Unreadable(f"is too large when unpacked: {info.filename} inflates "
-                                 f"{ratio:.0f} times; possibly a zip bomb")
+                                 f"{ratio:.0f} times; possibly a zip bomb", "too_large_unpacked")
         self._infos = {i.filename: i for i in infos if not i.is_dir()}
 
     def stored(self, check: Callable[[str, bytes], None]) -> bytes:
@@ -60,4 +64,5 @@ class SafeZip:
                 # declared size; it then checks what it read against the declared checksum.
                 return member.read(info.file_size)
         except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError):
-            raise Unreadable(f"is a damaged Word file: {info.filename} cannot be unpacked") from None
+            raise Unreadable(f"is a damaged Word file: {info.filename} cannot be unpacked",
+                             "damaged_word") from None

@@ -75,9 +75,10 @@ def read_image(data: bytes, context: ReadContext) -> Extraction:
                 frame = picture.convert("L")
                 pages.append(ocr.Page(frame, ocr.image_dpi(picture)))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise Unreadable("is an image too large to read safely") from None
+        raise Unreadable("is an image too large to read safely", "too_nested") from None
     except (UnidentifiedImageError, OSError, ValueError, EOFError) as exc:
-        raise Unreadable(f"is a damaged image ({' '.join(str(exc).split())[:100]})") from None
+        raise Unreadable(f"is a damaged image ({' '.join(str(exc).split())[:100]})",
+                         "damaged_image") from None
     unread = _not_read(context)
     if unread is not None:
         return scanned(unread, kind="image")

@@ -17,3 +17,24 @@ class BlankettError(Exception):
 class SettingWrong(BlankettError):
     """A setting that makes every attempt fail alike until a person mends it (a refused login, a
     server that offers no STARTTLS): no retry, the command's exit status 2."""
+
+
+class Unreadable(BlankettError):
+    """A file that cannot be read as an application. Its message is a short reason in English,
+    for logs and `blankett extract` (`error: FILE reason`); `kind` names the reason among
+    models.messages.FAILURES, which say it in Swedish to the people who read reports, notes and
+    `status`, with `values` (numbers, a format's key) filled in."""
+
+    def __init__(self, message: str, kind: str = "unreadable", **values: object) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.values = values
+
+    def __reduce__(self) -> tuple[object, tuple[str, str, dict[str, object]]]:
+        # A reader worker sends it whole over its pipe: pickled as an exception, only the
+        # message would arrive.
+        return _unreadable, (str(self), self.kind, self.values)
+
+
+def _unreadable(message: str, kind: str, values: dict[str, object]) -> Unreadable:
+    return Unreadable(message, kind, **values)

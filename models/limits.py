@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from blankett.models.errors import Unreadable
 from blankett.models.setting import Section, setting
 
 MB = 1024 * 1024
@@ -72,8 +73,10 @@ class Limits(BaseModel):
                    read_seconds=files.read_seconds, read_memory_mb=files.read_memory_mb,
                    ocr=ocr.enabled, ocr_page_seconds=ocr.page_seconds, ocr_max_pages=ocr.max_pages)
 
-    def too_large(self, size: int) -> str | None:
+    def too_large(self, size: int) -> Unreadable | None:
         """Why a file of `size` bytes is refused before it is read, or None when it may be read."""
         if size <= self.max_file_bytes:
             return None
-        return f"is too large ({size // MB} MB; the limit is {self.max_file_bytes // MB} MB)"
+        mb, limit = size // MB, self.max_file_bytes // MB
+        return Unreadable(f"is too large ({mb} MB; the limit is {limit} MB)", "too_large", size=mb,
+                          limit=limit)

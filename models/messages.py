@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 MESSAGES: dict[str, str] = {
     "missing": "{label} saknas.",
     "missing_maybe": "{label} saknas (kanske under rubriken ”{heading}”).",
@@ -59,6 +61,87 @@ SHORT: dict[str, str] = {
 
 def short(code: str) -> str:
     return SHORT.get(code, code)
+
+
+# Why a file could not be read at all, by the kind of reason the readers give (Unreadable.kind
+# in models/errors.py), as reports, summaries, the note beside the file in failed/ and `status`
+# say it. The one place these are worded: logs and `blankett extract` keep the English reason.
+FAILURES: dict[str, str] = {
+    "unreadable": "Filen kunde inte läsas.",
+    "empty": "Filen är tom (0 byte).",
+    "not_a_form": "Filen är inte i något format som kan läsas: varken ett Word-dokument (.docx, "
+                  ".doc, .odt, .rtf), en PDF eller en inskannad bild (PNG, JPEG, TIFF).",
+    "other_format": "Filen är {format}, inte ett Word-dokument eller en PDF.",
+    "image_format": "Filen är en bild i {format}-format, som inte läses; be om en PDF, PNG eller "
+                    "JPEG.",
+    "encrypted": "Filen är lösenordsskyddad; be om en kopia utan lösenord.",
+    "damaged_pdf": "Filen är en skadad PDF och kan inte öppnas.",
+    "damaged_word": "Filen är en skadad Word-fil och kan inte öppnas.",
+    "damaged_zip": "Filen är en skadad zip- eller Word-fil och kan inte öppnas.",
+    "damaged_image": "Filen är en skadad bild och kan inte öppnas.",
+    "too_large": "Filen är för stor ({size} MB; gränsen är {limit} MB).",
+    "too_large_unpacked": "Filen blir för stor när den packas upp och läses inte; den kan vara "
+                          "gjord för att överbelasta läsaren.",
+    "refused": "Filen är uppbyggd på ett sätt som Word aldrig skriver och läses inte, av "
+               "säkerhetsskäl.",
+    "too_nested": "Filen är för djupt nästlad eller för stor för att läsas säkert.",
+    "too_many_pages": "PDF-filen har för många sidor ({count}; gränsen är {limit}).",
+    "too_slow": "Filen tog längre tid än {seconds} s att läsa och avbröts.",
+    "too_much_memory": "Filen behövde mer än {mb} MB minne för att läsas och avbröts.",
+    "needs_libreoffice": "Filen är {format}, som kan läsas först när LibreOffice är installerat; "
+                         "be annars om en .docx- eller PDF-fil.",
+    "convert_timeout": "Filen är {format}, som LibreOffice inte kunde konvertera inom {seconds} s.",
+    "convert_failed": "Filen är {format}, som LibreOffice inte kan öppna: den är skadad eller "
+                      "inget textdokument.",
+    "xfa": MESSAGES["xfa_only"],
+    "ocr_failed": "OCR kunde inte läsa den inskannade filen.",
+    "reader_failed": "Läsaren stötte på ett fel i filen; läs den manuellt.",
+    "folder": "Det är en mapp, inte en fil.",
+    "not_found": "Filen finns inte.",
+    "no_access": "Filen kan inte öppnas: behörighet saknas.",
+    "io_error": "Filen kan inte läsas från disken.",
+}
+
+# What a file is, for the {format} of the sentences above.
+FORMATS: dict[str, str] = {
+    "doc": "ett äldre Word-dokument (.doc)",
+    "odt": "ett OpenDocument-dokument (.odt)",
+    "rtf": "ett RTF-dokument (.rtf)",
+    "xml": "en XML- eller HTML-fil",
+    "ods": "ett kalkylark eller en presentation i OpenDocument-format",
+    "office": "en Excel- eller PowerPoint-fil",
+    "old_office": "en äldre Excel- eller PowerPoint-fil",
+    "zip": "ett zip-arkiv",
+}
+
+
+def failure(kind: str | None, values: Mapping[str, object] | None = None,
+            reason: str | None = None) -> str:
+    """Why a file could not be read, in Swedish. `kind` None is a failure recorded before
+    failures had kinds: its English `reason` is all there is, and is quoted as such."""
+    if kind is None:
+        said = FAILURES["unreadable"]
+        return f"{said[:-1]} (orsak på engelska: {reason})." if reason else said
+    shown = {k: _number(v) for k, v in (values or {}).items()}
+    if "format" in shown:
+        shown["format"] = FORMATS.get(str(shown["format"]), shown["format"])
+    try:
+        return FAILURES[kind].format(**shown)
+    except (KeyError, IndexError):  # a kind or value this version does not know
+        return FAILURES["unreadable"]
+
+
+def unread_file(kind: str | None, values: Mapping[str, object] | None = None,
+                reason: str | None = None) -> str:
+    """"Filen kunde inte läsas. Filen är tom (0 byte).": where a file is named as unreadable
+    among others (a report, a summary's row, the note beside it)."""
+    said, lead = failure(kind, values, reason), FAILURES["unreadable"]
+    return said if said.startswith(lead[:-1]) else f"{lead} {said}"
+
+
+def _number(value: object) -> object:
+    # Swedish decimals have a comma: "2,5 s".
+    return f"{value:g}".replace(".", ",") if isinstance(value, float) else value
 
 
 def message(code: str, **values: object) -> str:

@@ -13,6 +13,8 @@ Severity = Literal["error", "warning"]
 Method = Literal[
     "docx-table", "docx-content-control", "docx-legacy-field", "docx-textbox", "docx-paragraphs",
     "pdf-form-field", "pdf-text", "ocr",
+    # Not read: a consultant's correction (models/corrections.py).
+    "correction",
 ]
 
 

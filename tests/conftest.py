@@ -1,23 +1,29 @@
 """Shared test fixtures: the generated corpus of forms, built once per session into a temp dir;
-a Prefect server for the command-line tests that are not about a server's life; the markers
-that pick the long tests out for a quick edit loop (README, "For developers")."""
+a Prefect server for the command-line tests that are not about a server's life; the store's
+database, SQLite and PostgreSQL; the markers that pick the long tests out for a quick edit loop
+(README, "For developers")."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from blankett.fixtures.corpus import Case, write_corpus
+from blankett.fixtures.libreoffice import CACHE_VARIABLE
+from blankett.flows.store.database import engine_url
 
 YEAR = 2026
+# A PostgreSQL server's URL whose role may create databases (.ci/postgres starts one and prints
+# it); unset, the PostgreSQL variants of the store's tests are skipped.
+POSTGRES = os.environ.get("BLANKETT_TEST_POSTGRES", "")
 # The tests each marker names, by module: crash, fault and load runs; tests that start Prefect
 # servers or blankett's commands as processes; tests that run Tesseract.
 MARKED = {
@@ -30,6 +36,23 @@ MARKED = {
 # Started first, shared out among the workers, so that on two cores they run beside the many
 # short tests rather than alone at the end: the longest take a minute.
 FIRST = ("test_watch_crash", "test_load", "test_crash", "test_pipeline_cli", "test_faults")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """LibreOffice's conversions of the generated forms made once for the whole run: the
+    workers, started after this, share the folder (fixtures/libreoffice.py)."""
+    if not hasattr(config, "workerinput") and CACHE_VARIABLE not in os.environ:
+        os.environ[CACHE_VARIABLE] = tempfile.mkdtemp(prefix="blankett-fixtures-")
+        config.stash[_SHARED] = os.environ[CACHE_VARIABLE]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if (folder := config.stash.get(_SHARED, None)) is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(CACHE_VARIABLE, None)
+
+
+_SHARED = pytest.StashKey[str]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -70,39 +93,58 @@ def corpus(corpus_dir: Path) -> list[Case]:
 
 @pytest.fixture(scope="session")
 def prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One Prefect server per test process, for the command-line tests that are not about a
-    server's own life: without PREFECT_API_URL each command starts a server of its own and
-    creates its database, seconds of CPU a command. Started on first use, stopped at the end."""
-    prefect_home = tmp_path_factory.mktemp("prefect-server")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               DO_NOT_TRACK="1")
-    with (prefect_home / "server.log").open("wb") as log:
-        server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host",
-                                   "127.0.0.1", "--port", str(port), "--no-ui"],
-                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                  env=env)
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    """One Prefect server per test process, Prefect's own test harness (a temporary database,
+    the server in a process of its own): the flows run in the test process and the command-line
+    tests that are not about a server's own life use it. Without PREFECT_API_URL each command
+    starts a server of its own and creates its database, seconds of CPU a command. Started on
+    first use, stopped at the end."""
+    saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED",
+                                           "DO_NOT_TRACK")}
+    os.environ.update(PREFECT_HOME=str(tmp_path_factory.mktemp("prefect-home")),
+                      PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, (prefect_home / "server.log").read_text()
-            try:
-                with direct.open(f"{url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, "the test Prefect server did not start"
-                time.sleep(0.2)
-        yield url
+        with prefect_test_harness(server_startup_timeout=120):
+            url = PREFECT_API_URL.value()
+            assert url, "Prefect's test harness gave no API URL"
+            yield url
     finally:
-        server.terminate()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """The URL of a new, empty database on the test server, dropped afterwards with whatever
+    connections a test left open; the test is skipped without a server."""
+    if not POSTGRES:
+        pytest.skip("BLANKETT_TEST_POSTGRES is not set")
+    admin = engine_url(POSTGRES)
+    server = create_engine(admin, isolation_level="AUTOCOMMIT")
+    name = f"blankett_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with server.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            yield admin.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with server.connect() as connection:
+                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        server.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """`store.url` for a test's home, once on each database: empty (the home's own SQLite file,
+    as by default) and a PostgreSQL database of the test's own."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    with postgres_database() as url:
+        yield url

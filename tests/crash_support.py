@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from blankett.fixtures.corpus import Case
+from blankett.flows.pipeline.intake import note_of
 from blankett.flows.store.database import Message, Store, Submission
 
 
@@ -40,7 +41,7 @@ def drop_settled(inbox: Path, case: Case) -> None:
 def filed_files(home_root: Path) -> list[Path]:
     places = [home_root / "archive", home_root / "failed"]
     files = [p for place in places for p in place.rglob("*") if p.is_file()]
-    notes = {p.with_name(p.name + ".txt") for p in files}  # failed/'s note beside each file
+    notes = {note_of(p) for p in files}  # failed/'s note beside each file
     return [p for p in files if p not in notes and not p.name.endswith(".partial")]
 
 

@@ -55,12 +55,12 @@ def routing_toml(areas: dict[str, tuple[str, ...]] = AREAS,
 
 def make_home(root: Path, *, smtp_port: int | None = None,
               areas: dict[str, tuple[str, ...]] = AREAS, ocr: bool = False,
-              empty_summaries: bool = False) -> Home:
+              store_url: str = "", empty_summaries: bool = False) -> Home:
     """A fresh home for grant year 2026, quick to settle, routing to @example.org consultants;
     by SMTP to 127.0.0.1 when a port is given, else into its outbox/. Scans go to a person
     unless `ocr`: the corpus's scans stand for those OCR cannot read (tests/test_ocr.py reads
-    them). `empty_summaries`: every consultant gets the day's summary, one with no application
-    too."""
+    them). Its store is `store_url` (the `store_url` fixture), or its own SQLite file.
+    `empty_summaries`: every consultant gets the day's summary, one with no application too."""
     init_home(root)
     smtp = (f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nstarttls = false\n'
             f'sender = "{SENDER}"\ntimeout_seconds = 10\n' if smtp_port
@@ -68,8 +68,8 @@ def make_home(root: Path, *, smtp_port: int | None = None,
     (root / "blankett.toml").write_text(
         f'[grant]\nyear = {YEAR}\n\n[inbox]\nstable_seconds = 0.2\nunfinished_grace_seconds = 0\n\n'
         f'[routing]\nfile = "routing.toml"\n\n{smtp}\n[ocr]\nenabled = {str(ocr).lower()}\n\n'
-        f'[summary]\nsend_empty = {str(empty_summaries).lower()}\n',
-        encoding="utf-8")
+        f'[summary]\nsend_empty = {str(empty_summaries).lower()}\n'
+        + (f'\n[store]\nurl = "{store_url}"\n' if store_url else ""), encoding="utf-8")
     write_routing(root, areas)
     return load_home(root)
 

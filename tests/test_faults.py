@@ -46,7 +46,7 @@ from sqlalchemy import event, select, text
 from blankett.fixtures.corpus import Case
 from blankett.flows.home.settings import Home, load_home
 from blankett.flows.mail.messaging import DeliveryOutcome
-from blankett.flows.pipeline.intake import Taken
+from blankett.flows.pipeline.intake import NOTE_SUFFIX, Taken
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
 from blankett.flows.store.database import Message, Store, StoreError, Submission
 from blankett.models.records import SCAN_KINDS
@@ -126,12 +126,12 @@ def _assert_consistent(home: Home) -> dict[str, str]:
         assert stored in files, f"recorded as {stored}, but no such file"
         assert _sha(files[stored].read_bytes()) == sha, f"{stored} does not hold the bytes recorded"
         if state == "failed":
-            assert f"{stored}.txt" in files, f"{stored} has no note"
+            assert f"{stored}{NOTE_SUFFIX}" in files, f"{stored} has no note"
     states = {sha: state for sha, state in done.values()}
     for stored, path in files.items():
         if stored in done or stored in moving:
             continue
-        if stored.endswith(".txt") and stored[:-4] in done:
+        if stored.endswith(NOTE_SUFFIX) and stored.removesuffix(NOTE_SUFFIX) in done:
             continue  # failed/'s note beside its file
         assert "duplicates" in path.parts, f"{stored}: in the archive, but recorded nowhere"
         assert _sha(path.read_bytes()) in states, f"{stored}: a duplicate of nothing recorded"
@@ -140,7 +140,7 @@ def _assert_consistent(home: Home) -> dict[str, str]:
 
 def _copies(home: Home) -> Counter[str]:
     """sha -> how many copies are filed (the first, and any under duplicates/)."""
-    notes = {f"{stored}.txt" for _, state, stored in _records(home) if state == "failed"}
+    notes = {f"{stored}{NOTE_SUFFIX}" for _, state, stored in _records(home) if state == "failed"}
     return Counter(_sha(p.read_bytes()) for stored, p in _filed(home).items() if stored not in notes)
 
 

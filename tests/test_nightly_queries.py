@@ -49,9 +49,9 @@ def _forget_rules(url: str) -> None:
 
 
 def test_the_nightly_statements_do_not_grow_with_the_applications(
-        corpus: list[Case], tmp_path: Path) -> None:
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
     bench = _benchmark()
-    home = bench.make_home(tmp_path / "home")
+    home = bench.make_home(tmp_path / "home", store_url)
     bench.take_corpus(home, by_name(corpus, *FORMS))
     consultants = len({a for addresses in _routing(home).values() for a in addresses})
     measured: dict[tuple[int, str], dict[str, Any]] = {}

@@ -13,6 +13,7 @@ import time
 import tomllib
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from crash_support import alive, descendants
@@ -287,9 +288,10 @@ def test_ssl_and_starttls_together_are_one_clear_line(tmp_path: Path) -> None:
 
 
 def _started(command: str, home: Path, ready: str, stderr: Path,
-             api: str | None = None, cwd: Path | None = None) -> subprocess.Popen[str]:
+             api: str | None = None, cwd: Path | None = None,
+             said: list[str] | None = None) -> subprocess.Popen[str]:
     """`cwd`: started there as a person would, by the `blankett` script (`python -m` would put
-    that folder on the command's own import path)."""
+    that folder on the command's own import path). `said` gets the lines printed until ready."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BLANKETT_"))}
     env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
     if api is not None:
@@ -302,6 +304,8 @@ def _started(command: str, home: Path, ready: str, stderr: Path,
                                    cwd=cwd)
     assert process.stdout is not None
     for line in process.stdout:
+        if said is not None:
+            said.append(line)
         if line.startswith(ready):
             return process
     raise AssertionError(f"{command} stopped before it was ready: {stderr.read_text()}")
@@ -334,11 +338,11 @@ def test_stopped_or_killed_it_leaves_no_process_behind(command: str, ready: str,
 
 
 def test_serve_prints_what_its_runs_take_and_records_their_logs(
-        corpus: list[Case], tmp_path: Path, prefect_api_url: str) -> None:
+        corpus: list[Case], tmp_path: Path) -> None:
     """Each scheduled intake run is a process of Prefect's own: what it took is printed like
-    watch's line, and its steps' logs are recorded on the server like run's. Started from a
-    folder holding modules named like standard ones, which neither the runs nor their readers
-    import."""
+    watch's line, and its steps' logs are recorded on serve's Prefect server like run's. Started
+    from a folder holding modules named like standard ones, which neither the runs nor their
+    readers import."""
     here = tmp_path / "here"
     here.mkdir()
     for module in ("html", "json", "email"):
@@ -349,26 +353,41 @@ def test_serve_prints_what_its_runs_take_and_records_their_logs(
     (dropped,) = drop(home, by_name(corpus, "docx_mall_goteborg.docx"),
                       name=lambda _: "served-goteborg.docx")
     stderr = tmp_path / "stderr"
-    serve = _started("serve", home.root, "Serving ", stderr, api=prefect_api_url, cwd=here)
+    said: list[str] = []
+    # Its own server, as without PREFECT_API_URL: one that schedules (the tests' harness does not).
+    serve = _started("serve", home.root, "Serving ", stderr, cwd=here, said=said)
     try:
+        api = said[-1].split(" against ", 1)[1].split(". Stop", 1)[0]
         lines = _pass_lines(serve, 1, 180)
         assert len(lines) == 1, stderr.read_text()
         assert lines[0].split(" ", 1)[1].startswith("Took 1 file: 1 complete"), lines
         assert not dropped.exists()
+        recorded = _recorded_logs(api, "blankett.intake", seconds=60)
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=60)
         assert serve.stdout is not None
         serve.stdout.close()
-    said = stderr.read_text()
-    assert "Traceback" not in said and "served-goteborg.docx: complete" in said, said
-    request = urllib.request.Request(f"{prefect_api_url}/logs/filter", method="POST",
-                                     data=json.dumps({"limit": 200}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request) as answer:
-        recorded = json.load(answer)
-    assert any(log["name"] == "blankett.intake" and log["flow_run_id"]
-               and log["message"].startswith("served-goteborg.docx: complete") for log in recorded)
+    said_on_stderr = stderr.read_text()
+    assert "Traceback" not in said_on_stderr, said_on_stderr
+    assert "served-goteborg.docx: complete" in said_on_stderr, said_on_stderr
+    assert any(log["flow_run_id"] and log["message"].startswith("served-goteborg.docx: complete")
+               for log in recorded), recorded
+
+
+def _recorded_logs(api: str, logger: str, seconds: float) -> list[dict[str, Any]]:
+    """What a Prefect server holds of `logger`'s lines, once it holds any: a run sends its logs
+    in batches, the last as its process ends."""
+    request = urllib.request.Request(
+        f"{api}/logs/filter", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"limit": 200, "sort": "TIMESTAMP_DESC"}).encode())
+    deadline = time.monotonic() + seconds
+    while True:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request) as answer:
+            recorded = [log for log in json.load(answer) if log["name"] == logger]
+        if recorded or time.monotonic() > deadline:
+            return recorded
+        time.sleep(0.5)
 
 
 def _pass_lines(process: subprocess.Popen[str], count: int, seconds: float) -> list[str]:
@@ -546,3 +565,28 @@ def test_a_file_still_arriving_leaves_the_run_successful(tmp_path: Path, prefect
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 file left in the inbox for the next pass (still arriving" in result.stdout
     assert (home.inbox / "tom.docx").exists()
+
+
+def test_the_consultants_commands_as_a_person_runs_them(corpus: list[Case], tmp_path: Path) -> None:
+    """`show`, `correct` and the others need no Prefect: they run on the store alone."""
+    from pipeline_support import intake_pass
+
+    from blankett.flows.pipeline.resources import open_pipeline
+
+    home = make_home(tmp_path / "home")
+    drop(home, by_name(corpus, "docx_ofullstandig_vara.docx"))
+    pipeline = open_pipeline(home)
+    try:
+        intake_pass(pipeline)
+    finally:
+        pipeline.close()
+    result = blankett("correct", "1", "E-post", "nils@vara.example.org", "--by", "anna",
+                      "--home", home.root)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.startswith("Corrected E-post of application 1 (Vara – ")
+    result = blankett("correct", "1", "Budget", "1", "--home", home.root)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: Budget: no field of the form has this key or heading")
+    assert len(result.stderr.splitlines()) == 1
+    result = blankett("show", "1", "--home", home.root)
+    assert result.returncode == 0 and "rättat av anna" in result.stdout

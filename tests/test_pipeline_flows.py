@@ -4,7 +4,6 @@ real SMTP server (aiosmtpd on 127.0.0.1); `blankett status --json` on what they 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from io import StringIO
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pipeline_support import (
@@ -54,26 +54,11 @@ STATUS_SV = {"complete": "komplett", "incomplete": "ofullständig", "unreadable"
 
 
 @pytest.fixture(scope="session")
-def flows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """The flows module, run against Prefect's test harness (a temporary database and server)."""
-    saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED",
-                                           "DO_NOT_TRACK")}
-    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    os.environ["DO_NOT_TRACK"] = "1"
-    from prefect.testing.utilities import prefect_test_harness
-
+def flows(prefect_api_url: str) -> ModuleType:
+    """The flows module, run against Prefect's test harness (tests/conftest.py)."""
     from blankett.flows.orchestration import flows as orchestration
 
-    try:
-        with prefect_test_harness(server_startup_timeout=60):
-            yield orchestration
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return orchestration
 
 
 @pytest.fixture
@@ -316,6 +301,34 @@ def test_nightly_sends_each_consultant_their_summary_once_a_day(
             assert news == ["Inget nytt."], to
 
 
+def test_the_intake_artifact_says_in_swedish_what_came_of_each_file(
+        corpus: list[Case], tmp_path: Path) -> None:
+    """What a person reads of a pass in Prefect's UI: results and reasons in Swedish."""
+    from blankett.flows.mail.delivery import OutboxDelivery
+    from blankett.flows.orchestration.flows import intake_table
+
+    home = make_home(tmp_path / "home")
+    cases = by_name(corpus, "docx_mall_goteborg.docx", "docx_alingsas_v1.docx", "ansokan_tom.docx")
+    drop(home, cases)
+    drop(home, cases[:1], name=lambda c: f"kopia av {c.name}", age=60)  # after the others
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    try:
+        taken, delivered = intake_pass(pipeline)
+    finally:
+        pipeline.close()
+    table = intake_table(taken, delivered)
+    rows = {row.split(" | ")[0].removeprefix("| "): row.split(" | ")[1:] for row in table.splitlines()[2:6]}
+    filed = {t.name: t.detail for t in taken}
+    assert rows == {
+        "docx_mall_goteborg.docx": ["komplett", f"arkiverad som {filed['docx_mall_goteborg.docx']} |"],
+        "docx_alingsas_v1.docx": ["ofullständig", f"arkiverad som {filed['docx_alingsas_v1.docx']} |"],
+        "ansokan_tom.docx": ["oläslig", "Filen är tom (0 byte). |"],
+        "kopia av docx_mall_goteborg.docx": [
+            "dubblett", "samma fil som docx_mall_goteborg.docx, som redan kommit in |"],
+    }
+    assert table.endswith("Skickade meddelanden: 3; väntar: 0")
+
+
 # --- rerun ------------------------------------------------------------------------------------------
 
 def test_rerun_reports_only_where_the_result_changed(
@@ -425,3 +438,58 @@ def test_a_file_that_breaks_a_step_does_not_stop_the_others(
     counts = flows.intake(str(home.root))
     assert counts["complete"] == 1 and counts["skipped"] == 0 and counts["sent"] == 1
     assert list(home.inbox.iterdir()) == []
+
+
+# --- what consultants do --------------------------------------------------------------------------
+
+def test_nightly_and_rerun_keep_corrections_and_nightly_publishes_the_years_overview(
+        flows: ModuleType, smtp: tuple[Collector, int], corpus: list[Case], tmp_path: Path) -> None:
+    from blankett.flows.pipeline.actions import correct, decide
+    from blankett.flows.store.overview import application_record
+
+    collector, port = smtp
+    home, cases = _home(tmp_path, port, corpus, FILES[:6])
+    _taken_in(home)
+    pipeline = open_pipeline(home)
+    try:
+        rows = {row["municipality"]: row["id"] for row in _status_rows(home)}
+        vara = rows["Vara"]
+        correct(pipeline, vara, "contact_email", "nils@vara.example.org", by="anna")
+        decide(pipeline, rows["Göteborg"], "granted", "anna", amount=40000)
+    finally:
+        pipeline.close()
+
+    def vara_email() -> tuple[object, str]:
+        store = Store(home.database_url)
+        try:
+            record = application_record(store, load_spec(), vara, ZoneInfo("Europe/Stockholm"))
+        finally:
+            store.close()
+        (field,) = [f for f in record["fields"] if f["key"] == "contact_email"]
+        return field["value"], field["source"]["label"]
+
+    state = flows.nightly(str(home.root), return_state=True)
+    counts, artifacts = _result_and_artifacts(state)
+    assert counts["changed"] == 0 and counts["checked"] == len(cases)
+    (table,) = [a for a in artifacts if a.key == "year-overview"]
+    assert table.type == "table"
+    published = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert sorted(row["Id"] for row in published) == sorted(rows.values())
+    goteborg = next(row for row in published if row["Kommun"] == "Göteborg")
+    assert (goteborg["Beviljat (kr)"], goteborg["Beslut"]) == (40000, "beviljad")
+
+    # Other rules (a new routing): everything is checked again, the correction with it; and all
+    # read again from the files: it stands, once, and nobody is told of a change it did not make.
+    write_routing(home.root, {**AREAS, "open": ("open2@example.org",)})
+    assert flows.nightly(str(home.root), day="2026-12-01")["changed"] >= 1
+    assert vara_email() == ("nils@vara.example.org", "rättat av anna")
+    collector.envelopes.clear()
+    result = flows.rerun(str(home.root))
+    assert result["changed"] == 0 and collector.envelopes == []
+    assert vara_email() == ("nils@vara.example.org", "rättat av anna")
+
+
+def _status_rows(home: Home) -> list[dict[str, Any]]:
+    from blankett.flows.cli.home import status_rows
+
+    return status_rows(home, 2026)

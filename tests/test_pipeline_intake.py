@@ -1,11 +1,12 @@
 """Taking files from the inbox, over plain functions and real parts: the corpus's files copied into
-a home, a real SQLite file, reports written as .eml files or handed to a recording delivery."""
+a home, a real SQLite file (and a PostgreSQL database for the tests taking `store_url`), reports
+written as .eml files or handed to a recording delivery."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,18 +31,21 @@ from pipeline_support import (
     plain_body,
     smtp_server,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from blankett.extractors import EXTRACTOR_VERSION
 from blankett.fixtures.corpus import Case, _Builder
 from blankett.fixtures.docx_builders import template_document
+from blankett.fixtures.pdf_forms import fill_with_pypdf
 from blankett.fixtures.themes import THEMES
 from blankett.flows.home.settings import Home
 from blankett.flows.mail.delivery import OutboxDelivery
 from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, queue_summaries
-from blankett.flows.pipeline.intake import Taken
+from blankett.flows.pipeline.intake import Taken, note_of
 from blankett.flows.pipeline.resources import open_pipeline
-from blankett.flows.store.database import Application, Message, Store, Submission
+from blankett.flows.pipeline.revalidation import revalidate_all
+from blankett.flows.store.database import Application, Message, Result, Store, Submission
+from blankett.models.messages import FAILURES, unread_file
 from blankett.models.records import SCAN_KINDS
 
 
@@ -125,10 +129,13 @@ def test_unreadable_files_go_to_failed_with_a_note(whole_corpus: Run) -> None:
         path = home.root / sub.stored_path
         assert path.parent == home.failed
         assert path.read_bytes() == case.data, case.name
-        note = path.with_name(path.name + ".txt").read_text(encoding="utf-8")
+        note = note_of(path).read_text(encoding="utf-8")
         assert case.name in note
-        assert sub.failure_reason and sub.failure_reason in note
-        assert case.error and case.error.lower() in note.lower(), (case.name, note)
+        # The reason in English for the log, its kind worded in Swedish for people.
+        assert case.error and case.error.lower() in (sub.failure_reason or "").lower(), case.name
+        assert sub.failure_kind in FAILURES and sub.failure_kind != "unreadable", case.name
+        assert unread_file(sub.failure_kind, sub.failure_values) in note, (case.name, note)
+        assert sub.failure_reason not in note
 
 
 def test_inbox_keeps_only_what_is_not_a_form(whole_corpus: Run) -> None:
@@ -230,8 +237,8 @@ def _pass(home: Home, delivery: Recording | OutboxDelivery | None = None
 
 
 def test_the_same_bytes_again_are_a_duplicate_and_not_reported_twice(
-        corpus: list[Case], tmp_path: Path) -> None:
-    home = make_home(tmp_path / "home")
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", store_url=store_url)
     (case,) = by_name(corpus, "docx_mall_goteborg.docx")
     drop(home, [case])
     taken, delivered, recording = _pass(home)
@@ -257,8 +264,8 @@ def test_the_same_bytes_again_are_a_duplicate_and_not_reported_twice(
 
 
 def test_a_corrected_form_is_version_2_and_its_report_says_what_changed(
-        corpus: list[Case], tmp_path: Path) -> None:
-    home = make_home(tmp_path / "home")
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", store_url=store_url)
     v1, v2 = (c for c in corpus if "corrected" in c.tags)
     drop(home, [v1])
     taken, _, first = _pass(home)
@@ -299,13 +306,13 @@ def _another_activity(municipality: str, written: str, theme: int, name: str) ->
 
 @pytest.mark.parametrize("same_pass", [False, True], ids=["later-pass", "same-pass"])
 def test_two_activities_of_one_municipality_warn_on_both(
-        corpus: list[Case], tmp_path: Path, same_pass: bool) -> None:
+        store_url: str, corpus: list[Case], tmp_path: Path, same_pass: bool) -> None:
     (first,) = by_name(corpus, "docx_mall_goteborg.docx")
     second = _another_activity("Göteborg", "Göteborgs stad", 3, "goteborg_bokstart.docx")
     first_title, second_title = first.fields["project_title"], second.fields["project_title"]
     assert first_title != second_title and second.fields["municipality"] == "Göteborg"
 
-    home = make_home(tmp_path / "home")
+    home = make_home(tmp_path / "home", store_url=store_url)
     recording = Recording()
     drop(home, [first])
     if not same_pass:
@@ -344,9 +351,51 @@ def test_two_activities_of_one_municipality_warn_on_both(
         assert "Ny varning:" in plain_body(late) and str(first_title) in str(late["Subject"])
 
 
+def test_a_nul_in_an_answer_is_filed_and_checked_again_as_unchanged(
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
+    """A fillable PDF may carry a NUL character in a field, which PostgreSQL's text cannot hold:
+    the form is filed and reported all the same, stored without the NUL on every database, and
+    neither its next version nor a check under new rules finds a change that is none."""
+    (skara,) = by_name(corpus, "pdf_formular_mall_skara.pdf")
+    title = "Sagostunder\x00 för alla"
+    nul = replace(skara, name="skara_sagostunder.pdf", data=fill_with_pypdf(
+        skara.data, {"project_title": title, "contact_email": "kontakt\x00skara.se"}))
+    corrected = replace(skara, name="skara_sagostunder_v2.pdf",
+                        data=fill_with_pypdf(skara.data, {"project_title": title}))
+    home = make_home(tmp_path / "home", store_url=store_url)
+    drop(home, [skara, nul])
+    taken, delivered, _ = _pass(home)
+    assert [(t.outcome, t.version) for t in taken] == [("complete", 1), ("incomplete", 1)], taken
+    assert delivered.sent == 2 and list(home.inbox.iterdir()) == []
+
+    drop(home, [corrected])  # the second activity's next version: nothing new for the first
+    taken, delivered, recording = _pass(home)
+    assert [(t.outcome, t.version) for t in taken] == [("complete", 2)], taken
+    assert delivered.sent == 1 and list(home.inbox.iterdir()) == []
+    (report,) = recording.messages  # type: ignore[union-attr]
+    assert "Sagostunder för alla" in str(report["Subject"]).replace("\x00", "")
+
+    pipeline = open_pipeline(home, delivery=Recording())
+    try:
+        with pipeline.store.session() as session:
+            first, second = session.scalars(select(Application).order_by(Application.id)).all()
+            assert second.title == "Sagostunder för alla"
+            assert [len(second.versions), len(first.versions)] == [2, 1]
+            warnings = [p.message for p in first.latest.result.problems
+                        if p.code == "second_application"]
+            assert len(warnings) == 1 and "Sagostunder för alla" in warnings[0]
+            email = [p.message for p in second.versions[0].result.problems
+                     if p.field == "contact_email"]
+            assert email and not any("\x00" in m for m in email)
+            session.execute(update(Result).values(rules_fingerprint=None))
+        assert revalidate_all(pipeline).__dict__ == {"checked": 2, "changed": 0, "reread": 0}
+    finally:
+        pipeline.close()
+
+
 def test_messages_are_recorded_before_they_are_sent_and_marked_sent_after(
-        corpus: list[Case], tmp_path: Path) -> None:
-    home = make_home(tmp_path / "home")
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", store_url=store_url)
     drop(home, by_name(corpus, "docx_mall_goteborg.docx", "ansokan_tom.docx"))
     seen: list[tuple[str, str]] = []
     store = Store(home.database_url)
@@ -423,11 +472,27 @@ def test_reports_carry_the_original_and_failed_notes_name_it(corpus: list[Case],
     (attachment,) = list(unreadable.iter_attachments())
     assert attachment.get_filename() == "ansokan_600_sidor.pdf"
     assert hashlib.sha256(attachment.get_content()).hexdigest() == cases[1].sha256
-    assert "Filen kunde inte läsas: ansokan_600_sidor.pdf has too many pages (600; the limit is 200)" \
+    assert "Filen kunde inte läsas. PDF-filen har för många sidor (600; gränsen är 200)." \
         in " ".join(plain_body(unreadable).split())
     incomplete = next(m for s, m in by_subject.items() if s.startswith("Ansökan: Ale"))
     assert "ofullständig" in str(incomplete["Subject"])
     assert sorted(a.addr_spec for a in incomplete["To"].addresses) == sorted(FALLBACK)
+
+
+def test_a_received_text_file_and_its_note_are_told_apart(corpus: list[Case], tmp_path: Path) -> None:
+    """The note beside an unreadable file is not named like a second copy of it (a received
+    "ansokan.txt" beside "ansokan.txt.txt"), and says in Swedish why it could not be read."""
+    home = make_home(tmp_path / "home")
+    (case,) = by_name(corpus, "ansokan.txt")
+    drop(home, [case])
+    taken, _, _ = _pass(home)
+    assert [t.outcome for t in taken] == ["unreadable"]
+    (original,) = [p for p in home.failed.iterdir() if p.name.endswith("-ansokan.txt")]
+    assert original.read_bytes() == case.data
+    note = original.with_name(f"{original.name}.orsak.txt")
+    assert sorted(p.name for p in home.failed.iterdir()) == sorted([original.name, note.name])
+    assert note.read_text(encoding="utf-8") == f"ansokan.txt\n\n{unread_file('not_a_form')}\n"
+    assert unread_file("not_a_form").startswith("Filen kunde inte läsas. Filen är inte i något format")
 
 
 def test_one_submission_row_per_file(whole_corpus: Run) -> None:
@@ -454,10 +519,10 @@ def test_the_store_is_sqlite_in_wal_mode_with_a_busy_timeout(whole_corpus: Run) 
 # --- summaries, over plain functions ----------------------------------------------------------------
 
 def test_what_changed_since_the_last_summary_is_each_consultants_own(
-        corpus: list[Case], tmp_path: Path) -> None:
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
     """Addresses that look alike to SQL LIKE ('_' matches any character) are still two people."""
     areas = {**AREAS, "open": ("a_b@example.org",), "reading": ("axb@example.org",)}
-    home = make_home(tmp_path / "home", areas=areas, empty_summaries=True)
+    home = make_home(tmp_path / "home", areas=areas, store_url=store_url, empty_summaries=True)
     drop(home, by_name(corpus, "docx_mall_sammanslagna_celler_molndal.docx",
                        "docx_kontroller_inline_lerum.docx"))
     _pass(home)

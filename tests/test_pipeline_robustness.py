@@ -16,13 +16,14 @@ from pathlib import Path
 import docx
 import pytest
 from pipeline_support import Recording, by_name, drop, intake_pass, make_home
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from blankett.fixtures.corpus import Case
+from blankett.flows.cli.home import status_rows
 from blankett.flows.home.locking import home_lock
 from blankett.flows.home.settings import Home, load_home
 from blankett.flows.pipeline.resources import open_pipeline
-from blankett.flows.store.database import Application, Store
+from blankett.flows.store.database import Application, Message, Result, Store
 
 
 def _run(home, delivery=None):  # type: ignore[no-untyped-def]
@@ -130,8 +131,9 @@ def _typed_form(lines: list[str]) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_form_naming_no_activity_is_completed_by_its_corrected_version(tmp_path: Path) -> None:
-    home = make_home(tmp_path / "home")
+def test_a_form_naming_no_activity_is_completed_by_its_corrected_version(
+        store_url: str, tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", store_url=store_url)
     common = ["Kommun: Ale kommun", "Bibliotek: Ale bibliotek", "Kontaktperson: Eva Ek",
               "E-post: eva.ek@ale.example.org", "Sökt belopp: 30 000 kr"]
     (home.inbox / "utan-namn.docx").write_bytes(_typed_form(common))
@@ -189,6 +191,29 @@ def test_commands_opening_a_new_home_together_all_open_it(tmp_path: Path) -> Non
         for process in opening:
             _, stderr = process.communicate(timeout=60)
             assert process.returncode == 0, stderr
+
+
+def test_status_reads_the_store_while_a_long_run_writes_to_it(
+        store_url: str, corpus: list[Case], tmp_path: Path) -> None:
+    # As `status` while nightly checks every application again inside one transaction, on each
+    # database: what was last committed is read at once.
+    home = make_home(tmp_path / "home", store_url=store_url)
+    drop(home, by_name(corpus, "docx_mall_goteborg.docx", "docx_ofullstandig_vara.docx"))
+    _run(home)
+    writer = Store(home.database_url)
+    try:
+        with writer.session() as session:
+            session.execute(update(Result).values(complete=True, rules_fingerprint=None))
+            session.execute(update(Message).values(state="pending"))
+            session.flush()
+            start = time.monotonic()
+            rows = status_rows(home, 2026)
+            assert time.monotonic() - start < 5
+            assert sorted(r["status"] for r in rows) == ["complete", "incomplete"]
+            assert all(r["pending_messages"] == 0 for r in rows)
+            session.rollback()
+    finally:
+        writer.close()
 
 
 def test_a_store_is_opened_while_a_long_run_holds_its_write_lock(tmp_path: Path) -> None:

@@ -70,12 +70,13 @@ def test_log_times_are_in_the_homes_zone(tmp_path: Path, monkeypatch: pytest.Mon
         time.tzset()
 
 
-def test_status_shows_reports_waiting_and_warnings(corpus: list[Case], tmp_path: Path) -> None:
+def test_status_shows_reports_waiting_and_warnings(store_url: str, corpus: list[Case],
+                                                   tmp_path: Path) -> None:
     """A report that could not go out is not hidden behind an earlier one's time; warnings are
     shown beside what is missing."""
     from pipeline_support import Recording
 
-    home = make_home(tmp_path / "home")
+    home = make_home(tmp_path / "home", store_url=store_url)
     drop(home, by_name(corpus, "docx_mall_goteborg.docx", "docx_korta_svar_bengtsfors.docx"))
     down = Recording(failing=True)
     pipeline = open_pipeline(home, delivery=down)
@@ -94,3 +95,51 @@ def test_status_shows_reports_waiting_and_warnings(corpus: list[Case], tmp_path:
         assert all(r["last_report_sent"] for r in rows.values())
     finally:
         pipeline.close()
+
+
+def test_status_says_in_swedish_what_each_lacks_and_its_warnings(corpus: list[Case], tmp_path: Path) -> None:
+    """Two activities of one municipality each show the warning; a double-ticked area, an amount
+    too high and an empty file show what they are, in Swedish; --json keeps the codes."""
+    import io
+    import re
+
+    from blankett.fixtures.corpus import _Builder
+    from blankett.fixtures.docx_builders import template_document
+    from blankett.fixtures.themes import THEMES
+    from blankett.flows.cli.environment import Environment
+    from blankett.flows.cli.status_table import print_status
+
+    builder = _Builder(2026)
+    bokstart = builder.app("Göteborg", None, THEMES[3])  # Göteborg's second activity
+    builder.docx("goteborg_bokstart.docx", bokstart, template_document(bokstart), "template")
+    home = make_home(tmp_path / "home")
+    drop(home, [*by_name(corpus, "docx_mall_goteborg.docx", "docx_tva_omraden_tidaholm.docx",
+                         "docx_alingsas_v1.docx", "ansokan_tom.docx"), builder.cases[-1]])
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    try:
+        intake_pass(pipeline)
+        rows = {r["received_as"]: r for r in status_rows(pipeline.store, 2026,
+                                                         ZoneInfo("Europe/Stockholm"), [])}
+    finally:
+        pipeline.close()
+    for name in ("docx_mall_goteborg.docx", "goteborg_bokstart.docx"):
+        assert (rows[name]["status"], rows[name]["warnings"]) == ("complete", ["second_application"])
+    assert (rows["docx_tva_omraden_tidaholm.docx"]["errors"],
+            rows["docx_tva_omraden_tidaholm.docx"]["missing"]) == (["area_ambiguous"], [])
+    assert rows["ansokan_tom.docx"]["reason"] == "Filen är tom (0 byte)."
+
+    out = io.StringIO()
+    print_status(Environment(stdout=out, variables={}), list(rows.values()), home)
+    table = out.getvalue()
+    # Each row's first line, found by its activity (an unreadable file's: its name).
+    lines = {name: next(line for line in table.splitlines() if (row["activity"] or name)[:20] in line)
+             for name, row in rows.items()}
+    for name in ("docx_mall_goteborg.docx", "goteborg_bokstart.docx"):
+        assert re.search(r"komplett +varning: kommunens andra", lines[name]), lines[name]
+    assert re.search(r"ofullständig +flera inriktningar valda", lines["docx_tva_omraden_tidaholm.docx"])
+    assert re.search(r"ofullständig +för högt belopp", lines["docx_alingsas_v1.docx"])
+    assert re.search(r"oläslig +Filen är tom \(0 byte\)\.", lines["ansokan_tom.docx"])
+    assert "Strategisk inriktning" not in table
+    for english in ("complete", "unreadable", "amount_too_high", "area_ambiguous", "is empty",
+                    "waiting", "municipality"):
+        assert english not in table

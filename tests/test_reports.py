@@ -347,3 +347,73 @@ def test_a_report_written_later_is_dated_when_written(archive: Path) -> None:
     message = parsed(render_report(report_of(complete_app(), written_at=later), sender=SENDER,
                                    archive_root=archive))
     assert message["Date"] == "Wed, 25 Nov 2026 10:30:00 +0100"
+
+
+# --- warnings, updates, what a problem is called ----------------------------------------------------
+
+SECOND = ProblemView("Aktivitetens namn", "second_application", "warning",
+                     "Åmål har även lämnat in ansökan ”Bokcirklar” för 2026. Endast en ansökan per "
+                     "kommun och år kan beviljas.")
+TWO_AREAS = ProblemView("Strategisk inriktning", "area_ambiguous", "error",
+                        "Flera strategiska inriktningar är valda (Det öppna biblioteket, Det digitala "
+                        "biblioteket); välj en. Ansökan går till de övergripande kontaktpersonerna.")
+
+
+def test_a_warning_beside_a_complete_application_is_shown_in_the_summary() -> None:
+    warned = complete_app(problems=(SECOND,))
+    summary = render_summary(summary_of((warned, complete_app(municipality="Vara", id=43))),
+                             sender=SENDER)
+    text = text_of(summary)
+    # Vara sorts first; Åmål's row is the table's last.
+    row = text[text.index("  Åmål "):].split("\n\n")[0]
+    assert " ".join(row.split()).endswith(f"Varning: {SECOND.message}")
+    assert "Varning" not in text[text.index("  Vara "):text.index("  Åmål ")]
+    html = html_of(summary)
+    assert "<th>Varningar</th>" in html
+    cells = html[html.index("<td>Åmål</td>"):].split("</tr>", 1)[0]
+    assert "komplett, med varning</strong>" in cells and "Endast en ansökan per kommun" in cells
+
+
+def test_two_areas_ticked_do_not_read_as_missing() -> None:
+    app = complete_app(status="incomplete", problems=(TWO_AREAS, MISSING_GOAL), missing=("Mål",),
+                       area=None, area_name=None)
+    text = text_of(render_summary(summary_of((app,)), sender=SENDER))
+    assert "Brister: Mål, flera inriktningar valda\n" in text
+    assert "Strategisk inriktning" not in text
+
+
+def test_an_update_says_so_says_only_what_changed_and_attaches_nothing(archive: Path) -> None:
+    app = complete_app(problems=(SECOND,), changes=(f"Ny varning: {SECOND.message}",))
+    later = datetime(2026, 4, 2, 8, 0, tzinfo=UTC)
+    message = render_report(report_of(app, kind="update", written_at=later), sender=SENDER,
+                            archive_root=archive)
+    assert message["Subject"] == "Uppdaterad rapport: Åmål – Läslust i Åmål (komplett, med varning)"
+    assert list(message.iter_attachments()) == []
+    text = text_of(message)
+    assert text.startswith("Rapporten om en ansökan om stöd till biblioteksutveckling har ändrats.")
+    assert f"Ändrat:\n  - Ny varning: {SECOND.message}\n\n" in text
+    assert "Status:       komplett, med varning" in text
+    # Not the whole report again: no answers, no lists of what it said before.
+    for absent in ("har kommit in", "Svar i ansökan", "Varningar (", "Originalet är bifogat"):
+        assert absent not in text
+    html = html_of(message)
+    assert "har ändrats" in html and "Ny varning:" in html and "Svar i ansökan" not in html
+
+
+def test_a_first_version_has_no_changes_section(archive: Path) -> None:
+    app = complete_app(changes=("Nu komplett.",))
+    for message in (text_of(render_report(report_of(app), sender=SENDER, archive_root=archive)),
+                    html_of(render_report(report_of(app), sender=SENDER, archive_root=archive))):
+        assert "Ändringar mot förra versionen" not in message and "Nu komplett." not in message
+        assert "har kommit in" in message
+
+
+def test_a_changed_report_to_someone_new_is_whole_and_carries_the_original(archive: Path) -> None:
+    app = complete_app(changes=("Läst om med nya regler eller ny läsare.", "Går nu till: ny@example.org."))
+    message = render_report(report_of(app, kind="forwarded"), sender=SENDER, archive_root=archive)
+    assert message["Subject"] == "Ansökan: Åmål – Läslust i Åmål (komplett)"
+    assert len(list(message.iter_attachments())) == 1
+    text = text_of(message)
+    assert text.startswith("Rapporten om en ansökan om stöd till biblioteksutveckling har ändrats")
+    assert "Ändrat:\n  - Läst om med nya regler eller ny läsare." in text
+    assert "Svar i ansökan:" in text and "Ändringar mot förra versionen" not in text

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from pipeline_support import intake_pass, make_home
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from blankett.extractors import convert, ocr
@@ -18,7 +20,7 @@ from blankett.flows.home.settings import Home, load_home
 from blankett.flows.mail.delivery import OutboxDelivery
 from blankett.flows.mail.reports import searchable_copy
 from blankett.flows.pipeline.examine import Examiner
-from blankett.flows.pipeline.intake import recover, retake_failed
+from blankett.flows.pipeline.intake import note_of, recover, retake_failed
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
 from blankett.flows.pipeline.revalidation import revalidate_all
 from blankett.flows.store.database import Application, Submission
@@ -48,7 +50,7 @@ def test_a_file_refused_then_readable_is_taken_in_with_its_received_time(tmp_pat
     [refused] = _pass(home)
     assert refused.outcome == "unreadable"
     failed = next(p for p in home.failed.iterdir() if p.suffix == ".pdf")
-    assert failed.with_name(failed.name + ".txt").exists()
+    assert note_of(failed).exists()
     home, pipeline = _page_cap_lifted(home)
     try:
         with pipeline.store.session() as session:
@@ -160,12 +162,16 @@ def test_a_file_failing_for_another_reason_now_says_so(tmp_path: Path) -> None:
         pipeline.examiner = Examiner(pipeline.examiner.spec, pipeline.examiner.routing, 2026, limits)
         assert retake_failed(pipeline) == []
         with pipeline.store.session() as session:
-            reason = session.scalars(select(Submission)).one().failure_reason
+            failed = session.scalars(select(Submission)).one()
     finally:
         pipeline.close()
-    assert reason.startswith("has too many pages")
+    assert failed.failure_reason.startswith("has too many pages")
+    pages = len(PdfReader(io.BytesIO(FORM.data)).pages)
+    assert (failed.failure_kind, failed.failure_values) == ("too_many_pages", {"count": pages, "limit": 1})
     note = next(p for p in home.failed.iterdir() if p.suffix == ".txt")
-    assert reason in note.read_text(encoding="utf-8")
+    # In Swedish, for the person who opens failed/; the English reason is the log's.
+    assert note.read_text(encoding="utf-8") == \
+        f"ansokan.pdf\n\nFilen kunde inte läsas. PDF-filen har för många sidor ({pages}; gränsen är 1).\n"
 
 
 def test_a_retake_stopped_after_its_move_is_finished_without_its_old_note(tmp_path: Path) -> None:
@@ -196,3 +202,47 @@ def _page_cap_lifted(home: Home) -> tuple[Home, Pipeline]:
                         encoding="utf-8")
     home = load_home(home.root)
     return home, open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+
+
+def test_a_failure_recorded_by_an_older_blankett_is_worded_anew_when_read_again(
+        tmp_path: Path) -> None:
+    """An older blankett recorded only an English reason and noted it in "….txt": it is said
+    as such until the file is read again, which records its kind and leaves one note, in
+    Swedish, under the note's own name."""
+    from zoneinfo import ZoneInfo
+
+    from blankett.flows.mail.messaging import failed_view
+    from blankett.flows.store.queries import status_rows
+
+    home = make_home(tmp_path / "home")
+    (home.inbox / "noll.docx").write_bytes(b"")
+    [taken] = _pass(home)
+    assert taken.outcome == "unreadable"
+    (failed,) = [p for p in home.failed.iterdir() if p.name.endswith("-noll.docx")]
+    old_note = failed.with_name(failed.name + ".txt")
+    note_of(failed).rename(old_note)
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    try:
+        with pipeline.store.session() as session:
+            submission = session.scalars(select(Submission)).one()
+            submission.failure_kind = submission.failure_values = None
+            reason = submission.failure_reason
+        assert reason == "is empty (0 bytes)"
+        said = f"Filen kunde inte läsas (orsak på engelska: {reason})."
+        (row,) = status_rows(pipeline.store, 2026, ZoneInfo("Europe/Stockholm"), [])
+        assert row["reason"] == said
+        with pipeline.store.session() as session:
+            assert failed_view(session.scalars(select(Submission)).one()).problems[0].message == said
+
+        assert retake_failed(pipeline) == []  # still empty
+        with pipeline.store.session() as session:
+            submission = session.scalars(select(Submission)).one()
+            assert (submission.failure_kind, submission.failure_reason) == ("empty", reason)
+            assert failed_view(submission).problems[0].message == \
+                "Filen kunde inte läsas. Filen är tom (0 byte)."
+    finally:
+        pipeline.close()
+    assert not old_note.exists()
+    assert sorted(p.name for p in home.failed.iterdir()) == [failed.name, note_of(failed).name]
+    assert note_of(failed).read_text(encoding="utf-8") == \
+        "noll.docx\n\nFilen kunde inte läsas. Filen är tom (0 byte).\n"

@@ -4,17 +4,14 @@ is stamped and upgraded with its rows intact, opening a store at the last revisi
 read, and what cannot be upgraded is said in one line.
 
 With BLANKETT_TEST_POSTGRES set to a PostgreSQL URL whose user may create databases (e.g.
-postgresql+psycopg://postgres@127.0.0.1:5432/postgres), the same on PostgreSQL, each test in a
-database of its own."""
+postgresql://postgres@127.0.0.1:5432/postgres; .ci/postgres starts such a server), the same on
+PostgreSQL, each test in a database of its own (the `store_url` fixture, tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pipeline_support import CONSULTANTS, Recording, by_name, drop, intake_pass, make_home
 from sqlalchemy import create_engine, event, inspect, text, update
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from blankett.fixtures.corpus import Case
 from blankett.flows.home.settings import load_home
@@ -35,10 +32,9 @@ from blankett.flows.pipeline.examine import Examiner
 from blankett.flows.pipeline.resources import open_pipeline
 from blankett.flows.pipeline.revalidation import revalidate_all
 from blankett.flows.store import migrate
-from blankett.flows.store.database import Application, Base, Meta, Result, Store, StoreError
+from blankett.flows.store.database import Application, Base, Meta, Result, Store, StoreError, engine_url
 
 OLD_STORE = Path(__file__).parent / "data" / "store_made_by_create_all.sql"
-POSTGRES = os.environ.get("BLANKETT_TEST_POSTGRES", "")
 
 
 def _script() -> ScriptDirectory:
@@ -57,7 +53,7 @@ def _old_store(path: Path) -> str:
 
 
 def _revision(url: str) -> str | None:
-    engine = create_engine(url)
+    engine = create_engine(engine_url(url))
     try:
         with engine.connect() as connection:
             if not inspect(connection).has_table("alembic_version"):
@@ -67,24 +63,10 @@ def _revision(url: str) -> str | None:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture
+def empty_url(store_url: str, tmp_path: Path) -> str:
     """A database without tables: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'blankett.db'}"
-        return
-    if not POSTGRES:
-        pytest.skip("BLANKETT_TEST_POSTGRES is not set")
-    server = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    name = f"blankett_test_{uuid.uuid4().hex[:12]}"
-    with server.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        server.dispose()
+    return store_url or f"sqlite:///{tmp_path / 'blankett.db'}"
 
 
 # --- the revisions --------------------------------------------------------------------------
@@ -117,7 +99,7 @@ def test_the_first_revision_is_the_schema_create_all_made(tmp_path: Path) -> Non
 def test_a_new_store_gets_the_schema_the_models_declare(empty_url: str) -> None:
     Store(empty_url).close()
     assert _revision(empty_url) == migrate.SCHEMA_REVISION
-    engine = create_engine(empty_url)
+    engine = create_engine(engine_url(empty_url))
     try:
         with engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -186,14 +168,14 @@ def test_commands_opening_an_old_store_together_all_open_it(tmp_path: Path) -> N
 
 
 def test_a_store_made_as_create_all_made_it_is_stamped_on_each_database(empty_url: str) -> None:
-    engine = create_engine(empty_url)
+    engine = create_engine(engine_url(empty_url))
     with engine.begin() as connection:  # the first revision's schema is create_all's (above)
         migrate._alembic(connection, "upgrade", migrate.FIRST_REVISION)
         connection.execute(text("DROP TABLE alembic_version"))
     engine.dispose()
     Store(empty_url).close()
     assert _revision(empty_url) == migrate.SCHEMA_REVISION
-    engine = create_engine(empty_url)
+    engine = create_engine(engine_url(empty_url))
     try:
         with engine.connect() as connection:
             assert "rules_fingerprint" in {c["name"] for c in inspect(connection).get_columns("results")}
@@ -202,14 +184,40 @@ def test_a_store_made_as_create_all_made_it_is_stamped_on_each_database(empty_ur
 
 
 def test_commands_opening_a_new_store_together_all_open_it(empty_url: str) -> None:
+    # Each as a command opens it (flows/pipeline/resources.py): its schema, then its name.
     opening = [subprocess.Popen([sys.executable, "-c", "import sys\n"
                                  "from blankett.flows.store.database import Store\n"
-                                 "Store(sys.argv[1]).close()", empty_url],
-                                stderr=subprocess.PIPE, text=True) for _ in range(4)]
+                                 "store = Store(sys.argv[1])\n"
+                                 "print(store.instance())\n"
+                                 "store.close()", empty_url],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(4)]
+    names = set()
     for process in opening:
-        _, stderr = process.communicate(timeout=120)
+        stdout, stderr = process.communicate(timeout=120)
         assert process.returncode == 0, stderr
+        names.add(stdout.strip())
     assert _revision(empty_url) == migrate.SCHEMA_REVISION
+    assert len(names) == 1
+
+
+def test_commands_finding_a_new_store_unnamed_at_once_take_one_name(empty_url: str) -> None:
+    """As `watch` and `nightly` started together on a new store: each finds it without a name,
+    the other names it first; the one that comes second takes that name."""
+    first, second = Store(empty_url), Store(empty_url)
+    named: list[str] = []
+
+    def meanwhile(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM meta" in statement and not named:
+            named.append(second.instance())
+
+    event.listen(first.engine, "after_cursor_execute", meanwhile)
+    try:
+        assert first.instance() == named[0]
+        assert second.instance() == named[0] and len(named[0]) == 16
+    finally:
+        first.close()
+        second.close()
 
 
 def test_the_nightly_steps_on_each_database(empty_url: str, corpus: list[Case], tmp_path: Path

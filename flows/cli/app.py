@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -211,6 +212,146 @@ def demo(
     from blankett.flows.cli.home import cmd_demo
 
     raise typer.Exit(cmd_demo(environment, home))
+
+
+# --- What consultants do (flows/cli/actions.py) -------------------------------------------------
+
+ById = Annotated[int, typer.Argument(help="The application's id (see `blankett status`).",
+                                     show_default=False, metavar="ID")]
+ByOption = Annotated[str | None, typer.Option(
+    "--by", help="Who does it, as recorded with it [default: your login name].",
+    show_default=False, metavar="NAME")]
+
+
+@app.command()
+def show(
+    application_id: ById,
+    json: Annotated[bool, typer.Option("--json", help="The whole record as one JSON object.")]
+    = False,
+    home: HomeOption = None,
+) -> None:
+    """Everything about one application: its latest fields and where each was read, what is
+    missing or wrong, its versions and what each changed, corrections, whether it is handled,
+    the decision, letters, and every message about it, sent or waiting."""
+    from blankett.flows.cli.actions import cmd_show
+
+    raise typer.Exit(cmd_show(environment, _home(home), application_id, json))
+
+
+@app.command()
+def correct(
+    application_id: ById,
+    field: Annotated[str, typer.Argument(
+        help="The field: its key (requested_amount_sek) or its heading in the form (\"Sökt "
+             "belopp\").", show_default=False)],
+    value: Annotated[str, typer.Argument(
+        help="The right value, as the form would say it (\"30 000\", \"Mölndal\"); \"\" empties "
+             "a field that is not required.", show_default=False)],
+    by: ByOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Correct a field of an application's latest version that was read wrong or left out.
+
+    The correction is checked at once like the form's own answer (a value the rules refuse is
+    not recorded) and is used from then on by status, the reports and the summaries, which mark
+    it "rättat av NAME"; rerun and nightly keep it. The area's consultants get a report. A new
+    version from the applicant is read as it is, and its report says whether the correction
+    still agrees with it.
+    """
+    from blankett.flows.cli.actions import cmd_correct
+
+    raise typer.Exit(cmd_correct(environment, _home(home), application_id, field, value, by))
+
+
+@app.command()
+def handled(
+    target: Annotated[str, typer.Argument(
+        help="An application's id, or an unreadable file (as `blankett status` lists it, or by "
+             "the name it was received as).", show_default=False, metavar="ID|FILE")],
+    note: Annotated[str | None, typer.Option(help="What was done (\"ringt, ny version "
+                                                  "kommer\").", show_default=False)] = None,
+    undo: Annotated[bool, typer.Option("--undo", help="It is to be acted on again.")] = False,
+    by: ByOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Mark an application, or an unreadable file, handled: it leaves what the consultants'
+    summaries list to act on, and status shows it handled."""
+    from blankett.flows.cli.actions import cmd_handled
+
+    raise typer.Exit(cmd_handled(environment, _home(home), target, note, undo, by))
+
+
+class Outcome(StrEnum):
+    granted = "granted"
+    declined = "declined"
+
+
+@app.command()
+def decide(
+    application_id: ById,
+    outcome: Annotated[Outcome, typer.Argument(help="granted or declined.", show_default=False)],
+    amount: Annotated[int | None, typer.Option(
+        help="The amount granted, in kronor [default: the amount sought].",
+        show_default=False)] = None,
+    note: Annotated[str | None, typer.Option(help="Why, or on what terms.",
+                                             show_default=False)] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Grant even so: an application that is not complete, or a second one "
+                        "of its municipality this year.")] = False,
+    by: ByOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Record the decision on an application, once Biblioteksgruppen has prepared it.
+
+    A grant above the grant's highest amount (the form specification's) or above the amount
+    sought is refused, as is one for an application that is not complete or for a municipality
+    with a granted application this year already (unless --force). Deciding again replaces the
+    decision; `blankett show` keeps them all.
+    """
+    from blankett.flows.cli.actions import cmd_decide
+
+    raise typer.Exit(cmd_decide(environment, _home(home), application_id,
+                                "granted" if outcome is Outcome.granted else "declined", amount,
+                                note, force, by))
+
+
+@app.command()
+def letter(
+    application_id: ById,
+    by: ByOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Write a letter to the applicant asking for what the application lacks, part by part
+    under the form's own headings, from the consultant of its area.
+
+    It is written as a draft (.eml, which a mail program opens to edit and send) into
+    outbox/drafts/; with letters.send = true it is also sent, with a copy to the consultant. A
+    complete application gets no letter.
+    """
+    from blankett.flows.cli.actions import cmd_letter
+
+    raise typer.Exit(cmd_letter(environment, _home(home), application_id, by))
+
+
+@app.command()
+def overview(
+    year: Annotated[int | None, typer.Option(help="The grant year.",
+                                             show_default="the home's grant year")] = None,
+    xlsx: Annotated[Path | None, typer.Option(
+        help="Write the workbook here: every application, a sheet per area, the totals per area "
+             "with a chart, and the libraries granted support (the learning day's invitations).",
+        show_default=False, metavar="FILE")] = None,
+    csv: Annotated[Path | None, typer.Option(
+        help="Write the applications here as CSV (semicolons, for a Swedish Excel).",
+        show_default=False, metavar="FILE")] = None,
+    home: HomeOption = None,
+) -> None:
+    """The year's applications for Biblioteksgruppen and the learning day: totals per area of
+    the amounts sought and granted, and with --xlsx or --csv a row per application (municipality,
+    library, activity, area, sought, granted, status, version, received, consultant, handled)."""
+    from blankett.flows.cli.actions import cmd_overview
+
+    raise typer.Exit(cmd_overview(environment, _home(home), year, xlsx, csv))
 
 
 def _stop_on_sigterm() -> None:

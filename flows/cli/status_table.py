@@ -1,4 +1,5 @@
-"""`blankett status` for a person: one table row per application, coloured by its state."""
+"""`blankett status` for a person: one table row per application, coloured by its state, in
+Swedish as the reports are (`--json` keeps the codes, for programs)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from blankett.flows.cli.environment import Environment
 from blankett.flows.home.settings import Home
+from blankett.flows.mail.reports import status_word
 from blankett.models.messages import short
 
 
@@ -19,26 +21,32 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
     console = Console(file=env.stdout, highlight=False,
                       width=None if env.stdout_is_terminal else 160)
     if not rows:
-        console.print(f"No applications yet for {home.year(env.today)}.")
+        console.print(f"Inga ansökningar ännu för {home.year(env.today)}.")
         return
-    labels = {f.key: f.label.split(" (")[0] for f in load_spec(
-        home.optional_path(home.settings.routing.spec_file)).fields}
+    spec = load_spec(home.optional_path(home.settings.routing.spec_file))
+    labels = {f.key: f.label.split(" (")[0] for f in spec.fields}
+    # "Det läs- och skrivfrämjande biblioteket" → "läs- och skrivfrämjande": the part that differs.
+    areas = {a.key: a.name.removeprefix("Det ").removesuffix(" biblioteket") for a in spec.areas}
     table = Table(box=None, header_style="dim", pad_edge=False)
-    for column in ("id", "municipality", "area", "activity", "v", "status", "lacks / warnings",
-                   "consultants", "report sent"):
+    # The column of what consultants did only once there is something in it: the rest keep
+    # their room.
+    acted = any(_handled(row) for row in rows)
+    for column in ("id", "kommun", "inriktning", "aktivitet", "v", "status", "brister / varningar",
+                   "konsulenter", "rapport skickad", *(("hanterad",) if acted else ())):
         table.add_column(column, overflow="fold")
     style = {"complete": "green", "incomplete": "yellow", "unreadable": "red"}
     for row in rows:
         table.add_row(
-            str(row["id"] or "–"), row["municipality"] or "–", row["area"] or "–",
+            str(row["id"] or "–"), row["municipality"] or "–", areas.get(row["area"], row["area"]) or "–",
             row["activity"] or row["received_as"], str(row["version"] or "–"),
-            f"[{style[row['status']]}]{row['status']}[/]",
+            f"[{style[row['status']]}]{status_word(row['status'])}[/]",
             ", ".join([*(labels.get(k, k) for k in row["missing"]),
                        *(short(c) for c in row["errors"] if c != "unreadable"),
-                       *(f"[dim]{short(c)}[/]" for c in row["warnings"])])
+                       # Said as warnings: a complete application with one is still complete.
+                       *(f"[yellow]varning:[/] {short(c)}" for c in row["warnings"])])
             or row.get("reason") or "",
             ", ".join(a.split("@")[0] for a in row["consultants"]),
-            _sent(row))
+            _sent(row), *((_handled(row),) if acted else ()))
     console.print(table)
 
 
@@ -49,4 +57,15 @@ def _sent(row: dict[str, Any]) -> str:
     waiting = row.get("pending_messages", 0)
     if not waiting:
         return sent
-    return f"{sent} [yellow]({waiting} waiting)[/]" if sent else f"[yellow]{waiting} waiting[/]"
+    return f"{sent} [yellow]({waiting} väntar)[/]" if sent else f"[yellow]{waiting} väntar[/]"
+
+
+def _handled(row: dict[str, Any]) -> str:
+    """Who marked it handled (`blankett handled`), and the decision once there is one."""
+    said = f"[dim]av {row['handled_by']}[/]" if row.get("handled") else ""
+    if row.get("decision") == "granted":
+        said = " ".join(filter(None, (said, f"[green]beviljad {row['granted_sek']:,} kr[/]"
+                                      .replace(",", " "))))
+    elif row.get("decision") == "declined":
+        said = " ".join(filter(None, (said, "avslag")))
+    return said

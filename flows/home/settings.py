@@ -69,7 +69,8 @@ class InboxSettings(Section):
 
 class StoreSettings(Section):
     url: SecretStr = setting(SecretStr(""), "A SQLAlchemy database URL, e.g. "
-                             "`postgresql+psycopg://user@host/blankett` (install the driver); empty, "
+                             "`postgresql://user@host/blankett` for PostgreSQL (install its driver "
+                             "first: `pip install 'blankett[postgres]'`); empty, "
                              "the SQLite file `blankett.db` in the home. Its schema is brought up "
                              "to date when a command opens it (a store made by an older blankett "
                              "is upgraded in place).",
@@ -152,6 +153,15 @@ class SummarySettings(Section):
                                       "false, such a day sends them none.")
 
 
+class LetterSettings(Section):
+    """Letters to applicants about what their application lacks (`blankett letter`)."""
+
+    send: bool = setting(False, "Send each letter to the applicant at once (by `[smtp]`, or into "
+                                "`outbox/<address>/`), with a copy to the consultant; false, it "
+                                "is only written as a draft into `outbox/drafts/` for the "
+                                "consultant to check and send.")
+
+
 _reading: ContextVar[tuple[Path, Mapping[str, str]] | None] = ContextVar("_reading", default=None)
 
 
@@ -170,6 +180,7 @@ class Settings(BaseSettings):
     summary: SummarySettings = SummarySettings()
     limits: LimitSettings = LimitSettings()
     ocr: OcrSettings = OcrSettings()
+    letters: LetterSettings = LetterSettings()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -16,17 +17,27 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from blankett.flows.mail.delivery import DeliveryError, ServerUnavailable, SmtpSettingWrong
-from blankett.flows.mail.reports import render_report, render_summary, triage_order
+from blankett.flows.mail.reports import (
+    render_report,
+    render_summary,
+    status_word,
+    triage_order,
+    warnings,
+)
 from blankett.flows.mail.views import (
     ApplicationView,
     CompletenessReport,
+    HandledView,
     ProblemView,
     Status,
     TriageSummary,
 )
 from blankett.flows.pipeline.resources import Pipeline
+from blankett.flows.store.actions import correction_lines, handled_applications, handled_files
 from blankett.flows.store.database import (
+    REPORT_KINDS,
     Application,
+    Handling,
     Message,
     Result,
     Submission,
@@ -41,10 +52,13 @@ from blankett.flows.store.ledger import (
     changes,
     latest_of,
     missing_fields,
+    revision,
     status_of,
     year_applications,
 )
-from blankett.models.validation import to_review
+from blankett.models.corrections import corrected_by
+from blankett.models.messages import unread_file
+from blankett.models.validation import second_application, to_review
 
 log = logging.getLogger("blankett.delivery")
 
@@ -62,7 +76,8 @@ def application_view(pipeline: Pipeline, application: Application, version: Vers
     areas = {a.key: a.name for a in spec.areas}
     area = result.fields.get("strategic_area")
     amount = result.fields.get("requested_amount_sek")
-    answers = tuple((labels[k], _shown(v, areas if k == "strategic_area" else None))
+    answers = tuple((labels[k], _marked(_shown(v, areas if k == "strategic_area" else None),
+                                        result.sources.get(k)))
                     for k, v in result.fields.items() if v is not None and k in labels) \
         if whole else ()
     status: Status = status_of(result)
@@ -91,18 +106,23 @@ def application_view(pipeline: Pipeline, application: Application, version: Vers
     )
 
 
+def _marked(answer: str, source: dict[str, object] | None) -> str:
+    """A consultant's correction says so beside the answer: "30 000 (rättat av anna)"."""
+    who = corrected_by(source)
+    return f"{answer} ({who})" if who else answer
+
+
 def _review(label: str, source: dict[str, object]) -> str:
     """"Målgrupp (rubriken ”Vilka vill ni nå?”)": a field placed without its label."""
     return f"{label.split(' (')[0]} (rubriken ”{source.get('label') or '–'}”)"
 
 
 def failed_view(submission: Submission) -> ApplicationView:
-    reason = submission.failure_reason or "okänd orsak"
+    why = unread_file(submission.failure_kind, submission.failure_values, submission.failure_reason)
     return ApplicationView(
         id=None, municipality=None, library=None, title=None, area=None, area_name=None,
         amount=None, version=1, status="unreadable",
-        problems=(ProblemView(None, "unreadable", "error",
-                              f"Filen kunde inte läsas: {submission.original_name} {reason}"),),
+        problems=(ProblemView(None, "unreadable", "error", why),),
         answers=(), missing=(), file_name=submission.original_name,
         archived_path=submission.stored_path, received_at=as_utc(submission.received_at))
 
@@ -121,7 +141,8 @@ def _shown(value: object, areas: dict[str, str] | None) -> str:
 
 def queue_version_report(pipeline: Pipeline, session: Session, recorded: Recorded) -> None:
     view = application_view(pipeline, recorded.application, recorded.version, recorded.result,
-                            changes(recorded.previous, recorded.result, pipeline.spec))
+                            (*changes(recorded.previous, recorded.result, pipeline.spec),
+                             *correction_lines(recorded.previous, recorded.result, pipeline.spec)))
     report = CompletenessReport(key=f"report:submission:{recorded.version.submission_id}",
                                 application=view,
                                 recipients=tuple(recorded.result.consultants["to"]))
@@ -130,44 +151,66 @@ def queue_version_report(pipeline: Pipeline, session: Session, recorded: Recorde
 
 
 def queue_rerun_report(pipeline: Pipeline, session: Session, application: Application,
-                       previous: Result, result: Result) -> None:
-    view = application_view(pipeline, application, application.latest, result,
-                            ("Läst om med nya regler eller ny läsare.",
-                             *changes(previous, result, pipeline.spec)))
-    report = CompletenessReport(key=f"report:result:{result.id}", application=view,
-                                recipients=tuple(result.consultants["to"]), written_at=now())
-    _queue_report(pipeline, session, report, application.id, application.latest.submission_id)
+                       previous: Result, result: Result,
+                       why: tuple[str, ...] = ("Läst om med nya regler eller ny läsare.",)) -> None:
+    """The report of an application whose latest version was checked again, or corrected by a
+    consultant (`why` says which), and came out otherwise: an update, saying what changed."""
+    _queue_update(pipeline, session, application, result, f"report:result:{result.id}",
+                  (*why, *revision(previous, result, pipeline.spec)))
 
 
 def queue_warning_reports(pipeline: Pipeline, session: Session, cause: Application,
                           warned: Iterable[Application]) -> None:
-    """Tell the consultants of each other activity of the same municipality about `cause`.
-
-    When an application's own report is still waiting to be sent, it is written again with the
-    warning in it; once sent, they get a new report that says what is new."""
+    """Tell the consultants of each other activity of the same municipality about `cause`: an
+    update with the warning that came."""
     for other in warned:
-        version = other.latest
-        result = version.result
-        waiting = session.scalar(select(Message).where(
-            Message.key == f"report:submission:{version.submission_id}",
-            Message.state == "pending"))
-        if waiting is not None and not waiting.recipients.get("sent"):
-            previous = other.versions[-2].result if len(other.versions) > 1 else None
-            view = application_view(pipeline, other, version, result,
-                                    changes(previous, result, pipeline.spec))
-            report = CompletenessReport(key=waiting.key, application=view,
-                                        recipients=tuple(waiting.recipients["to"]))
-            message = render_report(_worldwide(report, pipeline), sender=pipeline.sender,
-                                    archive_root=pipeline.home.root)
-            waiting.subject = str(message["Subject"])
-            waiting.raw = message.as_bytes()
-            continue
-        lines = tuple(f"Ny varning: {p.message}" for p in result.problems
-                      if p.code == "second_application" and cause.title and cause.title in p.message)
-        view = application_view(pipeline, other, version, result, lines)
-        report = CompletenessReport(key=f"report:second:{result.id}:{cause.id}", application=view,
-                                    recipients=tuple(result.consultants["to"]), written_at=now())
-        _queue_report(pipeline, session, report, other.id, version.submission_id)
+        result = other.latest.result
+        came = second_application(other.municipality, cause.title or "", other.year).message
+        _queue_update(pipeline, session, other, result, f"report:second:{result.id}:{cause.id}",
+                      tuple(f"Ny varning: {p.message}" for p in result.problems
+                            if p.code == "second_application" and p.message == came))
+
+
+def _queue_update(pipeline: Pipeline, session: Session, application: Application, result: Result,
+                  key: str, lines: tuple[str, ...]) -> None:
+    """What changed in the report of an application's latest version, without a new version.
+
+    While the version's own report waits unsent, it is written again as it now stands: nobody
+    has read the old one. Otherwise those who had a report of the application get an update that
+    says only what changed, without the original; those who had none (the routing or the area
+    changed) the whole report, with it."""
+    version = application.latest
+    waiting = session.scalar(select(Message).where(
+        Message.key == f"report:submission:{version.submission_id}", Message.state == "pending"))
+    if waiting is not None and not waiting.recipients.get("sent"):
+        previous = application.versions[-2].result if len(application.versions) > 1 else None
+        view = application_view(pipeline, application, version, result,
+                                changes(previous, result, pipeline.spec))
+        report = CompletenessReport(key=waiting.key, application=view,
+                                    recipients=tuple(result.consultants["to"]))
+        message = render_report(_worldwide(report, pipeline), sender=pipeline.sender,
+                                archive_root=pipeline.home.root)
+        waiting.recipients = {"to": list(report.recipients)}
+        waiting.subject = str(message["Subject"])
+        waiting.raw = message.as_bytes()
+        return
+    told = _told(session, application.id)
+    view = application_view(pipeline, application, version, result, lines)
+    recipients = tuple(result.consultants["to"])
+    for kind, to in (("update", tuple(r for r in recipients if r in told)),
+                     ("forwarded", tuple(r for r in recipients if r not in told))):
+        if to:
+            report = CompletenessReport(key=key if kind == "update" else f"{key}:{kind}",
+                                        application=view, recipients=to, kind=kind,
+                                        attach_original=kind != "update", written_at=now())
+            _queue_report(pipeline, session, report, application.id, version.submission_id)
+
+
+def _told(session: Session, application_id: int) -> set[str]:
+    """Who had a report of the application, or has one on its way."""
+    return {address for recipients in session.scalars(select(Message.recipients).where(
+        Message.application_id == application_id, Message.kind.in_(REPORT_KINDS)))
+        for address in recipients.get("to", [])}
 
 
 def queue_failure_report(pipeline: Pipeline, session: Session, submission: Submission) -> None:
@@ -184,7 +227,8 @@ def _queue_report(pipeline: Pipeline, session: Session, report: CompletenessRepo
         return
     message = render_report(_worldwide(report, pipeline), sender=pipeline.sender,
                             archive_root=pipeline.home.root)
-    session.add(Message(key=report.key, kind="report", recipients={"to": list(report.recipients)},
+    session.add(Message(key=report.key, kind="update" if report.kind == "update" else "report",
+                        recipients={"to": list(report.recipients)},
                         subject=str(message["Subject"]), raw=message.as_bytes(),
                         created_at=now(), state="pending", application_id=application_id,
                         submission_id=submission_id))
@@ -221,17 +265,23 @@ def queue_summaries(pipeline: Pipeline, day: str, generated_at: datetime) -> Sum
         return SummaryOutcome(0, len(addresses))
     for batch in batches(ids):
         with pipeline.store.session() as session:
+            handled = handled_applications(session, batch)
             for application, version, result in latest_of(session, batch, whole=False):
                 to = [a for a in dict.fromkeys(result.consultants.get("to", [])) if a in mine]
                 if to:
-                    view = application_view(pipeline, application, version, result, whole=False)
+                    view = replace(application_view(pipeline, application, version, result,
+                                                    whole=False),
+                                   handled=_handled(handled.get(application.id)))
                     for address in to:
                         mine[address].append(view)
     queued = 0
     with pipeline.store.session() as session:
-        failed = [failed_view(s) for s in session.scalars(select(Submission).where(
+        unreadable = session.scalars(select(Submission).where(
             Submission.year == pipeline.year, Submission.state == "failed")
-            .order_by(Submission.id))]
+            .order_by(Submission.id)).all()
+        handled_unreadable = handled_files(session, [s.id for s in unreadable])
+        failed = [replace(failed_view(s), handled=_handled(handled_unreadable.get(s.id)))
+                  for s in unreadable]
         fallback = set(pipeline.routing.consultants(None))
         for address, views in mine.items():
             key = f"summary:{day}:{address}"
@@ -239,7 +289,7 @@ def queue_summaries(pipeline: Pipeline, day: str, generated_at: datetime) -> Sum
                 views += failed
             if not views and not pipeline.home.settings.summary.send_empty:
                 continue  # "inga ansökningar" every day, unless asked for
-            snapshot = {_snapshot_key(v): [v.version, v.status] for v in views}
+            snapshot = {_snapshot_key(v): [v.version, v.status, _warning_marks(v)] for v in views}
             summary = TriageSummary(
                 key=key, consultant=address, consultant_name=pipeline.routing.names.get(address),
                 year=pipeline.year, applications=tuple(triage_order(views)),
@@ -253,6 +303,12 @@ def queue_summaries(pipeline: Pipeline, day: str, generated_at: datetime) -> Sum
     return SummaryOutcome(queued, len(addresses))
 
 
+def _handled(handling: Handling | None) -> HandledView | None:
+    if handling is None:
+        return None
+    return HandledView(handling.done_by, as_utc(handling.done_at), handling.note)
+
+
 def _consultants(pipeline: Pipeline) -> list[str]:
     routing = pipeline.routing
     found = [a for addresses in routing.areas.values() for a in addresses]
@@ -263,7 +319,14 @@ def _snapshot_key(view: ApplicationView) -> str:
     return f"application:{view.id}" if view.id is not None else f"failed:{view.archived_path}"
 
 
-_STATUS = {"complete": "komplett", "incomplete": "ofullständig", "unreadable": "oläslig"}
+def _warning_marks(view: ApplicationView) -> list[str]:
+    """Each warning's message as a short hash: what the next summary needs to tell a new
+    warning from one it showed, at a few bytes a warning."""
+    return [_mark(message) for message in warnings(view)]
+
+
+def _mark(message: str) -> str:
+    return hashlib.sha256(message.encode("utf-8")).hexdigest()[:12]
 
 
 def _since_last(session: Session, address: str, views: list[ApplicationView],
@@ -278,13 +341,20 @@ def _since_last(session: Session, address: str, views: list[ApplicationView],
     for view in views:
         key = _snapshot_key(view)
         name = _name(view)
-        status = _STATUS[view.status]
+        status = status_word(view.status)
         if key not in before:
             lines.append(f"Ny: {name} ({status}).")
-        elif before[key][0] != view.version:
+            continue
+        if before[key][0] != view.version:
             lines.append(f"Ny version {view.version}: {name} ({status}).")
-        elif before[key][1] != view.status:
+            continue
+        if before[key][1] != view.status:
             lines.append(f"Ändrad status: {name} är nu {status}.")
+        # A summary written before summaries kept their warnings has none to compare with.
+        if len(before[key]) > 2:
+            shown = set(before[key][2])  # type: ignore[arg-type]
+            lines += [f"Ny varning: {name}: {message}" for message in warnings(view)
+                      if _mark(message) not in shown]
     return tuple(lines)
 
 

@@ -1,4 +1,5 @@
-"""E-mail messages for the consultants: a completeness report per received version, and a triage summary.
+"""E-mail messages for the consultants: a completeness report per received version (and an update
+of it when what it says changes), and a triage summary.
 
 Every word a consultant reads is in the templates under `templates/`; this module only builds the
 context and the envelope. Messages are deterministic (same record → same bytes): the Date comes from
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from blankett.flows.mail.views import ApplicationView, CompletenessReport, Status, TriageSummary
+from blankett.models.messages import short
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -49,13 +51,14 @@ def render_report(report: CompletenessReport, *, sender: str,
     problems = sorted(app.problems, key=lambda p: p.severity != "error")  # stable: errors, then warnings
     context = {
         "app": app,
+        "kind": report.kind,
         "errors": [p for p in problems if p.severity == "error"],
         "warnings": [p for p in problems if p.severity == "warning"],
     }
     attachment, not_attached = _original(report, archive_root)
     context["not_attached"] = not_attached
     message = _message(
-        "report", context, key=report.key, sender=sender,
+        "update" if report.kind == "update" else "report", context, key=report.key, sender=sender,
         recipients=[Address(addr_spec=r) for r in report.recipients],
         date=report.written_at or app.received_at,
     )
@@ -92,15 +95,18 @@ def _searchable(report: CompletenessReport, archive_root: Path | None) -> bytes 
 
 
 def render_summary(summary: TriageSummary, *, sender: str) -> EmailMessage:
-    apps = triage_order(summary.applications)
+    ordered = triage_order(summary.applications)
+    # What a consultant marked handled leaves what is to act on (and its counts), listed apart.
+    apps = [a for a in ordered if a.handled is None]
     counts = Counter(a.status for a in apps)
     context = {
         "summary": summary,
         "apps": apps,
+        "handled": [a for a in ordered if a.handled is not None],
         # Incomplete first: it is what the consultant acts on; zero counts are left out.
         "counts": [(s, counts[s]) for s in ("incomplete", "unreadable", "complete") if counts[s]],
         # TriageSummary has no area of its own: name it when all its applications share one.
-        "area_name": _common(a.area_name for a in apps),
+        "area_name": _common(a.area_name for a in ordered),
     }
     recipient = Address(display_name=summary.consultant_name or "", addr_spec=summary.consultant)
     message = _message("summary", context, key=summary.key, sender=sender, recipients=[recipient],
@@ -161,7 +167,7 @@ def _fix_boundaries(message: EmailMessage, key: str) -> None:
 def _original(report: CompletenessReport, archive_root: Path | None
               ) -> tuple[tuple[bytes, tuple[str, str]] | None, NotAttached | None]:
     """The archived original and its content type, or why it is only referenced by its path."""
-    if not report.attach_original:
+    if not report.attach_original or report.kind == "update":
         return None, "not_requested"
     path = Path(report.application.archived_path)
     if not path.is_absolute():
@@ -211,7 +217,9 @@ def environment() -> jinja2.Environment:
         local_time=lambda d: _aware(d).astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
         local_date=lambda d: _aware(d).astimezone(STOCKHOLM).strftime("%Y-%m-%d"),
         status_word=status_word,
+        status_text=status_text,
         lacks=lacks,
+        warnings=warnings,
         cell=cell,
         activity=lambda app: app.title or app.file_name,  # an unreadable file has no title
     )
@@ -227,8 +235,19 @@ def status_word(status: Status, count: int = 1) -> str:
     return singular if count == 1 else plural
 
 
+def status_text(app: ApplicationView) -> str:
+    """The status as a list shows it: "komplett, med varning" where a warning stands beside a
+    complete application (one of two from a municipality, say), which "komplett" alone hides."""
+    word = status_word(app.status)
+    if app.status == "complete" and warnings(app):
+        return f"{word}, med varning"
+    return word
+
+
 def lacks(app: ApplicationView) -> list[str]:
-    """What keeps an application from being complete: missing fields, then other errors' fields.
+    """What keeps an application from being complete: the fields missing, by their labels, then
+    the other errors in the short words of models.messages ("för högt belopp", "flera
+    inriktningar valda"), which are not missing fields and must not read as such.
 
     For an unreadable file, and for an error about the whole file, the problem's message itself.
     """
@@ -238,10 +257,18 @@ def lacks(app: ApplicationView) -> list[str]:
     for problem in app.problems:
         if problem.severity != "error":
             continue
-        item = _short_label(problem.label) if problem.label else problem.message
+        if problem.label is None:
+            item = problem.message
+        else:
+            item = _short_label(problem.label) if problem.code == "missing" else short(problem.code)
         if item not in items:
             items.append(item)
     return items
+
+
+def warnings(app: ApplicationView) -> list[str]:
+    """The warnings' messages, in Swedish."""
+    return [p.message for p in app.problems if p.severity == "warning"]
 
 
 def cell(value: object, width: int) -> str:

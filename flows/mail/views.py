@@ -7,6 +7,12 @@ from datetime import datetime
 from typing import Literal
 
 Status = Literal["complete", "incomplete", "unreadable"]
+# received: a version of the form came in, its report goes to the area's consultants;
+# update: its report changed without a new version (a warning came, it was checked again), said
+#   to those who had the report before, with only what changed;
+# forwarded: the same change, to consultants who had no report of it before (the routing or its
+#   area changed): the whole report.
+ReportKind = Literal["received", "update", "forwarded"]
 
 
 @dataclass(frozen=True)
@@ -15,6 +21,15 @@ class ProblemView:
     code: str
     severity: Literal["error", "warning"]
     message: str  # Swedish, for the consultant
+
+
+@dataclass(frozen=True)
+class HandledView:
+    """Marked handled by a consultant (`blankett handled`): out of what is to act on."""
+
+    by: str
+    at: datetime
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,21 +51,26 @@ class ApplicationView:
     file_name: str  # as received
     archived_path: str  # where the original is kept
     received_at: datetime
-    changes: tuple[str, ...] = ()  # against the previous version, in Swedish ("Nu komplett.")
+    # In Swedish ("Nu komplett."): against the previous version, or for an update what changed.
+    changes: tuple[str, ...] = ()
     # Fields placed without their label, to check: "Målgrupp (rubriken ”Vilka vill ni nå?”)".
     review: tuple[str, ...] = ()
     # Parts of the application under headings no field claims: (heading, text).
     other: tuple[tuple[str, str], ...] = ()
+    handled: HandledView | None = None
 
 
 @dataclass(frozen=True)
 class CompletenessReport:
-    """Sent for every received version to the consultants of its area."""
+    """Sent for every received version to the consultants of its area, and again, as an update,
+    when what it says changes."""
 
     key: str  # idempotency key of the message, e.g. "report:v42"
     application: ApplicationView
     recipients: tuple[str, ...]
+    # The original goes with a new version only: an update refers to the report that carried it.
     attach_original: bool = True
+    kind: ReportKind = "received"
     # When the report was written, if later than the form arrived (a rerun, a new warning):
     # its Date, so that mail programs sort it where it belongs.
     written_at: datetime | None = None

@@ -8,9 +8,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 from prefect.utilities.annotations import quote
@@ -18,11 +19,14 @@ from prefect.utilities.annotations import quote
 from blankett.flows.home.locking import home_lock
 from blankett.flows.home.settings import load_home
 from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, queue_summaries
+from blankett.flows.mail.overview import table
+from blankett.flows.mail.reports import status_word
 from blankett.flows.orchestration.setup import configure_logging
 from blankett.flows.pipeline import revalidation as nightly_steps
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
 from blankett.flows.pipeline.intake import ReadAhead, Taken, recover, retake_failed, take_file
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
+from blankett.flows.store.overview import overview_rows
 from blankett.models.errors import SettingWrong
 
 # Every process that runs these flows imports this module: `serve`'s runs, each in a process of
@@ -154,12 +158,32 @@ def count(taken: list[Taken]) -> Outcomes:
 
 
 def intake_table(taken: list[Taken], delivered: DeliveryOutcome) -> str:
+    """What a pass took, in Swedish for the people who look at the run in Prefect's UI; the
+    English details are in the run's log beside it."""
     lines = ["| fil | resultat | detalj |", "|---|---|---|"]
-    lines += [f"| {_cell(t.name)} | {t.outcome} | {_cell(t.detail)} |" for t in taken]
+    lines += [f"| {_cell(t.name)} | {_outcome(t)} | {_cell(_detail(t))} |" for t in taken]
     if not taken:
         lines.append("| – | inget nytt i inkorgen | |")
     lines.append(f"\nSkickade meddelanden: {delivered.sent}; väntar: {delivered.pending}")
     return "\n".join(lines)
+
+
+def _outcome(taken: Taken) -> str:
+    if taken.outcome in ("complete", "incomplete", "unreadable"):
+        return status_word(taken.outcome)
+    return {"duplicate": "dubblett", "skipped": "ej tagen"}[taken.outcome]
+
+
+def _detail(taken: Taken) -> str:
+    if taken.said:
+        return taken.said
+    if taken.outcome in ("complete", "incomplete"):
+        return f"arkiverad som {taken.detail}"
+    if taken.failed:
+        # What is wrong is the machine's or the program's: said as it was raised, for whoever
+        # mends it, as in the log.
+        return f"inte tagen, något är fel: {taken.detail}; filen ligger kvar i inkorgen"
+    return "inte tagen nu: tas vid nästa körning om den ligger kvar i inkorgen"
 
 
 def _cell(text: str) -> str:
@@ -181,6 +205,13 @@ def summarise(pipeline: Pipeline, day: str, generated_at: datetime) -> int:
     return queue_summaries(pipeline, day, generated_at).queued
 
 
+@_step
+def overview(pipeline: Pipeline) -> list[dict[str, object]]:
+    """The year's applications a row each, as `blankett overview` gives them."""
+    return table(overview_rows(pipeline.store, pipeline.spec, pipeline.routing, pipeline.year,
+                               ZoneInfo(pipeline.home.settings.schedule.timezone)))
+
+
 @flow(name="nightly", log_prints=False)
 def nightly(home: str, day: str | None = None) -> NightlyCounts:
     """Re-validate every application of the grant year and send each consultant's summary."""
@@ -193,8 +224,11 @@ def nightly(home: str, day: str | None = None) -> NightlyCounts:
             summaries = summarise(quote(pipeline),
                                   day or generated_at.astimezone().date().isoformat(), generated_at)
             delivered = deliver(quote(pipeline))
+            year = overview(quote(pipeline))
     finally:
         pipeline.close()
+    create_table_artifact(table=year, key="year-overview",
+                          description=f"Årets ansökningar ({pipeline.year}), en rad per ansökan")
     create_markdown_artifact(
         markdown=(f"Omprövade ansökningar: {checked.checked}, ändrade: {checked.changed}, "
                   f"omlästa: {checked.reread}; olästa filer som nu kunde läsas: {len(retaken)}"

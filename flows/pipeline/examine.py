@@ -12,7 +12,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
@@ -26,6 +26,7 @@ from blankett.flows.pipeline.isolation import (
     readers,
 )
 from blankett.models.limits import MB, Limits
+from blankett.models.messages import failure
 from blankett.models.records import Extraction, Report
 from blankett.models.spec import FormSpec, Routing
 from blankett.models.text import one_line
@@ -34,15 +35,28 @@ from blankett.models.validation import Rules, check, flag_second_applications
 
 @dataclass(frozen=True)
 class Failure:
-    """A file that could not be read, and why, in one line."""
+    """A file that could not be read, and why: in one line of English for logs and `extract`,
+    and as a kind of reason (Unreadable.kind) with its values, which models.messages words in
+    Swedish for the people who read reports, notes and `status`."""
 
     file: str
     reason: str
+    kind: str = "unreadable"
+    values: dict[str, object] = field(default_factory=dict, hash=False)
+
+    @classmethod
+    def of(cls, file: str, error: Unreadable) -> Failure:
+        return cls(file, str(error), error.kind, dict(error.values))
 
     @property
     def line(self) -> str:
         # One line whatever a library put into its message.
         return f"error: {self.file} {' '.join(self.reason.split())}"
+
+    @property
+    def said(self) -> str:
+        """Why, in Swedish."""
+        return failure(self.kind, self.values)
 
 
 class PendingRead:
@@ -125,16 +139,16 @@ class Examiner:
     def _load(self, path: Path, shown: str) -> bytes | Failure:
         try:
             if path.is_dir():
-                return Failure(shown, "is a folder, not a file")
+                return Failure(shown, "is a folder, not a file", "folder")
             if too_large := self.limits.too_large(path.stat().st_size):
-                return Failure(shown, too_large)
+                return Failure.of(shown, too_large)
             return path.read_bytes()
         except FileNotFoundError:
-            return Failure(shown, "does not exist")
+            return Failure(shown, "does not exist", "not_found")
         except PermissionError:
-            return Failure(shown, "cannot be opened: permission denied")
+            return Failure(shown, "cannot be opened: permission denied", "no_access")
         except OSError as exc:
-            return Failure(shown, f"cannot be read ({exc.strerror or exc})")
+            return Failure(shown, f"cannot be read ({exc.strerror or exc})", "io_error")
 
     def examine_bytes(self, name: str, data: bytes) -> Report | Failure:
         return self._checked(name, data, self.read(name, data))
@@ -225,11 +239,11 @@ def _checks_code() -> str:
 def _failure(name: str, exc: Exception) -> Failure:
     """A reader's exception as the file's one-line failure."""
     if isinstance(exc, Refused):
-        return Failure(name, f"could not be read: the reader failed ({exc})")
+        return Failure(name, f"could not be read: the reader failed ({exc})", "reader_failed")
     if isinstance(exc, Unreadable):
-        return Failure(name, str(exc))
+        return Failure.of(name, exc)
     if isinstance(exc, (RecursionError, MemoryError)):
-        return Failure(name, "is too deeply nested or too large to read safely")
+        return Failure(name, "is too deeply nested or too large to read safely", "too_nested")
     logging.getLogger(__name__).debug("reading %s failed", name, exc_info=exc)
     return Failure(name, f"could not be read: the reader failed ({type(exc).__name__}: "
-                         f"{one_line(str(exc), 160)})")
+                         f"{one_line(str(exc), 160)})", "reader_failed")

@@ -42,6 +42,8 @@ from blankett.flows.pipeline.isolation import WorkerUnavailable, readers
 from blankett.flows.pipeline.resources import Pipeline, relative
 from blankett.flows.store.database import Submission, store_problem
 from blankett.flows.store.ledger import as_utc, record_version, status_of
+from blankett.models.errors import Unreadable
+from blankett.models.messages import unread_file
 from blankett.models.records import Extraction
 
 log = logging.getLogger("blankett.intake")
@@ -59,6 +61,8 @@ class Taken:
     # Skipped because something is wrong (the archive or store cannot be written, no reader
     # can start), not because the file is still arriving or went away: the run has failed.
     failed: bool = False
+    # For people (the run's artifact), in Swedish: why it could not be read, or what it repeats.
+    said: str = ""
 
 
 @dataclass
@@ -226,19 +230,21 @@ def _file_if_duplicate(pipeline: Pipeline, path: Path, name: str, sha: str,
             known.duplicates += 1
             log.info("%s: the same file as %s, received before; filed as %s", name,
                      known.original_name, relative(pipeline.home, target))
-            return Taken(name, "duplicate", f"same as {known.original_name}")
+            return Taken(name, "duplicate", f"same as {known.original_name}",
+                         said=f"samma fil som {known.original_name}, som redan kommit in")
 
     return None
 
 
-def _take_oversized(pipeline: Pipeline, path: Path, name: str, size: int, reason: str) -> Taken:
+def _take_oversized(pipeline: Pipeline, path: Path, name: str, size: int,
+                    reason: Unreadable) -> Taken:
     """Refused without being read into memory: hashed as a stream, filed in failed/."""
     try:
         with open(path, "rb") as handle:
             sha = hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         return Taken(name, "skipped", f"cannot be read now ({exc.strerror or exc})")
-    failure = Failure(name, reason)
+    failure = Failure.of(name, reason)
     received = pipeline.clock()
     # Whatever cannot be filed or recorded is said and left in the inbox by take_file.
     duplicate = _file_if_duplicate(pipeline, path, name, sha, received)
@@ -309,7 +315,7 @@ def _file(pipeline: Pipeline, path: Path, name: str, sha: str, size: int, receiv
         # Its note in failed/ and its searchable copy go too, or they would name a file that is
         # not there.
         _move(target, _free(path))
-        _note(target).unlink(missing_ok=True)
+        _drop_notes(target)
         searchable_copy(target).unlink(missing_ok=True)
         _forget(pipeline, intent)
         raise
@@ -394,12 +400,13 @@ def retake_failed(pipeline: Pipeline, *, only_awaiting_setup: bool = False) -> l
     with the reason they fail now. With `only_awaiting_setup` (the nightly run), only files that
     failed for want of a program on this machine are tried: a damaged file stays damaged."""
     with pipeline.store.session() as session:
-        failed = [(s.id, s.stored_path, s.original_name, s.sha256, s.received_at, s.failure_reason)
+        failed = [(s.id, s.stored_path, s.original_name, s.sha256, s.received_at, s.failure_reason,
+                   s.failure_kind)
                   for s in session.scalars(select(Submission).where(
                       Submission.state == "failed", Submission.year == pipeline.year))]
     taken: list[Taken] = []
-    for intent, stored, name, sha, received, reason in failed:
-        if only_awaiting_setup and not awaits_setup(reason or ""):
+    for intent, stored, name, sha, received, reason, kind in failed:
+        if only_awaiting_setup and not awaits_setup(reason or "", kind):
             continue
         try:
             taken += _retake(pipeline, intent, stored, name, sha, received)
@@ -411,9 +418,10 @@ def retake_failed(pipeline: Pipeline, *, only_awaiting_setup: bool = False) -> l
     return taken
 
 
-def awaits_setup(reason: str) -> bool:
-    """Whether a file failed only because a program it needs is not installed here."""
-    return convert.INSTALL_HINT in reason
+def awaits_setup(reason: str, kind: str | None = None) -> bool:
+    """Whether a file failed only because a program it needs is not installed here (by its
+    reason's wording where it failed before failures had kinds)."""
+    return kind == "needs_libreoffice" or (kind is None and convert.INSTALL_HINT in reason)
 
 
 def _retake(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str,
@@ -425,10 +433,11 @@ def _retake(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str,
     if isinstance(extraction, Failure):
         with pipeline.store.session() as session:
             submission = session.get(Submission, intent)
-            if submission is not None and submission.state == "failed" \
-                    and submission.failure_reason != extraction.reason:
-                submission.failure_reason = extraction.reason
-                _write_note(source, name, extraction.reason)
+            if submission is not None and submission.state == "failed" and (
+                    submission.failure_reason, submission.failure_kind, submission.failure_values) \
+                    != (extraction.reason, extraction.kind, extraction.values):
+                _failed(submission, extraction)
+                _write_note(source, name, extraction)
         return []
     target = _free(_destination(pipeline.home.archive / str(pipeline.year),
                                 _stamp(pipeline, as_utc(received)), sha, name))
@@ -441,7 +450,7 @@ def _retake(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str,
         submission.state = "moving"
         submission.stored_path = relative(pipeline.home, target)
     _move_to(source, target)
-    _note(source).unlink(missing_ok=True)
+    _drop_notes(source)
     keep_searchable(pipeline, target, extraction)
     log.info("%s: read now, taken from failed/ as received %s", name, as_utc(received))
     return [_record(pipeline, intent, target, name, sha, extraction)]
@@ -476,7 +485,7 @@ def _finish(pipeline: Pipeline, intent: int, stored: str, name: str, sha: str) -
         # A retake stopped between its move and the removal of the note: no note of a file
         # that is no longer there.
         for note in pipeline.home.failed.glob(f"*-{sha[:12]}-*.txt"):
-            if not note.with_name(note.name.removesuffix(".txt")).exists():
+            if not _noted(note).exists():
                 note.unlink(missing_ok=True)
     keep_searchable(pipeline, target, extraction)
     return [_record(pipeline, intent, target, name, sha, extraction)]
@@ -489,7 +498,7 @@ def _left_in_failed(pipeline: Pipeline, target: Path, sha: str) -> Path | None:
     if _holds(same, sha):
         return same
     return next((p for p in sorted(pipeline.home.failed.glob(f"*-{sha[:12]}-*"))
-                 if not p.name.endswith(".txt") and _holds(p, sha)), None)
+                 if not p.name.endswith(NOTE_SUFFIX) and _holds(p, sha)), None)
 
 
 def _stamp(pipeline: Pipeline, moment: datetime) -> str:
@@ -498,14 +507,11 @@ def _stamp(pipeline: Pipeline, moment: datetime) -> str:
     return moment.astimezone(zone).strftime("%Y%m%d-%H%M%S")
 
 
-_UNFINISHED = ("is a damaged", "is empty")
-
-
 def _maybe_unfinished(pipeline: Pipeline, path: Path, failure: Failure,
                       now: datetime) -> bool:
     """A copy that paused longer than the stability wait reads as a damaged file. While such a
     file is young it is left alone; only one that stays damaged is filed as unreadable."""
-    if not failure.reason.startswith(_UNFINISHED):
+    if failure.kind != "empty" and not failure.kind.startswith("damaged"):
         return False
     try:
         age = now.timestamp() - path.stat().st_mtime
@@ -521,12 +527,13 @@ def _record(pipeline: Pipeline, intent: int, target: Path, name: str, sha: str,
         if submission is None or submission.state != "moving":
             raise RuntimeError(f"{name}: its record changed while it was being filed")
         submission.state = "failed" if isinstance(extraction, Failure) else "archived"
-        submission.failure_reason = extraction.reason if isinstance(extraction, Failure) else None
+        if isinstance(extraction, Failure):
+            _failed(submission, extraction)
         session.flush()
         if isinstance(extraction, Failure):
-            _write_note(target, name, extraction.reason)
+            _write_note(target, name, extraction)
             queue_failure_report(pipeline, session, submission)
-            taken = Taken(name, "unreadable", extraction.reason)
+            taken = Taken(name, "unreadable", extraction.reason, said=extraction.said)
             said = (logging.WARNING, "%s cannot be read: %s; moved to %s",
                     (name, extraction.reason, submission.stored_path))
         else:
@@ -565,20 +572,48 @@ def keep_searchable(pipeline: Pipeline, target: Path, extraction: Extraction | F
     log.info("%s: searchable copy kept as %s", target.name, relative(pipeline.home, copy))
 
 
-def _note(target: Path) -> Path:
-    return target.with_name(target.name + ".txt")
+def _failed(submission: Submission, failure: Failure) -> None:
+    submission.failure_reason = failure.reason
+    submission.failure_kind = failure.kind
+    submission.failure_values = dict(failure.values)
 
 
-def _write_note(target: Path, name: str, reason: str) -> None:
-    note = _note(target)
+# The note beside a file in failed/ that says why it could not be read. Named apart from any file
+# received: a received "ansokan.txt" is noted in "….ansokan.txt.orsak.txt", never in an
+# "….ansokan.txt.txt" that reads as a second copy of it.
+NOTE_SUFFIX = ".orsak.txt"
+# What notes were named before, found and removed with the new ones.
+_OLD_NOTE_SUFFIX = ".txt"
+
+
+def note_of(target: Path) -> Path:
+    """The note beside a file in failed/."""
+    return target.with_name(target.name + NOTE_SUFFIX)
+
+
+def _noted(note: Path) -> Path:
+    """The file a note in failed/ is about."""
+    suffix = NOTE_SUFFIX if note.name.endswith(NOTE_SUFFIX) else _OLD_NOTE_SUFFIX
+    return note.with_name(note.name.removesuffix(suffix))
+
+
+def _drop_notes(target: Path) -> None:
+    # An old note too: its file's name and hash prefix make it no file received.
+    for note in (note_of(target), target.with_name(target.name + _OLD_NOTE_SUFFIX)):
+        note.unlink(missing_ok=True)
+
+
+def _write_note(target: Path, name: str, failure: Failure) -> None:
+    note = note_of(target)
     try:
-        note.write_text(f"{name}\n\nKunde inte läsas / could not be read:\n{name} {reason}\n",
-                        encoding="utf-8")
+        note.write_text(f"{name}\n\n{unread_file(failure.kind, failure.values)}\n", encoding="utf-8")
     except OSError as exc:
         # No room for the note (the file itself fitted): no empty note is left behind, and the
         # error says which file could not be written.
         note.unlink(missing_ok=True)
         raise OSError(exc.errno, exc.strerror, str(note)) from None
+    # Written again (`rerun --failed`) beside a note of an older blankett: one note, the new.
+    target.with_name(target.name + _OLD_NOTE_SUFFIX).unlink(missing_ok=True)
 
 
 _UNSAFE = re.compile(r"[^\w.\- ]+")

@@ -327,9 +327,7 @@ class ReaderPool:
             if worker.task is not None and now >= worker.deadline:
                 task = worker.task
                 self._discard(worker, "time", kill=True)
-                task.future.set_exception(Unreadable(
-                    f"took longer than {worker.allowed:g} s to read and was stopped; possibly "
-                    "built to stall a reader"))
+                task.future.set_exception(_too_slow(worker.allowed))
             elif worker.task is None and now >= worker.idle_since + self.idle_seconds:
                 self._discard(worker, "idle")
 
@@ -341,9 +339,7 @@ class ReaderPool:
                 message = worker.conn.recv()
             except Exception:  # ended (EOFError), or cut off in the middle of its answer
                 self._discard(worker, "died", kill=True)
-                task.future.set_exception(Unreadable(
-                    f"stopped the reader (it died, probably for want of memory within "
-                    f"{task.memory_bytes // MB} MB); possibly built to exhaust memory"))
+                task.future.set_exception(_died(task.memory_bytes))
                 return
             kind, payload, retire = message
             if kind == "extend":
@@ -361,7 +357,7 @@ class ReaderPool:
             if kind == "ok":
                 task.future.set_result(payload)
             elif kind == "unreadable":
-                task.future.set_exception(Unreadable(payload))
+                task.future.set_exception(payload)
             else:
                 task.future.set_exception(Refused(payload))
             return
@@ -459,13 +455,11 @@ def read_forked(data: bytes, context: ReadContext, *, seconds: float,
         deadline = time.monotonic() + seconds
         while True:
             if not receive.poll(max(0.0, deadline - time.monotonic())):
-                raise Unreadable(f"took longer than {allowed:g} s to read and was stopped; "
-                                 "possibly built to stall a reader")
+                raise _too_slow(allowed)
             try:
                 kind, payload, _ = receive.recv()  # (kind, payload, retire)
             except EOFError:
-                raise Unreadable(f"stopped the reader (it died, probably for want of memory within "
-                                 f"{memory_bytes // MB} MB); possibly built to exhaust memory") from None
+                raise _died(memory_bytes) from None
             if kind != "extend":
                 break
             allowed += payload
@@ -478,8 +472,24 @@ def read_forked(data: bytes, context: ReadContext, *, seconds: float,
     if kind == "ok":
         return payload  # type: ignore[no-any-return]
     if kind == "unreadable":
-        raise Unreadable(payload)
+        raise payload
     raise Refused(payload)
+
+
+def _too_slow(seconds: float) -> Unreadable:
+    return Unreadable(f"took longer than {seconds:g} s to read and was stopped; possibly built to "
+                      "stall a reader", "too_slow", seconds=seconds)
+
+
+def _died(memory_bytes: int) -> Unreadable:
+    return Unreadable(f"stopped the reader (it died, probably for want of memory within "
+                      f"{memory_bytes // MB} MB); possibly built to exhaust memory",
+                      "too_much_memory", mb=memory_bytes // MB)
+
+
+def _needs_more(memory_bytes: int) -> Unreadable:
+    return Unreadable(f"needs more than {memory_bytes // MB} MB to read; possibly built to exhaust "
+                      "memory", "too_much_memory", mb=memory_bytes // MB)
 
 
 # --- in the worker --------------------------------------------------------------------------------
@@ -591,13 +601,13 @@ def _read_and_send(send: Connection, data: bytes, context: ReadContext, memory_b
                 warnings.simplefilter("ignore")
                 result = ("ok", read(data, context))
         except Unreadable as exc:
-            result = ("unreadable", str(exc))
+            # Whole, with its kind: the parent says it in Swedish where people read it.
+            result = ("unreadable", exc)
         except MemoryError:
-            result = ("unreadable", f"needs more than {memory_bytes // MB} MB to read; possibly "
-                                    "built to exhaust memory")
+            result = ("unreadable", _needs_more(memory_bytes))
             retire = "memory"
         except RecursionError:
-            result = ("unreadable", "is too deeply nested to read safely")
+            result = ("unreadable", Unreadable("is too deeply nested to read safely", "too_nested"))
             retire = "fault"
         except Exception as exc:
             result = ("error", f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
@@ -613,8 +623,7 @@ def _read_and_send(send: Connection, data: bytes, context: ReadContext, memory_b
     except MemoryError:
         retire = "memory"
         try:
-            send.send(("unreadable", f"needs more than {memory_bytes // MB} MB to read; possibly "
-                                     "built to exhaust memory", retire))
+            send.send(("unreadable", _needs_more(memory_bytes), retire))
         except (OSError, ValueError, MemoryError):
             return False
     return not retire

@@ -13,7 +13,8 @@ from blankett.flows.mail.messaging import queue_rerun_report, queue_warning_repo
 from blankett.flows.pipeline.examine import Failure
 from blankett.flows.pipeline.intake import keep_searchable
 from blankett.flows.pipeline.resources import Pipeline
-from blankett.flows.store.database import Application, Result, Version
+from blankett.flows.store.actions import correction_values, corrections_of
+from blankett.flows.store.database import Application, Result, Submission, Version
 from blankett.flows.store.ledger import (
     add_result,
     batches,
@@ -23,7 +24,8 @@ from blankett.flows.store.ledger import (
     same_outcome,
     year_applications,
 )
-from blankett.models.records import SCAN_KINDS, Extraction
+from blankett.models.corrections import corrected
+from blankett.models.records import SCAN_KINDS, Extraction, Report
 
 log = logging.getLogger("blankett.nightly")
 
@@ -52,9 +54,13 @@ def revalidate_all(pipeline: Pipeline, *, reread: bool = False,
         stale = ids if reread else session.scalars(_stale(pipeline, only)).all()
     for batch in batches(stale):
         with pipeline.store.session() as session:
-            for application, version, result in latest_of(session, batch):
+            rows = latest_of(session, batch)
+            # A consultant's corrections are applied again at every check: they stand until the
+            # applicant sends a new version.
+            corrections = corrections_of(session, [version.id for _, version, _ in rows])
+            for application, version, result in rows:
                 outcome = _revalidate(pipeline, session, application, version, result, reread,
-                                      report)
+                                      report, correction_values(corrections.get(version.id, {})))
                 changed += outcome[0]
                 reread_count += outcome[1]
     return Revalidated(len(ids), changed, reread_count)
@@ -82,8 +88,17 @@ def _unread_scan(pipeline: Pipeline, result: Result) -> bool:
             and pipeline.examiner.limits.ocr and ocr.tesseract() is not None)
 
 
+def checked(pipeline: Pipeline, submission: Submission, extraction: Extraction,
+            corrections: dict[str, tuple[str, str]]) -> Report:
+    """What was read, with the version's corrections ({field: (value, who)}) in place, under the
+    rules in force."""
+    return pipeline.examiner.report(submission.original_name, submission.sha256,
+                                    corrected(extraction, corrections))
+
+
 def _revalidate(pipeline: Pipeline, session: Session, application: Application, version: Version,
-                previous: Result, reread: bool, report: bool) -> tuple[bool, bool]:
+                previous: Result, reread: bool, report: bool,
+                corrections: dict[str, tuple[str, str]]) -> tuple[bool, bool]:
     submission = version.submission
     extraction: Extraction | Failure
     again = reread or previous.extractor_version < EXTRACTOR_VERSION or _unread_scan(pipeline, previous)
@@ -104,8 +119,7 @@ def _revalidate(pipeline: Pipeline, session: Session, application: Application, 
         keep_searchable(pipeline, path, extraction)
     else:
         extraction = Extraction.model_validate(previous.raw)
-    result_report = pipeline.examiner.report(submission.original_name, submission.sha256,
-                                             extraction)
+    result_report = checked(pipeline, submission, extraction, corrections)
     if same_outcome(previous, result_report):
         # Nothing a consultant would see: kept, with the rules (and reader) it is now known to
         # stand under, so that it is not checked again until they change.

@@ -14,7 +14,15 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased, defer, joinedload, selectinload
 
 from blankett.extractors import EXTRACTOR_VERSION
-from blankett.flows.store.database import Application, ProblemRecord, Result, Submission, Version, now
+from blankett.flows.store.database import (
+    Application,
+    ProblemRecord,
+    Result,
+    Submission,
+    Version,
+    now,
+    without_nul,
+)
 from blankett.models.records import SCAN_KINDS, Extraction, Problem, Report
 from blankett.models.spec import FormSpec
 from blankett.models.validation import activity_key, second_application
@@ -183,7 +191,9 @@ def flag_other_activities(session: Session, application: Application, result: Re
 
 
 def _warn_once(result: Result, problem: Problem) -> bool:
-    if any(p.code == problem.code and p.message == problem.message for p in result.problems):
+    # Stored messages lose their NULs (StoredText): so does the one compared with them.
+    message = without_nul(problem.message)
+    if any(p.code == problem.code and without_nul(p.message) == message for p in result.problems):
         return False
     result.problems.append(_problem_record(problem))
     return True
@@ -191,9 +201,9 @@ def _warn_once(result: Result, problem: Problem) -> bool:
 
 def same_outcome(a: Result, report: Report) -> bool:
     """Whether checking again changed nothing a consultant would see."""
-    ours = {(p.field, p.code, p.severity, p.message) for p in a.problems
+    ours = {(p.field, p.code, p.severity, without_nul(p.message)) for p in a.problems
             if p.code != "second_application"}
-    theirs = {(p.field, p.code, p.severity, p.message) for p in report.problems}
+    theirs = {(p.field, p.code, p.severity, without_nul(p.message)) for p in report.problems}
     return (a.fields == dict(report.fields) and ours == theirs
             and a.consultants.get("to") == list(report.consultants))
 
@@ -202,6 +212,31 @@ def changes(previous: Result | None, current: Result, spec: FormSpec) -> tuple[s
     """What a new version changed, in Swedish, for the consultant."""
     if previous is None:
         return ()
+    return _differences(previous, current, spec) or ("Inga ändringar i svaren.",)
+
+
+def revision(previous: Result, current: Result, spec: FormSpec) -> tuple[str, ...]:
+    """What checking a version again changed (under new rules, by a new reader), in Swedish for
+    the consultants who had its report: what changes() says of a new version, the errors and
+    warnings that came or went, and who it goes to."""
+    lines = list(_differences(previous, current, spec))
+    before, after = _said(previous), _said(current)
+    lines += [f"{'Nytt fel' if p.severity == 'error' else 'Ny varning'}: {p.message}"
+              for p in current.problems if (p.code, p.message) in after - before]
+    lines += [f"Gäller inte längre: {p.message}" for p in previous.problems
+              if (p.code, p.message) in before - after]
+    if previous.consultants.get("to") != current.consultants.get("to"):
+        lines.append("Går nu till: " + ", ".join(current.consultants.get("to", [])) + ".")
+    return tuple(dict.fromkeys(lines)) or ("Inget som rapporten visar har ändrats.",)
+
+
+def _said(result: Result) -> set[tuple[str, str]]:
+    # Missing fields are said by their labels (_differences), not again as problems.
+    return {(p.code, p.message) for p in result.problems
+            if not (p.code == "missing" and p.severity == "error")}
+
+
+def _differences(previous: Result, current: Result, spec: FormSpec) -> tuple[str, ...]:
     labels = {f.key: f.label for f in spec.fields}
     before, after = missing_fields(previous), missing_fields(current)
     lines: list[str] = []
@@ -219,7 +254,7 @@ def changes(previous: Result | None, current: Result, spec: FormSpec) -> tuple[s
                and previous.fields.get(k) != current.fields.get(k)]
     if changed:
         lines.append("Ändrade svar: " + ", ".join(changed) + ".")
-    return tuple(lines) or ("Inga ändringar i svaren.",)
+    return tuple(lines)
 
 
 def missing_fields(result: Result) -> list[str]:

@@ -25,10 +25,10 @@ log = logging.getLogger("blankett.store")
 
 # The last revision in migrations/versions/, the one this code reads and writes (a test checks
 # that they agree). A revision added there is named here too.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0004"
 # Every revision, oldest first: a store at one this code does not know was upgraded by a newer
 # blankett.
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003", "0004")
 # The revision whose schema create_all made, before there were migrations.
 FIRST_REVISION = "0001"
 # The tables create_all made then: a store holding them and no alembic_version table is one of

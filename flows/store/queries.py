@@ -4,14 +4,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from blankett.flows.store.database import Application, Message, Store, Submission, Version
+from blankett.flows.store.actions import decisions, handled_applications, handled_files
+from blankett.flows.store.database import (
+    REPORT_KINDS,
+    Application,
+    Message,
+    Store,
+    Submission,
+    Version,
+)
 from blankett.flows.store.ledger import as_utc, missing_fields, status_of
 from blankett.models.errors import BlankettError
+from blankett.models.messages import failure
 
 
 class UnknownTarget(BlankettError):
@@ -29,7 +38,7 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
     with store.session() as session:
         last_sent = dict(session.execute(
             select(Message.application_id, func.max(Message.sent_at))
-            .where(Message.kind == "report", Message.state == "sent")
+            .where(Message.kind.in_(REPORT_KINDS), Message.state == "sent")
             .group_by(Message.application_id)).all())
         waiting = dict(session.execute(
             select(Message.application_id, func.count())
@@ -42,14 +51,16 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
             .group_by(Message.submission_id)).all())
         failed_sent = dict(session.execute(
             select(Message.submission_id, func.max(Message.sent_at))
-            .where(Message.kind == "report", Message.state == "sent",
+            .where(Message.kind.in_(REPORT_KINDS), Message.state == "sent",
                    Message.application_id.is_(None))
             .group_by(Message.submission_id)).all())
-        for app in session.scalars(select(Application).where(Application.year == year)
-                                   .order_by(Application.id)):
-            if not app.versions:
-                continue
+        applications = [a for a in session.scalars(select(Application).where(
+            Application.year == year).order_by(Application.id)) if a.versions]
+        handled = handled_applications(session, [a.id for a in applications])
+        decided = decisions(session, [a.id for a in applications])
+        for app in applications:
             result = app.latest.result
+            decision = decided.get(app.id)
             rows.append({
                 "id": app.id, "municipality": app.municipality or None,
                 "area": result.fields.get("strategic_area"), "activity": app.title,
@@ -64,9 +75,15 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
                 "pending_messages": waiting.get(app.id, 0),
                 "file": app.latest.submission.stored_path,
                 "received_as": app.latest.submission.original_name,
+                "handled": app.id in handled,
+                "handled_by": handled[app.id].done_by if app.id in handled else None,
+                "decision": decision.outcome if decision is not None else None,
+                "granted_sek": decision.amount if decision is not None else None,
             })
-        for sub in session.scalars(select(Submission).where(
-                Submission.year == year, Submission.state == "failed")):
+        unreadable = session.scalars(select(Submission).where(
+            Submission.year == year, Submission.state == "failed")).all()
+        handled_unreadable = handled_files(session, [s.id for s in unreadable])
+        for sub in unreadable:
             rows.append({"id": None, "municipality": None, "area": None,
                          "activity": None, "version": None, "status": "unreadable",
                          "missing": [], "errors": ["unreadable"], "warnings": [],
@@ -74,7 +91,13 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
                          "last_report_sent": local(failed_sent.get(sub.id)),
                          "pending_messages": failed_waiting.get(sub.id, 0),
                          "file": sub.stored_path, "received_as": sub.original_name,
-                         "reason": sub.failure_reason})
+                         # Why, in Swedish; the English reason is in the logs.
+                         "reason": failure(sub.failure_kind, sub.failure_values,
+                                           sub.failure_reason),
+                         "handled": sub.id in handled_unreadable,
+                         "handled_by": handled_unreadable[sub.id].done_by
+                         if sub.id in handled_unreadable else None,
+                         "decision": None, "granted_sek": None})
     return rows
 
 
@@ -90,12 +113,7 @@ def application_ids(store: Store, root: Path, targets: list[str]) -> list[int]:
                                         "see `blankett status`")
                 ids.append(int(target))
                 continue
-            path = Path(target)
-            try:
-                stored = str(path.resolve().relative_to(root)) if path.is_absolute() or \
-                    path.exists() else target
-            except ValueError:
-                raise UnknownTarget(f"{target}: not inside {root}") from None
+            path, stored = _stored(root, target)
             versions = session.scalars(select(Version).join(Submission).where(
                 Submission.stored_path == stored)).all() or session.scalars(
                 select(Version).join(Submission).where(
@@ -109,3 +127,40 @@ def application_ids(store: Store, root: Path, targets: list[str]) -> list[int]:
                                     "archived file")
             ids.append(found[0])
     return ids
+
+
+def _stored(root: Path, target: str) -> tuple[Path, str]:
+    """A file named on the command line, and where the store would have it: relative to `root`
+    when it is a path there (absolute, or relative to the current folder), else as given."""
+    path = Path(target)
+    try:
+        stored = str(path.resolve().relative_to(root)) if path.is_absolute() or path.exists() \
+            else target
+    except ValueError:
+        raise UnknownTarget(f"{target}: not inside {root}") from None
+    return path, stored
+
+
+Target = tuple[Literal["application", "file"], int]
+
+
+def handled_target(store: Store, root: Path, target: str) -> Target:
+    """An application by its id or one of its files, as `rerun` takes them, or else an unreadable
+    file (it has no application) by its place in failed/ or the name it was received as."""
+    try:
+        return "application", application_ids(store, root, [target])[0]
+    except UnknownTarget:
+        if target.isdigit():
+            raise
+    path, stored = _stored(root, target)
+    with store.session() as session:
+        found = session.scalars(select(Submission.id).where(
+            Submission.state == "failed", Submission.stored_path == stored)).all() or \
+            session.scalars(select(Submission.id).where(
+                Submission.state == "failed", Submission.original_name == path.name)).all()
+    if len(found) != 1:
+        raise UnknownTarget(f"{target}: no application and no unreadable file has this name"
+                            if not found else
+                            f"{target}: several unreadable files have this name; name the one in "
+                            "failed/")
+    return "file", found[0]

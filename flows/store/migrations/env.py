@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlalchemy.engine import URL
 
-from blankett.flows.store.database import Base
+from blankett.flows.store.database import Base, engine_url
 
 config = context.config
 # Stores made before there were migrations have unnamed constraints: new revisions that alter a
@@ -16,12 +17,12 @@ config = context.config
 options = {"target_metadata": Base.metadata, "compare_type": True}
 
 
-def _url() -> str:
+def _url() -> URL:
     url = context.get_x_argument(as_dictionary=True).get("url") or \
         config.get_main_option("sqlalchemy.url")
     if not url:
         raise SystemExit("name the database: alembic -x url=sqlite:///path/to/blankett.db ...")
-    return url
+    return engine_url(url)
 
 
 if context.is_offline_mode():

@@ -1,0 +1,246 @@
+"""The commands by which consultants act on what they receive: show, correct, handled, letter,
+decide, overview. Each opens the home, calls one function of flows/pipeline/actions.py or
+flows/store/overview.py, and prints what came of it; an error is one line and exit status 2."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from blankett.flows.cli.environment import Environment
+from blankett.flows.cli.running import EXIT_ERROR, EXIT_OK, open_home
+from blankett.flows.home.settings import Home
+from blankett.flows.mail.reports import format_amount, status_word
+from blankett.flows.pipeline.resources import Pipeline, open_pipeline
+from blankett.models.errors import BlankettError
+from blankett.models.text import one_line
+
+
+def who() -> str:
+    """The login name: who did it, when --by does not say."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no name for this user id (a container, say): the action still counts
+        return "okänd"
+
+
+@contextmanager
+def _pipeline(env: Environment, home: Home) -> Iterator[Pipeline]:
+    pipeline = open_pipeline(home, today=env.today)
+    try:
+        yield pipeline
+    finally:
+        pipeline.close()
+
+
+def _acting(env: Environment, root: Path, act: Callable[[Pipeline], None]) -> int:
+    """Run `act` on the home's pipeline; any error a user can mend is its one line, status 2."""
+    home = open_home(env, root)
+    if home is None:
+        return EXIT_ERROR
+    try:
+        with _pipeline(env, home) as pipeline:
+            act(pipeline)
+    except BlankettError as exc:
+        env.error(f"error: {exc}")
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _zone(pipeline: Pipeline) -> ZoneInfo:
+    return ZoneInfo(pipeline.home.settings.schedule.timezone)
+
+
+# --- show ---------------------------------------------------------------------------------------
+
+def cmd_show(env: Environment, root: Path, application_id: int, as_json: bool) -> int:
+    from blankett.flows.store.overview import application_record
+
+    def act(pipeline: Pipeline) -> None:
+        record = application_record(pipeline.store, pipeline.spec, application_id, _zone(pipeline))
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False), file=env.stdout)
+        else:
+            print(_shown(record, {a.key: a.name for a in pipeline.spec.areas}), file=env.stdout)
+
+    return _acting(env, root, act)
+
+
+def _shown(record: dict[str, Any], areas: dict[str, str]) -> str:
+    """The record for a person: what the application says now, then its history."""
+    lines = [f"Application {record['id']}: {record['municipality'] or 'okänd kommun'} – "
+             f"{record['activity'] or '–'} ({record['year']})",
+             f"  status:     {status_word(record['status'])}, version {record['version']}; "
+             f"{areas.get(record['area'] or '', 'ingen inriktning')}; "
+             f"consultants: {', '.join(record['consultants']) or '–'}"]
+    handled = record["handled"]
+    lines.append("  handled:    " + (f"{_by(handled)}" + (f": {handled['note']}" if handled["note"]
+                                                          else "") if handled else "no"))
+    decision = record["decision"]
+    if decision:
+        said = {"granted": "beviljad", "declined": "avslagen"}[decision["outcome"]]
+        amount = f" {format_amount(decision['amount'])}" if decision["amount"] is not None else ""
+        note = f": {decision['note']}" if decision["note"] else ""
+        lines.append(f"  decision:   {said}{amount}, {_by(decision)}{note}")
+    else:
+        lines.append("  decision:   –")
+    lines += ["", f"Fields (version {record['version']}):"]
+    width = max(len(f["label"].split(" (")[0]) for f in record["fields"])
+    for field in record["fields"]:
+        value = field["value"]
+        shown = "–" if value is None else one_line(
+            format_amount(value) if isinstance(value, int) else
+            areas.get(value, value) if field["key"] == "strategic_area" else str(value), 60)
+        lines.append(f"  {field['label'].split(' (')[0]:<{width}}  {shown:<60}  "
+                     f"{_where(field['source'])}".rstrip())
+    lines += ["", "Problems:"]
+    lines += [f"  - {p['message']}" for p in record["problems"]] or ["  none"]
+    lines += ["", "Versions:"]
+    for version in record["versions"]:
+        lines.append(f"  {version['number']}  {_when(version['received_at'])}  "
+                     f"{version['received_as']}  ({version['file']})")
+        lines += [f"       {change}" for change in version["changes"]]
+    if record["corrections"]:
+        lines += ["", "Corrections:"]
+        lines += [f"  {_when(c['at'])}  {c['by']}: {c['label'].split(' (')[0]} ”{c['value']}” "
+                  f"(was ”{c['before'] or ''}”), version {c['version']}"
+                  for c in record["corrections"]]
+    if record["letters"]:
+        lines += ["", "Letters:"]
+        lines += [f"  {_when(letter['at'])}  {letter['by']} to {letter['to'] or '(no address)'}: "
+                  f"{'sent' if letter['sent'] else 'draft'} {letter['draft']}"
+                  for letter in record["letters"]]
+    lines += ["", "Messages:"]
+    lines += [f"  {'sent ' + _when(m['sent_at']) if m['state'] == 'sent' else 'waiting':<22}"
+              f"{m['kind']:<8} to {', '.join(m['to'])}: {m['subject']}"
+              for m in record["messages"]] or ["  none"]
+    return "\n".join(lines)
+
+
+def _by(done: dict[str, Any]) -> str:
+    return f"by {done['by']} {_when(done['at'])}"
+
+
+def _when(moment: str | None) -> str:
+    return (moment or "")[:16].replace("T", " ")
+
+
+def _where(source: dict[str, Any] | None) -> str:
+    """Where a value was found, in the words of `extract`'s "Hittat" column."""
+    if not source:
+        return ""
+    if source.get("method") == "correction":
+        return str(source.get("label") or "")
+    how = {"label": "rubrik", "synonym": "synonym", "words": "ord", "position": "plats",
+           "shape": "svarets form"}.get(str(source.get("matched_by")), "")
+    page = f", s. {source['page']}" if source.get("page") else ""
+    return f"”{source.get('label') or '–'}” ({how}, {source.get('method')}{page})"
+
+
+# --- correct, handled, decide, letter -----------------------------------------------------------
+
+def cmd_correct(env: Environment, root: Path, application_id: int, field: str, value: str,
+                by: str | None) -> int:
+    from blankett.flows.pipeline.actions import correct
+
+    def act(pipeline: Pipeline) -> None:
+        done = correct(pipeline, application_id, field, value, by or who())
+        now = "empty" if done.value is None else \
+            format_amount(done.value) if isinstance(done.value, int) else str(done.value)
+        state = done.status + (f" (lacks: {', '.join(done.lacks)})" if done.lacks else "")
+        print(f"Corrected {done.label} of application {done.application_id} ({done.name}): now "
+              f"”{one_line(now, 60)}”; the application is {state}. Its consultants get a report "
+              "with the next run.", file=env.stdout)
+
+    return _acting(env, root, act)
+
+
+def cmd_handled(env: Environment, root: Path, target: str, note: str | None, undo: bool,
+                by: str | None) -> int:
+    from blankett.flows.pipeline.actions import mark_handled
+
+    def act(pipeline: Pipeline) -> None:
+        done = mark_handled(pipeline, target, by or who(), note, undo)
+        if not done.changed:
+            print(f"{done.name} was not marked handled; nothing changed.", file=env.stdout)
+        elif done.handled:
+            print(f"{done.name}: marked handled; it leaves what the consultants' summaries list "
+                  "to act on.", file=env.stdout)
+        else:
+            print(f"{done.name}: no longer handled; the summaries list it to act on again.",
+                  file=env.stdout)
+
+    return _acting(env, root, act)
+
+
+def cmd_decide(env: Environment, root: Path, application_id: int,
+               outcome: Literal["granted", "declined"], amount: int | None, note: str | None,
+               force: bool, by: str | None) -> int:
+    from blankett.flows.pipeline.actions import decide
+
+    def act(pipeline: Pipeline) -> None:
+        done = decide(pipeline, application_id, outcome, by or who(), amount, note, force)
+        said = f"granted {format_amount(done.amount)}" if done.outcome == "granted" else "declined"
+        replaced = f" (it was {done.replaced})" if done.replaced else ""
+        print(f"Application {application_id} ({done.name}): {said}{replaced}.", file=env.stdout)
+
+    return _acting(env, root, act)
+
+
+def cmd_letter(env: Environment, root: Path, application_id: int, by: str | None) -> int:
+    from blankett.flows.pipeline.actions import write_letter
+
+    def act(pipeline: Pipeline) -> None:
+        done = write_letter(pipeline, application_id, by or who())
+        if done.complete:
+            print(f"Application {application_id} ({done.name}) is complete: no letter.",
+                  file=env.stdout)
+            return
+        line = f"Letter for application {application_id} ({done.name}) written: " \
+               f"{pipeline.home.root / (done.draft or '')}"
+        if done.recipient is None:
+            line += (". The application gives no valid e-mail address, so the draft has no "
+                     "recipient: add one before sending it, or correct the field (`blankett "
+                     f"correct {application_id} contact_email ADDRESS`) and write the letter again")
+        elif done.sent:
+            line += f"; sent to {done.recipient}"
+        elif done.waiting:
+            line += f"; to {done.recipient}, it waits for the next run (not sent now; see the log)"
+        else:
+            line += f" (a draft to {done.recipient}, to check and send)"
+        print(line + ".", file=env.stdout)
+
+    return _acting(env, root, act)
+
+
+# --- overview -----------------------------------------------------------------------------------
+
+def cmd_overview(env: Environment, root: Path, year: int | None, xlsx: Path | None,
+                 csv_path: Path | None) -> int:
+    from blankett.flows.mail.overview import totals, write_csv, write_workbook
+    from blankett.flows.store.overview import overview_rows
+
+    def act(pipeline: Pipeline) -> None:
+        chosen = year or pipeline.year
+        rows = overview_rows(pipeline.store, pipeline.spec, pipeline.routing, chosen,
+                             _zone(pipeline))
+        print(f"{len(rows)} application{'s' * (len(rows) != 1)} in {chosen}:", file=env.stdout)
+        for name, count, sought, granted in totals(rows, pipeline.spec):
+            print(f"  {name:<42} {count:>4}  sought {format_amount(sought):>12}  granted "
+                  f"{format_amount(granted):>12}", file=env.stdout)
+        for path, write in ((xlsx, lambda p: write_workbook(rows, pipeline.spec, chosen, p)),
+                            (csv_path, lambda p: write_csv(rows, p))):
+            if path is None:
+                continue
+            try:
+                write(path)
+            except OSError as exc:
+                raise BlankettError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+            print(f"Written: {path}", file=env.stdout)
+
+    return _acting(env, root, act)

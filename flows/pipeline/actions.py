@@ -1,0 +1,370 @@
+"""What consultants do with an application: correct a field, mark it handled, decide it, write
+to the applicant. Each is recorded with who did it and when (flows/store/actions.py).
+
+Each holds the home's lock while it works, as the runs do: a nightly run checking the same
+application meanwhile would otherwise store a result from before the correction as the latest."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from blankett.flows.home.locking import home_lock
+from blankett.flows.mail.delivery import _eml_bytes, _write_atomically
+from blankett.flows.mail.letters import ApplicantLetter, LetterPart, letter_parts, render_letter
+from blankett.flows.mail.messaging import deliver_pending, queue_rerun_report, queue_warning_reports
+from blankett.flows.mail.reports import format_amount
+from blankett.flows.pipeline.intake import _stamp
+from blankett.flows.pipeline.resources import Pipeline, relative
+from blankett.flows.pipeline.revalidation import checked
+from blankett.flows.store.actions import (
+    correction_values,
+    corrections_of,
+    decisions,
+    granted_elsewhere,
+    handled_applications,
+    handled_files,
+    said,
+)
+from blankett.flows.store.database import (
+    Application,
+    Correction,
+    Decision,
+    Handling,
+    Letter,
+    Message,
+    Submission,
+    now,
+)
+from blankett.flows.store.ledger import (
+    add_result,
+    as_utc,
+    flag_other_activities,
+    identity,
+    missing_fields,
+    status_of,
+)
+from blankett.flows.store.queries import UnknownTarget, handled_target
+from blankett.models.errors import BlankettError
+from blankett.models.records import Extraction, Problem, Report
+from blankett.models.spec import FieldSpec, FormSpec
+from blankett.models.text import fold_label
+
+log = logging.getLogger("blankett.actions")
+
+# File names of drafts: the municipality, without what a file system may not take.
+_UNSAFE = re.compile(r"[^\w-]+")
+
+# How long an action waits for a run (intake, nightly) to let go of the home.
+WAIT_SECONDS = 120.0
+
+
+class Refused(BlankettError):
+    """An action the grant's rules or the application's state do not allow; nothing changed."""
+
+
+def application(session: Session, application_id: int) -> Application:
+    found = session.get(Application, application_id)
+    if found is None or not found.versions:
+        raise UnknownTarget(f"{application_id}: no application of this home has this id; see "
+                            "`blankett status`")
+    return found
+
+
+def name_of(found: Application) -> str:
+    """"Vara – Kompetenslyft" as the reports name an application."""
+    return f"{found.municipality or 'okänd kommun'} – {found.title or found.latest.submission.original_name}"
+
+
+def field_of(spec: FormSpec, name: str) -> FieldSpec:
+    """A field by its key (requested_amount_sek) or its heading in the form, whole or without
+    the words in brackets ("Sökt belopp"), or a wording the form specification lists for it."""
+    if name in spec.keys:
+        return spec.field(name)
+    folded = fold_label(name)
+    for field in spec.fields:
+        if folded and folded in {fold_label(label) for label in field.labels}:
+            return field
+    known = ", ".join(f"{f.key} ({f.label.split(' (')[0]})" for f in spec.fields)
+    raise UnknownTarget(f"{name}: no field of the form has this key or heading; the fields are "
+                        f"{known}")
+
+
+# --- correct ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Corrected:
+    application_id: int
+    name: str
+    label: str
+    value: object  # as checked: "Vara", 30000, None for an emptied field
+    status: Literal["complete", "incomplete", "unreadable"]
+    lacks: tuple[str, ...]  # the labels of what keeps it from being complete
+
+
+def correct(pipeline: Pipeline, application_id: int, field_name: str, value: str,
+            by: str) -> Corrected:
+    """The field of the application's latest version is `value` from now on: checked at once,
+    its report queued to the area's consultants. A value the rules find wrong is refused."""
+    field = field_of(pipeline.spec, field_name)
+    value = value.strip()
+    with home_lock(pipeline.home.root, WAIT_SECONDS), pipeline.store.session() as session:
+        found = application(session, application_id)
+        version = found.latest
+        previous = version.result
+        correction = Correction(version_id=version.id, field=field.key, value=value,
+                                before=_text(previous.fields.get(field.key)), done_by=by,
+                                done_at=now())
+        session.add(correction)
+        session.flush()
+        corrections = correction_values(corrections_of(session, [version.id])[version.id])
+        # Checked from what the reader read, never from an earlier check's outcome: each
+        # correction is applied once, however often the application is checked again.
+        extraction = Extraction.model_validate(previous.raw)
+        report = checked(pipeline, version.submission, extraction, corrections)
+        wrong = [p for p in report.problems if p.field == field.key and p.severity == "error"]
+        if wrong:  # the session's transaction is rolled back: nothing is recorded
+            raise Refused(f"{wrong[0].message} Nothing was changed.")
+        result = add_result(session, version, report, extraction, pipeline.examiner.fingerprint)
+        _reidentify(session, found, report)
+        warned = flag_other_activities(session, found, result)
+        label = field.label.split(" (")[0]
+        queue_rerun_report(pipeline, session, found, previous, result, why=(
+            f"Rättat av {by}: {label} är nu ”{said(result.fields.get(field.key))}” "
+            f"(var ”{said(previous.fields.get(field.key))}”).",))
+        queue_warning_reports(pipeline, session, found, warned)
+        labels = {f.key: f.label.split(" (")[0] for f in pipeline.spec.fields}
+        lacks = [labels.get(k, k) for k in missing_fields(result)]
+        lacks += [labels.get(p.field or "", p.code) for p in result.problems
+                  if p.severity == "error" and p.code != "missing"]
+        log.info("application %d: %s corrected by %s", found.id, field.key, by)
+        return Corrected(found.id, name_of(found), label, result.fields.get(field.key),
+                         status_of(result), tuple(dict.fromkeys(lacks)))
+
+
+def _reidentify(session: Session, found: Application, report: Report) -> None:
+    """A corrected municipality or activity name is the application's from now on, so that the
+    applicant's next version is found as a version of it: unless another application of the
+    year already goes by that name (it stays as it was; a person sees both in `status`)."""
+    municipality, key = identity(report)
+    title = report.fields.get("project_title")
+    if title:
+        found.title = str(title)
+    if not municipality or (municipality, key) == (found.municipality, found.activity_key):
+        return
+    taken = session.scalar(select(Application.id).where(
+        Application.year == found.year, Application.municipality == municipality,
+        Application.activity_key == key))
+    if taken is None:
+        found.municipality, found.activity_key = municipality, key
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- handled ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Handled:
+    name: str  # the application, or the unreadable file's name
+    handled: bool  # as it stands now
+    changed: bool  # False: it stood so already (an --undo of what was not handled)
+
+
+def mark_handled(pipeline: Pipeline, target: str, by: str, note: str | None = None,
+                 undo: bool = False) -> Handled:
+    """An application (by id or file), or an unreadable file in failed/, marked handled: it
+    leaves what the consultants' summaries list to act on. `undo` puts it back."""
+    kind, ident = handled_target(pipeline.store, pipeline.home.root, target)
+    with home_lock(pipeline.home.root, WAIT_SECONDS), pipeline.store.session() as session:
+        if kind == "application":
+            found = application(session, ident)
+            name = name_of(found)
+            standing = handled_applications(session, [ident])
+        else:
+            submission = session.get(Submission, ident)
+            assert submission is not None
+            name = submission.original_name
+            standing = handled_files(session, [ident])
+        if undo and ident not in standing:
+            return Handled(name, False, False)
+        session.add(Handling(application_id=ident if kind == "application" else None,
+                             submission_id=ident if kind == "file" else None,
+                             handled=not undo, note=note or None, done_by=by, done_at=now()))
+        return Handled(name, not undo, True)
+
+
+# --- decide -------------------------------------------------------------------------------------
+
+Outcome = Literal["granted", "declined"]
+
+
+@dataclass(frozen=True)
+class Decided:
+    name: str
+    outcome: Outcome
+    amount: int | None
+    replaced: Outcome | None  # the decision it replaces
+
+
+def decide(pipeline: Pipeline, application_id: int, outcome: Outcome, by: str,
+           amount: int | None = None, note: str | None = None, force: bool = False) -> Decided:
+    """The decision on an application. A grant is refused above the grant's highest amount or
+    the amount sought, for an application that is not complete, and for a municipality with a
+    granted application this year already; `force` sets the last two aside."""
+    limit = pipeline.spec.grant.max_amount_sek
+    with home_lock(pipeline.home.root, WAIT_SECONDS), pipeline.store.session() as session:
+        found = application(session, application_id)
+        result = found.latest.result
+        sought = result.fields.get("requested_amount_sek")
+        if outcome == "declined":
+            if amount is not None:
+                raise Refused("a declined application is granted no amount; leave out --amount")
+        else:
+            amount = _granted_amount(found.id, amount, sought if isinstance(sought, int) else None,
+                                     limit)
+            status = status_of(result)
+            if status != "complete" and not force:
+                raise Refused(f"application {found.id} ({name_of(found)}) is {status}: complete "
+                              f"it first (`blankett correct`, or the applicant's new version), "
+                              "or decide with --force")
+            if (others := granted_elsewhere(session, found)) and not force:
+                raise Refused(f"{found.municipality} already has a granted application this year "
+                              f"(id {others[0].id}, {others[0].title or '–'}); one per "
+                              "municipality and year can be granted; --force to grant this too")
+        before = decisions(session, [found.id]).get(found.id)
+        session.add(Decision(application_id=found.id, outcome=outcome, amount=amount,
+                             note=note or None, forced=force, done_by=by, done_at=now()))
+        return Decided(name_of(found), outcome, amount,
+                       before.outcome if before is not None else None)  # type: ignore[arg-type]
+
+
+def _granted_amount(ident: int, amount: int | None, sought: int | None, limit: int) -> int:
+    if amount is None:
+        if sought is None:
+            raise Refused(f"application {ident} states no amount sought: give --amount, or "
+                          f"correct it first (`blankett correct {ident} requested_amount_sek N`)")
+        amount = sought
+    shown = format_amount(amount)
+    if amount <= 0:
+        raise Refused(f"a granted amount must be more than 0 kr (given: {shown})")
+    if amount > limit:
+        raise Refused(f"{shown} is more than the grant's highest amount, {format_amount(limit)}")
+    if sought is not None and amount > sought:
+        raise Refused(f"{shown} is more than the {format_amount(sought)} the application seeks")
+    return amount
+
+
+# --- letter -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Written:
+    name: str
+    complete: bool  # nothing to ask of the applicant: no letter
+    draft: str | None = None  # relative to the home
+    recipient: str | None = None  # None: the form gives no usable address
+    sent: bool = False  # delivered now
+    waiting: bool = False  # to be sent, by the next run (the mail server did not take it now)
+
+
+def write_letter(pipeline: Pipeline, application_id: int, by: str) -> Written:
+    """A letter to the applicant listing what the latest version lacks, from the consultant of
+    its area, written as a draft into outbox/drafts/; sent too when `letters.send` is set. A
+    complete application gets none."""
+    send = pipeline.home.settings.letters.send
+    with home_lock(pipeline.home.root, WAIT_SECONDS):
+        with pipeline.store.session() as session:
+            found = application(session, application_id)
+            version = found.latest
+            result = version.result
+            if status_of(result) == "unreadable":
+                raise Refused(f"application {found.id} could not be read, so it cannot say what "
+                              "the applicant should complete; read the file and correct its "
+                              "fields (`blankett correct`), or ask for the form as Word or PDF")
+            problems = [Problem(field=p.field, code=p.code, severity=p.severity,  # type: ignore[arg-type]
+                                message=p.message) for p in result.problems]
+            needed, advised = letter_parts(problems, pipeline.spec)
+            if not needed:
+                return Written(name_of(found), complete=True)
+            row = Letter(application_id=found.id, version_id=version.id,
+                         recipient=_address(result.fields.get("contact_email"), problems),
+                         draft_path="", done_by=by, done_at=now())
+            session.add(row)
+            session.flush()
+            letter = _letter(pipeline, found, result.fields, row, needed, advised,
+                             consultant=(result.consultants.get("to") or
+                                         pipeline.routing.consultants(None))[0])
+            draft = pipeline.home.outbox / DRAFTS / (
+                f"{_stamp(pipeline, row.done_at)}-ansokan-{found.id}-"
+                f"{_UNSAFE.sub('_', found.municipality or 'okand')}.eml")
+            try:
+                _write_atomically(draft.parent, draft.name,
+                                  _eml_bytes(render_letter(letter, draft=True)))
+            except OSError as exc:
+                raise BlankettError(f"{draft}: the draft cannot be written "
+                                    f"({exc.strerror or exc})") from None
+            row.draft_path = relative(pipeline.home, draft)
+            message_id = None
+            if send and row.recipient:
+                message_id = _queue_letter(pipeline, session, letter, row, version.submission_id)
+            written = Written(name_of(found), False, row.draft_path, row.recipient)
+        if message_id is None:
+            return written
+        deliver_pending(pipeline)
+        with pipeline.store.session() as session:
+            message = session.get(Message, message_id)
+            sent = message is not None and message.state == "sent"
+        return replace(written, sent=sent, waiting=not sent)
+
+
+DRAFTS = "drafts"
+
+
+def _address(value: object, problems: list[Problem]) -> str | None:
+    if not isinstance(value, str) or any(p.field == "contact_email" and p.severity == "error"
+                                         for p in problems):
+        return None
+    return value
+
+
+def _letter(pipeline: Pipeline, found: Application, fields: dict[str, object], row: Letter,
+            needed: tuple[LetterPart, ...], advised: tuple[LetterPart, ...],
+            consultant: str) -> ApplicantLetter:
+    spec = pipeline.spec
+
+    def text(key: str) -> str | None:
+        value = fields.get(key)
+        return value if isinstance(value, str) else None
+
+    return ApplicantLetter(
+        key=f"letter:{row.id}@{pipeline.instance}", year=found.year, grant=spec.grant.name,
+        municipality=found.municipality or text("municipality"), library=text("library"),
+        title=text("project_title"), received_at=as_utc(found.latest.submission.received_at),
+        contact_name=text("contact_name"), recipient=row.recipient, consultant=consultant,
+        consultant_name=pipeline.routing.names.get(consultant), needed=needed, advised=advised,
+        max_amount=spec.grant.max_amount_sek, area_names=tuple(a.name for a in spec.areas),
+        written_at=as_utc(row.done_at))
+
+
+def _queue_letter(pipeline: Pipeline, session: Session, letter: ApplicantLetter, row: Letter,
+                  submission_id: int) -> int:
+    """Recorded as a message before it is sent, as every report is: sent once, by the delivery
+    of the reports, with a copy to the consultant."""
+    message = render_letter(letter, draft=False,
+                            copy_to={letter.consultant: letter.consultant_name or ""})
+    assert row.recipient is not None
+    record = Message(key=f"letter:{row.id}", kind="letter",
+                     recipients={"to": list(dict.fromkeys([row.recipient, letter.consultant]))},
+                     subject=str(message["Subject"]), raw=message.as_bytes(), created_at=now(),
+                     state="pending", application_id=row.application_id,
+                     submission_id=submission_id)
+    session.add(record)
+    session.flush()
+    row.message_id = record.id
+    return record.id

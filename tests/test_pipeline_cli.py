@@ -289,11 +289,12 @@ def test_ssl_and_starttls_together_are_one_clear_line(tmp_path: Path) -> None:
 
 def _started(command: str, home: Path, ready: str, stderr: Path,
              api: str | None = None, cwd: Path | None = None,
-             said: list[str] | None = None) -> subprocess.Popen[str]:
+             said: list[str] | None = None,
+             variables: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """`cwd`: started there as a person would, by the `blankett` script (`python -m` would put
     that folder on the command's own import path). `said` gets the lines printed until ready."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BLANKETT_"))}
-    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", **(variables or {}))
     if api is not None:
         env["PREFECT_API_URL"] = api
     program = [sys.executable, "-m", "blankett.flows"] if cwd is None else \
@@ -349,13 +350,15 @@ def test_serve_prints_what_its_runs_take_and_records_their_logs(
         (here / f"{module}.py").write_text(f"raise SystemExit('the {module}.py of the current folder')\n")
     home = make_home(tmp_path / "home")
     settings = home.root / SETTINGS_FILE
-    settings.write_text(settings.read_text() + "\n[schedule]\nintake_interval_seconds = 30\n")
+    settings.write_text(settings.read_text() + "\n[schedule]\nintake_interval_seconds = 5\n")
     (dropped,) = drop(home, by_name(corpus, "docx_mall_goteborg.docx"),
                       name=lambda _: "served-goteborg.docx")
     stderr = tmp_path / "stderr"
     said: list[str] = []
     # Its own server, as without PREFECT_API_URL: one that schedules (the tests' harness does not).
-    serve = _started("serve", home.root, "Serving ", stderr, cwd=here, said=said)
+    # Prefect's runner looks for runs due every 10 s; every second here, not to wait for it.
+    serve = _started("serve", home.root, "Serving ", stderr, cwd=here, said=said,
+                     variables={"PREFECT_RUNNER_POLL_FREQUENCY": "1"})
     try:
         api = said[-1].split(" against ", 1)[1].split(". Stop", 1)[0]
         lines = _pass_lines(serve, 1, 180)

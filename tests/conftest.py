@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -14,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from sqlalchemy import create_engine, text
 
 from blankett.fixtures.corpus import Case, write_corpus
@@ -148,3 +152,25 @@ def store_url(request: pytest.FixtureRequest) -> Iterator[str]:
         return
     with postgres_database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def prefect_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Prefect server database brought to the installed Prefect's schema, made once a run
+    (shared by the workers): a home's local server creates its database on its first start, six
+    seconds of CPU, and reuses it after. Tests of what a running command does when stopped,
+    killed or left without its server copy it into their home (pipeline_support.py,
+    `used_before`), as a home that has run before has it; the first start is tested fresh."""
+    shared = Path(os.environ.get(CACHE_VARIABLE) or tmp_path_factory.mktemp("shared"))
+    made = shared / "prefect-template" / "prefect.db"
+    with FileLock(shared / "prefect-template.lock"):
+        if not made.exists():
+            made.parent.mkdir(parents=True, exist_ok=True)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+            env.update(PREFECT_HOME=str(made.parent), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+                       DO_NOT_TRACK="1")
+            subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
+                           env=env, capture_output=True, timeout=300, check=True)
+            with sqlite3.connect(made) as database:  # all in the one file, to be copied
+                database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return made

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -72,6 +73,14 @@ def make_home(root: Path, *, smtp_port: int | None = None,
         + (f'\n[store]\nurl = "{store_url}"\n' if store_url else ""), encoding="utf-8")
     write_routing(root, areas)
     return load_home(root)
+
+
+def used_before(root: Path, prefect_database: Path) -> None:
+    """The home's local Prefect server database as an earlier command left it (the
+    `prefect_database` fixture, tests/conftest.py): its next start does not create it."""
+    folder = load_home(root).prefect_home
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(prefect_database, folder / "prefect.db")
 
 
 def write_routing(root: Path, areas: dict[str, tuple[str, ...]] = AREAS) -> None:

@@ -15,9 +15,9 @@ from types import ModuleType
 
 from blankett.fixtures.corpus import Case
 
-FILES = int(os.environ.get("BLANKETT_LOAD_FILES", "80"))
+FILES = int(os.environ.get("BLANKETT_LOAD_FILES", "50"))
 SLOW = int(os.environ.get("BLANKETT_LOAD_SLOW", "4"))
-# The intake process and a reader hold about 70 and 60 MB here, whether 80 files are taken or
+# The intake process and a reader hold about 70 and 60 MB here, whether 50 files are taken or
 # 2000. A blow-up (a reader holding an inflated stream, the intake holding what it read) passes
 # this bound; a slow leak would not at this size: it shows in the figures printed with -s.
 PEAK_MB = 600

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from crash_support import alive, descendants
-from pipeline_support import by_name, drop, make_home
+from pipeline_support import by_name, drop, make_home, used_before
 
 from blankett.extractors import ocr
 from blankett.fixtures.corpus import Case
@@ -314,9 +314,10 @@ def _started(command: str, home: Path, ready: str, stderr: Path,
 
 @pytest.mark.parametrize("command, ready", [("serve", "Serving "), ("watch", "Watching ")])
 def test_stopped_or_killed_it_leaves_no_process_behind(command: str, ready: str,
-                                                       tmp_path: Path) -> None:
+                                                       tmp_path: Path, prefect_database: Path) -> None:
     home = tmp_path / "home"
     blankett("init", home)
+    used_before(home, prefect_database)
     stderr = tmp_path / "stderr"
     process = _started(command, home, ready, stderr)
     family = descendants(process.pid)
@@ -339,7 +340,7 @@ def test_stopped_or_killed_it_leaves_no_process_behind(command: str, ready: str,
 
 
 def test_serve_prints_what_its_runs_take_and_records_their_logs(
-        corpus: list[Case], tmp_path: Path) -> None:
+        corpus: list[Case], tmp_path: Path, prefect_database: Path) -> None:
     """Each scheduled intake run is a process of Prefect's own: what it took is printed like
     watch's line, and its steps' logs are recorded on serve's Prefect server like run's. Started
     from a folder holding modules named like standard ones, which neither the runs nor their
@@ -351,6 +352,7 @@ def test_serve_prints_what_its_runs_take_and_records_their_logs(
     home = make_home(tmp_path / "home")
     settings = home.root / SETTINGS_FILE
     settings.write_text(settings.read_text() + "\n[schedule]\nintake_interval_seconds = 5\n")
+    used_before(home.root, prefect_database)
     (dropped,) = drop(home, by_name(corpus, "docx_mall_goteborg.docx"),
                       name=lambda _: "served-goteborg.docx")
     stderr = tmp_path / "stderr"
@@ -420,9 +422,11 @@ def _gone_within(pids: set[int], seconds: float) -> set[int]:
     return alive(pids)
 
 
-def test_watch_stops_when_its_prefect_server_dies_and_keeps_the_files(tmp_path: Path) -> None:
+def test_watch_stops_when_its_prefect_server_dies_and_keeps_the_files(
+        tmp_path: Path, prefect_database: Path) -> None:
     home = tmp_path / "home"
     blankett("init", home)
+    used_before(home, prefect_database)
     settings = home / SETTINGS_FILE
     settings.write_text("[inbox]\nscan_interval_seconds = 1\n")
     stderr = tmp_path / "stderr"

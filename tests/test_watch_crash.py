@@ -30,13 +30,13 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from crash_support import alive, caught_doing, descendants, distinct_copies, drop_settled, filed_files, sha
-from pipeline_support import FALLBACK, expected_recipients, make_home, smtp_server
+from pipeline_support import FALLBACK, expected_recipients, make_home, smtp_server, used_before
 from sqlalchemy import select
 
 from blankett.fixtures.corpus import Case
 from blankett.flows.store.database import Message, Store, Submission
 
-KILLS = int(os.environ.get("BLANKETT_WATCH_KILLS", "3"))
+KILLS = int(os.environ.get("BLANKETT_WATCH_KILLS", "2"))
 PER_ROUND = 6
 BUDGET_SECONDS = 60 * 60
 
@@ -79,10 +79,13 @@ def slow_smtp() -> AbstractContextManager[tuple[SlowServer, int]]:
     return smtp_server(SlowServer(), _Controller)
 
 
-def _environment() -> dict[str, str]:
+def _environment(api: str | None = None) -> dict[str, str]:
+    """As a person's shell has it; with `api`, a command's flows run against that Prefect server
+    rather than one the command starts for itself."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PREFECT_", "BLANKETT_")) and k != "DO_NOT_TRACK"}
-    return {**env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    return {**env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+            **({"PREFECT_API_URL": api} if api else {})}
 
 
 def _command(*args: str | Path) -> list[str]:
@@ -90,10 +93,13 @@ def _command(*args: str | Path) -> list[str]:
 
 
 class NightlyAlongside:
-    """`blankett nightly` run again and again in the background, each run's exit and stderr kept."""
+    """`blankett nightly` run again and again in the background, each run's exit and stderr kept.
+    Against the tests' Prefect server: a server of its own would cost each run seconds of CPU,
+    and it is the home, the store and the mail that nightly and watch share."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, api: str) -> None:
         self.root = root
+        self.api = api
         self.runs: list[tuple[int, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -111,7 +117,7 @@ class NightlyAlongside:
         # would only ever be killed waiting for its turn.
         while not self._stop.wait(random.uniform(2.0, 5.0)):
             done = subprocess.run(_command("nightly", "--home", self.root), capture_output=True,
-                                  text=True, env=_environment(), timeout=600, check=False)
+                                  text=True, env=_environment(self.api), timeout=600, check=False)
             self.runs.append((done.returncode, done.stderr))
 
 
@@ -145,7 +151,7 @@ def _last_step(log: Path, since: int) -> str:
 
 
 def test_watch_killed_at_random_moments_beside_nightly_loses_nothing(
-        corpus: list[Case], tmp_path: Path) -> None:
+        corpus: list[Case], tmp_path: Path, prefect_api_url: str, prefect_database: Path) -> None:
     rng = random.Random(20261126)
     waiting = distinct_copies(corpus, PER_ROUND * KILLS + PER_ROUND, rng)
     dropped: dict[str, Case] = {}
@@ -155,7 +161,8 @@ def test_watch_killed_at_random_moments_beside_nightly_loses_nothing(
     deadline = time.monotonic() + BUDGET_SECONDS
     with slow_smtp() as (server, port):
         home = make_home(tmp_path / "home", smtp_port=port)
-        with NightlyAlongside(home.root) as nightly:
+        used_before(home.root, prefect_database)
+        with NightlyAlongside(home.root, prefect_api_url) as nightly:
             for _ in range(KILLS):
                 now, later = waiting[:PER_ROUND // 2], waiting[PER_ROUND // 2:PER_ROUND]
                 waiting = waiting[PER_ROUND:]
@@ -189,10 +196,12 @@ def test_watch_killed_at_random_moments_beside_nightly_loses_nothing(
             # A clean run finishes the rest while nightly still runs beside it.
             for _ in range(2):
                 done = subprocess.run(_command("run", "--home", home.root), capture_output=True,
-                                      text=True, env=_environment(), timeout=600, check=False)
+                                      text=True, env=_environment(prefect_api_url), timeout=600,
+                                      check=False)
                 assert done.returncode == 0, done.stderr
         final = subprocess.run(_command("nightly", "--home", home.root), capture_output=True,
-                               text=True, env=_environment(), timeout=600, check=False)
+                               text=True, env=_environment(prefect_api_url), timeout=600,
+                               check=False)
 
     watch_log = log.read_text(errors="replace")
     print(f"\n{KILLS} kills of watch; {len(nightly.runs)} nightly runs beside them; "

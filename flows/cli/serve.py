@@ -72,5 +72,7 @@ def _serve(env: Environment, home: Home, url: str) -> int:
     print(f"Serving intake (every {schedule.intake_interval_seconds} s) and nightly "
           f"({schedule.nightly_cron}, {schedule.timezone}) against {url}. Stop with Ctrl-C.",
           file=env.stdout, flush=True)
-    serve(intake, nightly, print_starting_message=False)
+    # One run at a time: they take the home's lock in turn anyway, and a pass that outlasts the
+    # interval would otherwise have runs pile up as processes, each waiting for the lock.
+    serve(intake, nightly, print_starting_message=False, limit=1)
     return EXIT_OK

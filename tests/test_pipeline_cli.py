@@ -290,9 +290,11 @@ def test_ssl_and_starttls_together_are_one_clear_line(tmp_path: Path) -> None:
 def _started(command: str, home: Path, ready: str, stderr: Path,
              api: str | None = None, cwd: Path | None = None,
              said: list[str] | None = None,
-             variables: dict[str, str] | None = None) -> subprocess.Popen[str]:
+             variables: dict[str, str] | None = None,
+             group: bool = False) -> subprocess.Popen[str]:
     """`cwd`: started there as a person would, by the `blankett` script (`python -m` would put
-    that folder on the command's own import path). `said` gets the lines printed until ready."""
+    that folder on the command's own import path). `said` gets the lines printed until ready.
+    `group`: in a process group of its own, as a terminal starts it, for a signal to the group."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BLANKETT_"))}
     env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", **(variables or {}))
     if api is not None:
@@ -302,7 +304,7 @@ def _started(command: str, home: Path, ready: str, stderr: Path,
     with stderr.open("w") as errors:  # a file: a pipe left unread could fill and stall it
         process = subprocess.Popen([*program, command, "--home", str(home)],
                                    stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
-                                   cwd=cwd)
+                                   cwd=cwd, start_new_session=group)
     assert process.stdout is not None
     for line in process.stdout:
         if said is not None:
@@ -496,7 +498,7 @@ def test_the_first_ctrl_c_stops_watch_within_five_seconds(
     forms = [c for c in corpus if c.kind == "docx"][:12 if moment != "idle" else 1]
     dropped = drop(home, forms)
     stderr = tmp_path / "stderr"
-    watch = _started("watch", home.root, "Watching ", stderr, api=prefect_api_url)
+    watch = _started("watch", home.root, "Watching ", stderr, api=prefect_api_url, group=True)
     try:
         if moment == "taking":
             deadline = time.monotonic() + 60
@@ -506,7 +508,8 @@ def test_the_first_ctrl_c_stops_watch_within_five_seconds(
             assert len(_pass_lines(watch, 1, 90)) == 1
             if moment == "idle":
                 time.sleep(1)
-        watch.send_signal(signal.SIGINT)
+        # To the whole group, as Ctrl-C in a terminal: the reader workers get it too.
+        os.killpg(watch.pid, signal.SIGINT)
         started = time.monotonic()
         watch.wait(timeout=30)
         took = time.monotonic() - started

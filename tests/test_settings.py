@@ -116,3 +116,20 @@ def test_a_busy_home_is_waited_for_then_one_line(tmp_path: Path,
     # Its process gone, the lock is let go with it.
     with home_lock(tmp_path, wait_seconds=5.0):
         pass
+
+
+@pytest.mark.parametrize("path", ["", ".", "..", "archive", "failed/in", "outbox"])
+def test_an_inbox_that_is_the_home_or_one_of_its_folders_is_refused_and_nothing_is_taken(
+        tmp_path: Path, path: str) -> None:
+    """An empty inbox.path made the home its own inbox: its settings and store were filed away
+    as unreadable forms. Refused in one line before anything is read."""
+    from pipeline_support import make_home
+
+    from blankett.flows.home.settings import load_home
+    home = make_home(tmp_path / "home")
+    settings = home.root / SETTINGS_FILE
+    settings.write_text(settings.read_text().replace("[inbox]\n", f'[inbox]\npath = "{path}"\n'))
+    with pytest.raises(SettingsError, match=r"inbox\.path = .* name a folder of its own") as raised:
+        load_home(home.root)
+    assert "\n" not in str(raised.value)
+    assert settings.is_file()

@@ -302,6 +302,14 @@ def load_home(root: Path, variables: Mapping[str, str] | None = None) -> Home:
     if not settings_path.is_file():
         raise SettingsError(f"{settings_path}: missing; create it with `blankett init {root}`")
     home = Home(root.resolve(), read_settings(settings_path, variables))
+    inbox = home.inbox.resolve()
+    # Every file in the inbox is taken as a form and moved away: an inbox that is the home, holds
+    # it or shares a folder with what blankett files would take its settings and store with it.
+    for folder in (home.root, home.archive, home.failed, home.outbox):
+        if folder.is_relative_to(inbox) or (folder != home.root and inbox.is_relative_to(folder)):
+            where = "the home" if folder == home.root else f"{folder.name}/"
+            raise SettingsError(f"{settings_path}: inbox.path = {home.settings.inbox.path!r} is "
+                                f"{where} or shares it; name a folder of its own, e.g. \"inbox\"")
     if home.inbox_outside and not home.inbox.is_dir():
         raise InboxMissing(f"{home.inbox}: the inbox is missing (inbox.path in {settings_path}); "
                            "check that the shared drive is mounted, or correct the setting")

@@ -510,6 +510,9 @@ def _die_with_parent(parent: int | None = None) -> None:
 def _serve(conn: Connection) -> None:
     """A worker of the pool: one file after another until its pipe closes."""
     _die_with_parent()
+    # Ctrl-C in a terminal reaches the whole process group: the command stops the pool itself,
+    # and a worker interrupted mid-read would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     context: ReadContext | None = None
     started = _address_space()
     while True:

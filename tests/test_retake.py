@@ -246,3 +246,27 @@ def test_a_failure_recorded_by_an_older_blankett_is_worded_anew_when_read_again(
     assert sorted(p.name for p in home.failed.iterdir()) == [failed.name, note_of(failed).name]
     assert note_of(failed).read_text(encoding="utf-8") == \
         "noll.docx\n\nFilen kunde inte läsas. Filen är tom (0 byte).\n"
+
+
+def test_a_file_read_only_when_taken_from_failed_is_reported_to_its_areas_consultants(
+        tmp_path: Path) -> None:
+    """Its "cannot be read" report went to the fallback contacts; once read, its own report goes
+    to its area's consultants, the original attached, as any new form's does."""
+    from pipeline_support import expected_recipients
+
+    from blankett.flows.store.database import Message
+
+    home = _set(make_home(tmp_path / "home"), "max_pages = 1", "limits")
+    (home.inbox / "ansokan.pdf").write_bytes(FORM.data)
+    _pass(home)
+    home, pipeline = _page_cap_lifted(home)
+    try:
+        [taken] = retake_failed(pipeline)
+        with pipeline.store.session() as session:
+            reports = session.scalars(select(Message).where(
+                Message.application_id == taken.application_id)).all()
+            assert [(m.kind, sorted(m.recipients["to"])) for m in reports] == \
+                [("report", sorted(expected_recipients(FORM)))]
+            assert "Dals-Ed" in reports[0].subject
+    finally:
+        pipeline.close()

@@ -143,8 +143,12 @@ def queue_version_report(pipeline: Pipeline, session: Session, recorded: Recorde
     view = application_view(pipeline, recorded.application, recorded.version, recorded.result,
                             (*changes(recorded.previous, recorded.result, pipeline.spec),
                              *correction_lines(recorded.previous, recorded.result, pipeline.spec)))
-    report = CompletenessReport(key=f"report:submission:{recorded.version.submission_id}",
-                                application=view,
+    key = f"report:submission:{recorded.version.submission_id}"
+    # A file read only now (`rerun --failed`, the nightly retake) had its "cannot be read" report
+    # under the submission's key: this one, to its area's consultants, is a report of its own.
+    if session.scalar(select(Message.id).where(Message.key == key)) is not None:
+        key += ":read"
+    report = CompletenessReport(key=key, application=view,
                                 recipients=tuple(recorded.result.consultants["to"]))
     _queue_report(pipeline, session, report, recorded.application.id,
                   recorded.version.submission_id)

@@ -270,3 +270,36 @@ def test_a_file_read_only_when_taken_from_failed_is_reported_to_its_areas_consul
             assert "Dals-Ed" in reports[0].subject
     finally:
         pipeline.close()
+
+
+def test_a_scan_read_at_last_by_the_nightly_run_takes_its_name_and_is_reported(tmp_path: Path) -> None:
+    """Left for a person while OCR was off, read by the nightly run once it is on: it goes by its
+    municipality and activity from then on, and its area's consultants get its report, though
+    nightly sends no reports of results merely checked again."""
+    from pipeline_support import AREAS
+
+    from blankett.fixtures.answers import application, profile
+    from blankett.fixtures.themes import THEMES
+    from blankett.flows.store.database import Message
+
+    app = application(profile("Tanum", 5), THEMES[1], 2026, variant=0)
+    home = make_home(tmp_path / "home", ocr=False)
+    (home.inbox / "skannad.pdf").write_bytes(scanned_file(app, Scan(dpi=200, skew=1.0), "s"))
+    _pass(home)
+    settings = home.root / "blankett.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("enabled = false", "enabled = true"),
+                        encoding="utf-8")
+    home = load_home(home.root)
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    try:
+        revalidated = revalidate_all(pipeline, report=False)
+        assert revalidated.changed == 1
+        with pipeline.store.session() as session:
+            found = session.scalars(select(Application)).one()
+            assert found.municipality == "Tanum" and found.title == app.expected["project_title"]
+            area = found.latest.result.fields["strategic_area"]
+            sent_to = {address for m in session.scalars(select(Message).where(
+                Message.application_id == found.id)) for address in m.recipients["to"]}
+        assert set(AREAS[str(area)]) <= sent_to
+    finally:
+        pipeline.close()

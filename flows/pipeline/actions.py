@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from blankett.flows.home.locking import home_lock
@@ -45,13 +44,13 @@ from blankett.flows.store.ledger import (
     add_result,
     as_utc,
     flag_other_activities,
-    identity,
     missing_fields,
+    reidentify,
     status_of,
 )
 from blankett.flows.store.queries import UnknownTarget, handled_target
 from blankett.models.errors import BlankettError
-from blankett.models.records import Extraction, Problem, Report
+from blankett.models.records import Extraction, Problem
 from blankett.models.spec import FieldSpec, FormSpec
 from blankett.models.text import fold_label
 
@@ -131,7 +130,7 @@ def correct(pipeline: Pipeline, application_id: int, field_name: str, value: str
         if wrong:  # the session's transaction is rolled back: nothing is recorded
             raise Refused(f"{wrong[0].message} Nothing was changed.")
         result = add_result(session, version, report, extraction, pipeline.examiner.fingerprint)
-        _reidentify(session, found, report)
+        reidentify(session, found, report)
         warned = flag_other_activities(session, found, result)
         label = field.label.split(" (")[0]
         queue_rerun_report(pipeline, session, found, previous, result, why=(
@@ -145,23 +144,6 @@ def correct(pipeline: Pipeline, application_id: int, field_name: str, value: str
         log.info("application %d: %s corrected by %s", found.id, field.key, by)
         return Corrected(found.id, name_of(found), label, result.fields.get(field.key),
                          status_of(result), tuple(dict.fromkeys(lacks)))
-
-
-def _reidentify(session: Session, found: Application, report: Report) -> None:
-    """A corrected municipality or activity name is the application's from now on, so that the
-    applicant's next version is found as a version of it: unless another application of the
-    year already goes by that name (it stays as it was; a person sees both in `status`)."""
-    municipality, key = identity(report)
-    title = report.fields.get("project_title")
-    if title:
-        found.title = str(title)
-    if not municipality or (municipality, key) == (found.municipality, found.activity_key):
-        return
-    taken = session.scalar(select(Application.id).where(
-        Application.year == found.year, Application.municipality == municipality,
-        Application.activity_key == key))
-    if taken is None:
-        found.municipality, found.activity_key = municipality, key
 
 
 def _text(value: object) -> str | None:

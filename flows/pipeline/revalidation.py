@@ -21,6 +21,7 @@ from blankett.flows.store.ledger import (
     flag_other_activities,
     latest,
     latest_of,
+    reidentify,
     same_outcome,
     year_applications,
 )
@@ -101,7 +102,8 @@ def _revalidate(pipeline: Pipeline, session: Session, application: Application, 
                 corrections: dict[str, tuple[str, str]]) -> tuple[bool, bool]:
     submission = version.submission
     extraction: Extraction | Failure
-    again = reread or previous.extractor_version < EXTRACTOR_VERSION or _unread_scan(pipeline, previous)
+    first_read = _unread_scan(pipeline, previous)
+    again = reread or previous.extractor_version < EXTRACTOR_VERSION or first_read
     if again:
         path = pipeline.home.root / submission.stored_path
         try:
@@ -128,8 +130,12 @@ def _revalidate(pipeline: Pipeline, session: Session, application: Application, 
             previous.extractor_version = EXTRACTOR_VERSION
         return False, again
     result = add_result(session, version, result_report, extraction, pipeline.examiner.fingerprint)
+    if first_read and not application.municipality:
+        reidentify(session, application, result_report)
     warned = flag_other_activities(session, application, result)
-    if report:
+    # A scan read at last is news to its area's consultants whoever reads it (nightly too): its
+    # report goes to them whole, with the original.
+    if report or first_read:
         queue_rerun_report(pipeline, session, application, previous, result)
         queue_warning_reports(pipeline, session, application, warned)
     return True, again

@@ -272,3 +272,21 @@ def status_of(result: Result) -> Literal["complete", "incomplete", "unreadable"]
     if result.kind in SCAN_KINDS and any(p.code == "scanned" for p in result.problems):
         return "unreadable"
     return "complete" if result.complete else "incomplete"
+
+
+def reidentify(session: Session, found: Application, report: Report) -> None:
+    """A municipality or activity name read or corrected now (a consultant's correction, a scan
+    that OCR has read at last) is the application's from now on, so that the applicant's next
+    version is found as a version of it: unless another application of the year already goes by
+    that name (it stays as it was; a person sees both in `status`)."""
+    municipality, key = identity(report)
+    title = report.fields.get("project_title")
+    if title:
+        found.title = str(title)
+    if not municipality or (municipality, key) == (found.municipality, found.activity_key):
+        return
+    taken = session.scalar(select(Application.id).where(
+        Application.year == found.year, Application.municipality == municipality,
+        Application.activity_key == key))
+    if taken is None:
+        found.municipality, found.activity_key = municipality, key

@@ -207,10 +207,15 @@ def cmd_nightly(env: Environment, root: Path) -> int:
     return EXIT_OK
 
 
+def _counted(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def nightly_line(result: NightlyCounts) -> str:
-    return (f"Checked {result['checked']} applications ({result['changed']} changed, "
+    return (f"Checked {_counted(result['checked'], 'application', 'applications')} "
+            f"({result['changed']} changed, "
             f"{result['reread']} read again, {result['retaken']} taken from failed/); "
-            f"{result['summaries']} summar{'y' if result['summaries'] == 1 else 'ies'} queued; "
+            f"{_counted(result['summaries'], 'summary', 'summaries')} queued; "
             f"messages sent: {result['sent']}"
             + (f", {result['pending']} waiting" if result["pending"] else "") + ".")
 
@@ -236,7 +241,8 @@ def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool
     if isinstance(result, Failed):
         return result.code
     if failed and not applications:
-        print(f"Read the unreadable files again: {result['retaken']} taken in as applications, "
+        taken = "an application" if result["retaken"] == 1 else "applications"
+        print(f"Read the unreadable files again: {result['retaken']} taken in as {taken}, "
               f"{result['still_failed']} still unreadable; messages sent: {result['sent']}.",
               file=env.stdout)
         return EXIT_OK

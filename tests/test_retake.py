@@ -7,15 +7,17 @@ import io
 from pathlib import Path
 
 import pytest
-from pipeline_support import intake_pass, make_home
+from pipeline_support import AREAS, expected_recipients, intake_pass, make_home
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from blankett.extractors import convert, ocr
+from blankett.fixtures.answers import application, profile
 from blankett.fixtures.corpus import build_corpus
 from blankett.fixtures.libreoffice import soffice
 from blankett.fixtures.messy import old_formats
 from blankett.fixtures.scans import Scan, scanned_file
+from blankett.fixtures.themes import THEMES
 from blankett.flows.home.settings import Home, load_home
 from blankett.flows.mail.delivery import OutboxDelivery
 from blankett.flows.mail.reports import searchable_copy
@@ -23,7 +25,7 @@ from blankett.flows.pipeline.examine import Examiner
 from blankett.flows.pipeline.intake import note_of, recover, retake_failed
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
 from blankett.flows.pipeline.revalidation import revalidate_all
-from blankett.flows.store.database import Application, Submission
+from blankett.flows.store.database import Application, Message, Submission
 from blankett.flows.store.ledger import status_of
 
 FORM = next(c for c in build_corpus(2026) if c.name == "pdf_utskrift_tabell_dalsed.pdf")
@@ -89,21 +91,27 @@ def test_a_retake_stopped_before_its_move_leaves_the_failure_as_it_was(tmp_path:
     assert failed.exists()
 
 
-@pytest.mark.skipif(ocr.tesseract() is None, reason=f"Tesseract is not installed ({ocr.INSTALL_HINT})")
-def test_a_scan_left_for_a_person_is_read_once_ocr_is_turned_on(tmp_path: Path) -> None:
-    from blankett.fixtures.answers import application, profile
-    from blankett.fixtures.themes import THEMES
+needs_tesseract = pytest.mark.skipif(ocr.tesseract() is None,
+                                     reason=f"Tesseract is not installed ({ocr.INSTALL_HINT})")
+SCANNED = application(profile("Tanum", 5), THEMES[1], 2026, variant=0)
 
-    app = application(profile("Tanum", 5), THEMES[1], 2026, variant=0)
+
+def _scan_left_then_ocr_on(tmp_path: Path) -> tuple[Home, Pipeline]:
+    """A scan taken while OCR was off (left for a person), then OCR turned on."""
     home = make_home(tmp_path / "home", ocr=False)
-    (home.inbox / "skannad.pdf").write_bytes(scanned_file(app, Scan(dpi=200, skew=1.0), "s"))
+    (home.inbox / "skannad.pdf").write_bytes(scanned_file(SCANNED, Scan(dpi=200, skew=1.0), "s"))
     [taken] = _pass(home)
     assert taken.outcome == "unreadable"
     settings = home.root / "blankett.toml"
     settings.write_text(settings.read_text(encoding="utf-8").replace("enabled = false", "enabled = true"),
                         encoding="utf-8")
     home = load_home(home.root)
-    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    return home, open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+
+
+@needs_tesseract
+def test_a_scan_left_for_a_person_is_read_once_ocr_is_turned_on(tmp_path: Path) -> None:
+    home, pipeline = _scan_left_then_ocr_on(tmp_path)
     try:
         revalidated = revalidate_all(pipeline, report=True)
         assert (revalidated.reread, revalidated.changed) == (1, 1)
@@ -252,10 +260,6 @@ def test_a_file_read_only_when_taken_from_failed_is_reported_to_its_areas_consul
         tmp_path: Path) -> None:
     """Its "cannot be read" report went to the fallback contacts; once read, its own report goes
     to its area's consultants, the original attached, as any new form's does."""
-    from pipeline_support import expected_recipients
-
-    from blankett.flows.store.database import Message
-
     home = _set(make_home(tmp_path / "home"), "max_pages = 1", "limits")
     (home.inbox / "ansokan.pdf").write_bytes(FORM.data)
     _pass(home)
@@ -272,31 +276,18 @@ def test_a_file_read_only_when_taken_from_failed_is_reported_to_its_areas_consul
         pipeline.close()
 
 
+@needs_tesseract
 def test_a_scan_read_at_last_by_the_nightly_run_takes_its_name_and_is_reported(tmp_path: Path) -> None:
     """Left for a person while OCR was off, read by the nightly run once it is on: it goes by its
     municipality and activity from then on, and its area's consultants get its report, though
     nightly sends no reports of results merely checked again."""
-    from pipeline_support import AREAS
-
-    from blankett.fixtures.answers import application, profile
-    from blankett.fixtures.themes import THEMES
-    from blankett.flows.store.database import Message
-
-    app = application(profile("Tanum", 5), THEMES[1], 2026, variant=0)
-    home = make_home(tmp_path / "home", ocr=False)
-    (home.inbox / "skannad.pdf").write_bytes(scanned_file(app, Scan(dpi=200, skew=1.0), "s"))
-    _pass(home)
-    settings = home.root / "blankett.toml"
-    settings.write_text(settings.read_text(encoding="utf-8").replace("enabled = false", "enabled = true"),
-                        encoding="utf-8")
-    home = load_home(home.root)
-    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    _, pipeline = _scan_left_then_ocr_on(tmp_path)
     try:
         revalidated = revalidate_all(pipeline, report=False)
         assert revalidated.changed == 1
         with pipeline.store.session() as session:
             found = session.scalars(select(Application)).one()
-            assert found.municipality == "Tanum" and found.title == app.expected["project_title"]
+            assert found.municipality == "Tanum" and found.title == SCANNED.expected["project_title"]
             area = found.latest.result.fields["strategic_area"]
             sent_to = {address for m in session.scalars(select(Message).where(
                 Message.application_id == found.id)) for address in m.recipients["to"]}

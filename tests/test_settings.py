@@ -9,10 +9,17 @@ import time
 from pathlib import Path
 
 import pytest
+from pipeline_support import make_home
 from pydantic import ValidationError
 
 from blankett.flows.home.locking import Busy, home_lock
-from blankett.flows.home.settings import SETTINGS_FILE, SettingsError, init_home, read_settings
+from blankett.flows.home.settings import (
+    SETTINGS_FILE,
+    SettingsError,
+    init_home,
+    load_home,
+    read_settings,
+)
 
 # Taken and refused alike; Prefect 3's own CronSchedule is the judge of each.
 CRONS = ["0 2 * * *", "0 2 * * sat-sun", "30 22-2 * * *", "0 2 L * *", "0 2 * * mon#1", "0 2 ? * *",
@@ -123,9 +130,6 @@ def test_an_inbox_that_is_the_home_or_one_of_its_folders_is_refused_and_nothing_
         tmp_path: Path, path: str) -> None:
     """An empty inbox.path made the home its own inbox: its settings and store were filed away
     as unreadable forms. Refused in one line before anything is read."""
-    from pipeline_support import make_home
-
-    from blankett.flows.home.settings import load_home
     home = make_home(tmp_path / "home")
     settings = home.root / SETTINGS_FILE
     settings.write_text(settings.read_text().replace("[inbox]\n", f'[inbox]\npath = "{path}"\n'))

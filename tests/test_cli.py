@@ -1,4 +1,5 @@
-"""`blankett extract` as a person or a script runs it: exit codes, output lines, errors."""
+"""`blankett extract` as a person or a script runs it: exit codes, output lines, errors (run
+inside the test's process, tests/cli_support.py)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import blankett_here as blankett
 
 from blankett.fixtures.corpus import Case
 from blankett.models.records import SCAN_KINDS
 from blankett.models.spec import CORE_KEYS
 
 KINDS = {"docx", "pdf-form", "pdf-text", "pdf-scanned", "image"}
-
-
-def blankett(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "blankett.flows", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd,
-                          check=False)
 
 
 def _paths(corpus_dir: Path, cases: list[Case]) -> list[Path]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -377,20 +379,43 @@ def _short_helps() -> None:
 _short_helps()
 
 
+def invoke(args: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    """The command line on `args` (the process's own by default), printing to `env` (the
+    process's streams by default): its exit status. Every error a person can cause ends as one
+    line on stderr, never a traceback. Tests run commands through here, in their own process."""
+    global environment
+    saved = environment
+    if env is not None:
+        environment = env
+    try:
+        # click prints help and usage errors on sys.stdout and sys.stderr.
+        with redirect_stdout(environment.stdout), redirect_stderr(environment.stderr):
+            try:
+                app(args=None if args is None else list(args), prog_name="blankett")
+            except SystemExit as exit_:
+                if exit_.code is None or isinstance(exit_.code, int):
+                    return exit_.code or 0
+                environment.error(str(exit_.code))
+                return 1
+            except BlankettError as exc:
+                # Each command says what went wrong where it knows the file; one that gets here
+                # is still one line.
+                environment.error(f"error: {exc}")
+                return 2
+            return 0
+    finally:
+        environment = saved
+
+
 def main() -> None:
     _stop_on_sigterm()
     try:
-        app()
-    except BlankettError as exc:
-        # Each command says what went wrong where it knows the file; one that gets here is
-        # still one line, never a traceback.
-        import sys
-
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        code = invoke()
     except BrokenPipeError:
         # `blankett status | head`: the reader has all it wanted.
         import os
         import sys
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    raise SystemExit(code)

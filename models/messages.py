@@ -35,11 +35,13 @@ MESSAGES: dict[str, str] = {
 }
 
 
-# A few words for each problem, where a list shows many applications (`blankett status`).
+# A few words for each problem, where a list shows many applications (`blankett status`). A
+# problem of one field among several of its kind names the field ({label}, its short label); a
+# missing part that is only a warning is worded as `missing_own_contribution`.
 SHORT: dict[str, str] = {
-    "missing": "saknas",
-    "guessed_label": "rubrik tolkad, kontrollera",
-    "missing_own_contribution": "egen insats saknas",
+    "missing": "{label} saknas",
+    "guessed_label": "{label}: rubrik tolkad, kontrollera",
+    "missing_own_contribution": "{label} saknas",
     "invalid_email": "ogiltig e-postadress",
     "invalid_phone": "ogiltigt telefonnummer",
     "unknown_municipality": "okänd kommun",
@@ -50,7 +52,7 @@ SHORT: dict[str, str] = {
     "area_unknown": "okänd inriktning",
     "timeline_no_date": "tidsplan utan tid",
     "support_unspecified": "stödbehov oklart",
-    "too_short": "mycket kort svar",
+    "too_short": "{label} mycket kort",
     "second_application": "kommunens andra ansökan i år",
     "scanned": "inskannad, läs manuellt",
     "ocr": "läst med OCR, kontrollera",
@@ -59,8 +61,13 @@ SHORT: dict[str, str] = {
 }
 
 
-def short(code: str) -> str:
-    return SHORT.get(code, code)
+def short(code: str, label: str | None = None, severity: str = "error") -> str:
+    """The few words for a problem; `label` the short label of its field ("Egen insats"), for
+    the problems that must name it."""
+    if code == "missing" and severity == "warning":
+        code = "missing_own_contribution"
+    said = SHORT.get(code, code)
+    return said.format(label=label or "Ett svar") if "{label}" in said else said
 
 
 # Why a file could not be read at all, by the kind of reason the readers give (Unreadable.kind

@@ -43,7 +43,8 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
             ", ".join([*(labels.get(k, k) for k in row["missing"]),
                        *(short(c) for c in row["errors"] if c != "unreadable"),
                        # Said as warnings: a complete application with one is still complete.
-                       *(f"[yellow]varning:[/] {short(c)}" for c in row["warnings"])])
+                       *(f"[yellow]varning:[/] {short(c, labels.get(f or ''), 'warning')}"
+                         for c, f in zip(row["warnings"], row["warning_fields"], strict=True))])
             or row.get("reason") or "",
             ", ".join(a.split("@")[0] for a in row["consultants"]),
             _sent(row), *((_handled(row),) if acted else ()))

@@ -35,6 +35,23 @@ MESSAGES: dict[str, str] = {
 }
 
 
+# An application's status as people read it, singular and plural ("1 oläslig", "2 oläsliga"):
+# the reports, the summaries, `status`, `show` and the overview all say it so.
+STATUS_WORDS: dict[str, tuple[str, str]] = {
+    "complete": ("komplett", "kompletta"),
+    "incomplete": ("ofullständig", "ofullständiga"),
+    "unreadable": ("oläslig", "oläsliga"),
+}
+
+# A decision (`blankett decide`), wherever it is shown.
+DECISIONS: dict[str, str] = {"granted": "beviljad", "declined": "avslagen"}
+
+
+def status_word(status: str, count: int = 1) -> str:
+    singular, plural = STATUS_WORDS[status]
+    return singular if count == 1 else plural
+
+
 # A few words for each problem, where a list shows many applications (`blankett status`). A
 # problem of one field among several of its kind names the field ({label}, its short label); a
 # missing part that is only a warning is worded as `missing_own_contribution`.

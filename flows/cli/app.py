@@ -218,8 +218,18 @@ def demo(
 
 # --- What consultants do (flows/cli/actions.py) -------------------------------------------------
 
-ById = Annotated[int, typer.Argument(help="The application's id (see `blankett status`).",
+# Taken as text and read by _id: click's own "not a valid integer" is a usage message of three
+# lines, where every other mistake is one.
+ById = Annotated[str, typer.Argument(help="The application's id (see `blankett status`).",
                                      show_default=False, metavar="ID")]
+
+
+def _id(given: str) -> int:
+    if given.strip().isdigit():
+        return int(given)
+    environment.error(f"error: {given}: not an application id; ids are the numbers "
+                      "`blankett status` lists")
+    raise typer.Exit(2)
 ByOption = Annotated[str | None, typer.Option(
     "--by", help="Who does it, as recorded with it [default: your login name].",
     show_default=False, metavar="NAME")]
@@ -237,7 +247,7 @@ def show(
     the decision, letters, and every message about it, sent or waiting."""
     from blankett.flows.cli.actions import cmd_show
 
-    raise typer.Exit(cmd_show(environment, _home(home), application_id, json))
+    raise typer.Exit(cmd_show(environment, _home(home), _id(application_id), json))
 
 
 @app.command()
@@ -262,7 +272,7 @@ def correct(
     """
     from blankett.flows.cli.actions import cmd_correct
 
-    raise typer.Exit(cmd_correct(environment, _home(home), application_id, field, value, by))
+    raise typer.Exit(cmd_correct(environment, _home(home), _id(application_id), field, value, by))
 
 
 @app.command()
@@ -312,7 +322,7 @@ def decide(
     """
     from blankett.flows.cli.actions import cmd_decide
 
-    raise typer.Exit(cmd_decide(environment, _home(home), application_id,
+    raise typer.Exit(cmd_decide(environment, _home(home), _id(application_id),
                                 "granted" if outcome is Outcome.granted else "declined", amount,
                                 note, force, by))
 
@@ -332,7 +342,7 @@ def letter(
     """
     from blankett.flows.cli.actions import cmd_letter
 
-    raise typer.Exit(cmd_letter(environment, _home(home), application_id, by))
+    raise typer.Exit(cmd_letter(environment, _home(home), _id(application_id), by))
 
 
 @app.command()

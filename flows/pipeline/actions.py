@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy.orm import Session
@@ -156,7 +157,16 @@ def _text(value: object) -> str | None:
 class Handled:
     name: str  # the application, or the unreadable file's name
     handled: bool  # as it stands now
-    changed: bool  # False: it stood so already (an --undo of what was not handled)
+    changed: bool  # False: it stood so already (an --undo of what was not handled, a mark again)
+    # The mark that stood before this one, when it was handled already: who, when, the note.
+    earlier: Mark | None = None
+
+
+@dataclass(frozen=True)
+class Mark:
+    by: str
+    at: datetime
+    note: str | None
 
 
 def mark_handled(pipeline: Pipeline, target: str, by: str, note: str | None = None,
@@ -176,10 +186,17 @@ def mark_handled(pipeline: Pipeline, target: str, by: str, note: str | None = No
             standing = handled_files(session, [ident])
         if undo and ident not in standing:
             return Handled(name, False, False)
+        earlier = standing.get(ident)
+        mark = None if earlier is None or undo else \
+            Mark(earlier.done_by, as_utc(earlier.done_at), earlier.note)
+        # Marked again: only a new note changes anything (it replaces the old one); the first
+        # mark, with who made it and when, stands otherwise.
+        if mark is not None and (not note or note == mark.note):
+            return Handled(name, True, False, mark)
         session.add(Handling(application_id=ident if kind == "application" else None,
                              submission_id=ident if kind == "file" else None,
                              handled=not undo, note=note or None, done_by=by, done_at=now()))
-        return Handled(name, not undo, True)
+        return Handled(name, not undo, True, mark)
 
 
 # --- decide -------------------------------------------------------------------------------------

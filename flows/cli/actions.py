@@ -43,8 +43,9 @@ def _pipeline(env: Environment, home: Home) -> Iterator[Pipeline]:
 
 
 def _acting(env: Environment, root: Path, act: Callable[[Pipeline], None]) -> int:
-    """Run `act` on the home's pipeline; any error a user can mend is its one line, status 2."""
-    home = open_home(env, root)
+    """Run `act` on the home's pipeline; any error a user can mend is its one line, status 2.
+    The store is all they need: an inbox on a share not mounted stops none of them."""
+    home = open_home(env, root, inbox_needed=False)
     if home is None:
         return EXIT_ERROR
     try:

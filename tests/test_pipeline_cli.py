@@ -65,6 +65,29 @@ def test_init_creates_the_folders_and_a_commented_settings_file(tmp_path: Path) 
     assert (root / "inbox" / "keep.docx").read_bytes() == b"PK"
 
 
+def test_init_takes_home_as_every_other_command_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from typer.testing import CliRunner
+
+    from blankett.flows.cli import app as cli
+    from blankett.flows.cli.environment import Environment
+
+    def init(*args: str | Path) -> tuple[int, str]:
+        env = Environment(stdout=io.StringIO(), stderr=io.StringIO(), variables={})
+        monkeypatch.setattr(cli, "environment", env)
+        done = CliRunner().invoke(cli.app, ["init", *map(str, args)])
+        return done.exit_code, env.stdout.getvalue() + env.stderr.getvalue()  # type: ignore[attr-defined]
+
+    code, said = init("--home", tmp_path / "home")
+    assert code == 0 and (tmp_path / "home" / "blankett.toml").is_file(), said
+    code, said = init(tmp_path / "home", "--home", tmp_path / "home")
+    assert code == 0 and "already a blankett home" in said
+    code, said = init(tmp_path / "other", "--home", tmp_path / "home")
+    assert code == 2 and said.count("\n") == 1 and said.startswith("error: two homes named"), said
+    assert not (tmp_path / "other").exists()
+
+
 def test_init_uses_blankett_home_and_fills_in_missing_folders(tmp_path: Path) -> None:
     root = tmp_path / "from-env"
     assert blankett_here("init", home_env=root).returncode == 0

@@ -113,6 +113,9 @@ def init(
         "--create-inbox", help="Also create an inbox outside the home (inbox.path on a shared "
         "drive) that is missing; without it, a missing one is taken for a share not mounted.")]
     = False,
+    home: Annotated[Path | None, typer.Option(
+        "--home", help="Where to create the home, as the other commands name it: the same as "
+                       "DIRECTORY.", show_default=False)] = None,
 ) -> None:
     """Create a home: inbox/, archive/, failed/, outbox/ and a commented blankett.toml.
 
@@ -120,7 +123,10 @@ def init(
     """
     from blankett.flows.cli.home import cmd_init
 
-    raise typer.Exit(cmd_init(environment, _home(directory), create_inbox))
+    if directory is not None and home is not None and directory != home:
+        environment.error(f"error: two homes named ({directory} and --home {home}); name one")
+        raise typer.Exit(2)
+    raise typer.Exit(cmd_init(environment, _home(directory or home), create_inbox))
 
 
 @app.command()

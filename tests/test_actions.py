@@ -514,6 +514,9 @@ def test_show_overview_and_decide_speak_swedish_as_status_does(
         pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = _ids(pipeline)
     correct(pipeline, ids["Vara"], "E-post", "nils@vara.example.org", by="anna")
+    # A field that was empty is said to have been so, not quoted as if "tomt" had been written.
+    assert "Rättat av anna: E-post är nu ”nils@vara.example.org” (var tomt)." in \
+        plain_body(_reports(pipeline, ids["Vara"])[-1])
     mark_handled(pipeline, str(ids["Vara"]), "anna", note="ringt")
     write_letter(pipeline, ids["Vara"], "anna")
     code, decided, err = _cli(pipeline, monkeypatch, "decide", str(ids["Göteborg"]), "granted",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from blankett.fixtures.corpus import Case
 from blankett.flows.mail.reports import (
     format_amount,
     message_id,
@@ -417,3 +418,23 @@ def test_a_changed_report_to_someone_new_is_whole_and_carries_the_original(archi
     assert text.startswith("Rapporten om en ansökan om stöd till biblioteksutveckling har ändrats")
     assert "Ändrat:\n  - Läst om med nya regler eller ny läsare." in text
     assert "Svar i ansökan:" in text and "Ändringar mot förra versionen" not in text
+
+
+def test_a_new_versions_changes_tell_new_changed_and_removed_answers(corpus: list[Case]) -> None:
+    """An answer given where the last version had none is new, not changed; one taken away is
+    said so; only an answer that was there and differs is changed."""
+    from blankett.flows.store.database import Result
+    from blankett.flows.store.ledger import changes
+    from blankett.models.spec import load_spec
+
+    spec = load_spec()
+    labels = {f.key: f.label for f in spec.fields}
+    (case,) = [c for c in corpus if c.name == "docx_mall_goteborg.docx"]
+    first = dict.fromkeys(spec.keys) | dict(case.fields)
+    assert first["partners"] and first["contact_phone"] and first["library"]
+    before = Result(fields={**first, "partners": None}, problems=[], complete=True)
+    after = Result(fields={**first, "contact_phone": None, "library": "Stadsbiblioteket Hammarkullen"},
+                   problems=[], complete=True)
+    assert changes(before, after, spec) == (
+        f"Nya svar: {labels['partners']}.", f"Ändrade svar: {labels['library']}.",
+        f"Borttagna svar: {labels['contact_phone']}.")

@@ -17,6 +17,7 @@ from blankett.flows.cli.running import EXIT_ERROR, EXIT_OK, open_home
 from blankett.flows.home.settings import Home
 from blankett.flows.mail.reports import format_amount
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
+from blankett.flows.store.actions import quoted
 from blankett.models.errors import BlankettError
 from blankett.models.messages import DECISIONS, status_word
 from blankett.models.text import one_line
@@ -117,7 +118,7 @@ def _shown(record: dict[str, Any], areas: dict[str, str]) -> str:
     if record["corrections"]:
         lines += ["", "Rättelser:"]
         lines += [f"  {_when(c['at'])}  {c['by']}: {c['label'].split(' (')[0]} ”{c['value']}” "
-                  f"({_before(c['before'])}), version {c['version']}"
+                  f"(var {quoted(c['before'])}), version {c['version']}"
                   for c in record["corrections"]]
     if record["letters"]:
         lines += ["", "Brev:"]
@@ -134,11 +135,6 @@ def _shown(record: dict[str, Any], areas: dict[str, str]) -> str:
 # Each kind of message (flows/store/database.py's Message.kind), as `show` lists it.
 _KINDS = {"report": "rapport", "update": "uppdatering", "summary": "sammanställning",
           "letter": "brev"}
-
-
-def _before(value: str | None) -> str:
-    """What a corrected field said before: a field that was empty is said so, not quoted."""
-    return f"var ”{value}”" if value else "var tomt"
 
 
 def _by(done: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ from blankett.flows.store.actions import (
     granted_elsewhere,
     handled_applications,
     handled_files,
-    said,
+    quoted,
 )
 from blankett.flows.store.database import (
     Application,
@@ -135,8 +135,8 @@ def correct(pipeline: Pipeline, application_id: int, field_name: str, value: str
         warned = flag_other_activities(session, found, result)
         label = field.label.split(" (")[0]
         queue_rerun_report(pipeline, session, found, previous, result, why=(
-            f"Rättat av {by}: {label} är nu ”{said(result.fields.get(field.key))}” "
-            f"(var ”{said(previous.fields.get(field.key))}”).",))
+            f"Rättat av {by}: {label} är nu {quoted(result.fields.get(field.key))} "
+            f"(var {quoted(previous.fields.get(field.key))}).",))
         queue_warning_reports(pipeline, session, found, warned)
         labels = {f.key: f.label.split(" (")[0] for f in pipeline.spec.fields}
         lacks = [labels.get(k, k) for k in missing_fields(result)]

@@ -112,7 +112,7 @@ def correction_lines(previous: Result | None, current: Result, spec: FormSpec) -
             continue
         label = field.label.split(" (")[0]
         was, now = previous.fields.get(field.key), current.fields.get(field.key)
-        which = f"Rättelsen av {label} i förra versionen (”{said(was)}”, {who})"
+        which = f"Rättelsen av {label} i förra versionen ({quoted(was)}, {who})"
         if was == now:
             lines.append(f"{which} stämmer med den nya versionen.")
         else:
@@ -120,6 +120,12 @@ def correction_lines(previous: Result | None, current: Result, spec: FormSpec) -
             lines.append(f"{which} stämmer inte med den nya versionen, som {new}; den nya "
                          "versionens uppgift gäller.")
     return tuple(lines)
+
+
+def quoted(value: object) -> str:
+    """A field's value quoted as a line says it ("”30 000”"), or "tomt" where there is none: a
+    quoted "tomt" would read as what the applicant wrote."""
+    return "tomt" if value is None or value == "" else f"”{said(value)}”"
 
 
 def said(value: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -203,6 +204,9 @@ def test_unreadable_file(archive: Path) -> None:
     assert "inte kan läsas automatiskt" in text
     assert "Status:       oläslig" in text
     assert "Kommun:       –" in text and "Sökt belopp:  –" in text
+    # No version of anything yet, as `blankett status` says it.
+    assert "Version:      –\n" in text
+    assert re.search(r">Version</th>\s*<td[^>]*>–</td>", html_of(message)), html_of(message)
     assert f"Fel (1):\n  - {SCANNED.message}" in text
     assert "Inga svar kunde läsas." in text
     assert "Originalet kunde inte hittas" in text  # no file at 2026/11/scan.pdf in this archive
@@ -438,3 +442,15 @@ def test_a_new_versions_changes_tell_new_changed_and_removed_answers(corpus: lis
     assert changes(before, after, spec) == (
         f"Nya svar: {labels['partners']}.", f"Ändrade svar: {labels['library']}.",
         f"Borttagna svar: {labels['contact_phone']}.")
+
+
+def test_an_unreadable_file_in_the_summary_has_no_version() -> None:
+    """As in `blankett status`: "–", never "1"."""
+    summary = TriageSummary(key="summary:2026-11-25:eva.fred@example.org",
+                            consultant="eva.fred@example.org", consultant_name=None, year=2026,
+                            applications=(unreadable(),), new_since_last=(),
+                            generated_at=datetime(2026, 11, 25, 6, tzinfo=UTC))
+    message = render_summary(summary, sender=SENDER)
+    (row,) = [line for line in text_of(message).splitlines() if "scan.pdf" in line]
+    assert row.split()[2:4] == ["–", "oläslig"], row
+    assert re.search(r"<td>scan.pdf</td>\s*<td>–</td>", html_of(message)), html_of(message)

@@ -211,6 +211,7 @@ def environment() -> jinja2.Environment:
         local_time=lambda d: _aware(d).astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
         local_date=lambda d: _aware(d).astimezone(STOCKHOLM).strftime("%Y-%m-%d"),
         status_word=status_word,
+        version=version,
         status_text=status_text,
         lacks=lacks,
         warnings=warnings,
@@ -222,6 +223,12 @@ def environment() -> jinja2.Environment:
 
 def format_amount(value: int | None) -> str:
     return "–" if value is None else f"{value:,} kr".replace(",", " ")
+
+
+def version(app: ApplicationView) -> str:
+    """The version as a list shows it: an unreadable file is no version of anything yet, and
+    says "–", as `blankett status` does."""
+    return "–" if app.status == "unreadable" else str(app.version)
 
 
 def status_text(app: ApplicationView) -> str:

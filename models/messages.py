@@ -29,6 +29,8 @@ MESSAGES: dict[str, str] = {
     "scanned": "Filen är en inskannad bild utan text och kan inte läsas automatiskt. "
                "Läs den manuellt eller be om en ifylld Word- eller PDF-blankett.",
     "scanned_unread": "OCR kunde inte läsa den: {why}.",
+    # OCR not tried at all: switched off in the settings, or not installed.
+    "scanned_not_tried": "{why}, så skannade sidor läses inte.",
     "ocr": "Ansökan är läst med OCR (maskinläsning av en bild): kontrollera värdena mot originalet.",
     "xfa_only": "Filen är ett XFA-formulär (Adobe LiveCycle) vars fält inte kan läsas. "
                 "Be om den ifyllda blanketten som Word-fil eller utskriven PDF.",
@@ -172,5 +174,6 @@ def message(code: str, **values: object) -> str:
     return MESSAGES[code].format(**values)
 
 # The codes a problem can have; the other messages are wordings of `missing` (a heading nothing
-# could place, the own contribution) and of `scanned` (why OCR could not read it).
-PROBLEM_CODES = frozenset(MESSAGES) - {"missing_maybe", "missing_own_contribution", "scanned_unread"}
+# could place, the own contribution) and of `scanned` (why OCR could not read it, or did not try).
+PROBLEM_CODES = frozenset(MESSAGES) - {"missing_maybe", "missing_own_contribution", "scanned_unread",
+                                       "scanned_not_tried"}

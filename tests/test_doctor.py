@@ -74,18 +74,11 @@ def test_a_shared_inbox_not_mounted_leaves_status_and_doctor_working(
         tmp_path: Path, corpus: list[Case]) -> None:
     """status shows the store, doctor says the inbox is missing as one of its checks and runs
     the others."""
-    from pipeline_support import by_name, drop, intake_pass
+    from pipeline_support import by_name, taken_home
 
     from blankett.flows.cli.home import cmd_status
-    from blankett.flows.pipeline.resources import open_pipeline
 
-    home = make_home(tmp_path / "home")
-    drop(home, by_name(corpus, "docx_mall_goteborg.docx"))
-    pipeline = open_pipeline(home)
-    try:
-        intake_pass(pipeline)
-    finally:
-        pipeline.close()
+    home = taken_home(tmp_path / "home", by_name(corpus, "docx_mall_goteborg.docx"))
     share = tmp_path / "mnt" / "share" / "inkorg"
     settings = home.root / "blankett.toml"
     settings.write_text(settings.read_text(encoding="utf-8").replace(

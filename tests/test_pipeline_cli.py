@@ -604,17 +604,9 @@ def test_a_file_still_arriving_leaves_the_run_successful(tmp_path: Path, prefect
 
 def test_the_consultants_commands_as_a_person_runs_them(corpus: list[Case], tmp_path: Path) -> None:
     """`show`, `correct` and the others need no Prefect: they run on the store alone."""
-    from pipeline_support import intake_pass
+    from pipeline_support import taken_home
 
-    from blankett.flows.pipeline.resources import open_pipeline
-
-    home = make_home(tmp_path / "home")
-    drop(home, by_name(corpus, "docx_ofullstandig_vara.docx"))
-    pipeline = open_pipeline(home)
-    try:
-        intake_pass(pipeline)
-    finally:
-        pipeline.close()
+    home = taken_home(tmp_path / "home", by_name(corpus, "docx_ofullstandig_vara.docx"))
     result = blankett("correct", "1", "E-post", "nils@vara.example.org", "--by", "anna",
                       "--home", home.root)
     assert result.returncode == 0 and result.stderr == "", result.stderr

@@ -395,6 +395,12 @@ def _short_helps() -> None:
 _short_helps()
 
 
+# typer carries a click of its own and exports one of its errors: the classes of the rest, for
+# errors said in one line (`invoke`), are that one's bases.
+_CLICK_ERROR: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
 def invoke(args: Sequence[str] | None = None, env: Environment | None = None) -> int:
     """The command line on `args` (the process's own by default), printing to `env` (the
     process's streams by default): its exit status. Every error a person can cause ends as one
@@ -404,10 +410,21 @@ def invoke(args: Sequence[str] | None = None, env: Environment | None = None) ->
     if env is not None:
         environment = env
     try:
-        # click prints help and usage errors on sys.stdout and sys.stderr.
+        # click prints help on sys.stdout.
         with redirect_stdout(environment.stdout), redirect_stderr(environment.stderr):
             try:
-                app(args=None if args is None else list(args), prog_name="blankett")
+                code = app(args=None if args is None else list(args), prog_name="blankett",
+                           standalone_mode=False)
+            except _CLICK_ERROR as exc:
+                if type(exc).__name__ == "NoArgsIsHelpError":  # `blankett` alone: the help
+                    exc.show()
+                elif isinstance(exc, _USAGE_ERROR) and exc.ctx is not None:
+                    # click's own would be a usage line, a hint and the error: three lines.
+                    said = exc.format_message().replace("Value error, ", "")  # pydantic's
+                    environment.error(f"error: {said} (see `{exc.ctx.command_path} --help`)")
+                else:
+                    environment.error(f"error: {exc.format_message()}")
+                return exc.exit_code
             except SystemExit as exit_:
                 if exit_.code is None or isinstance(exit_.code, int):
                     return exit_.code or 0
@@ -418,7 +435,7 @@ def invoke(args: Sequence[str] | None = None, env: Environment | None = None) ->
                 # is still one line.
                 environment.error(f"error: {exc}")
                 return 2
-            return 0
+            return code if isinstance(code, int) else 0
     finally:
         environment = saved
 

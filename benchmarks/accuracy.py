@@ -304,10 +304,15 @@ def printed_scans(per_layout: int, half: str, failures: bool) -> int:
         seconds = (time.perf_counter() - start) / max(1, len(printed))
         print(f"{table(name, results[name])[0]} {seconds:.1f} |")
     print_layouts(results)
-    print("\n| set | forms | refused as not the form |")
+    print("\n| set | files | refused as not the form |")
     print("|---|---|---|")
     for name, scores in results.items():
         print(f"| {name} | {scores.forms} | {scores.not_the_form} |")
+    from blankett.fixtures.other_documents import other_documents
+
+    others = refused(((d.name, scanned_print(d.data, scan, d.name)) for d in other_documents()
+                      if d.kind == "pdf-text"), reader)
+    print(f"| other documents (all should be) | {others[0]} | {others[1]} |")
     if failures:
         for name in ("corpus", "messy", "tune"):
             if name in results:

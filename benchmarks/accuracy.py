@@ -8,7 +8,10 @@ of the reworded forms (fixtures/reworded.py). For each:
 - field accuracy: the share of (form, field) pairs read as expected, all 20 fields, texts
   compared as a reader sees them (bullets and line breaks aside);
 - verdicts: the share of forms whose completeness (complete or not) is right;
-- missing-field F1: over the fields reported missing against those really left out.
+- missing-field F1: over the fields reported missing against those really left out;
+- not the form: the files refused as another document than the form (models/identity.py): none
+  of the forms, blank and almost empty forms included, and every one of the other documents
+  (fixtures/other_documents.py: minutes, letters, invoices, reports, budgets, plans).
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class Scores:
     true_missing: int = 0
     said_missing: int = 0
     both_missing: int = 0
+    # Forms refused as another document than the form.
+    not_the_form: int = 0
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -95,6 +100,7 @@ def score(cases: Iterable[Case], examiner: Examiner, group_of: str = "kind") -> 
         result = examiner.examine_bytes(case.name, case.data)
         scores.forms += 1
         if isinstance(result, Failure):
+            scores.not_the_form += result.kind == "not_the_form"
             got: dict[str, object] = {}
             problems: set[tuple[str | None, str]] = set()
             complete = None
@@ -180,12 +186,38 @@ def main() -> int:
                          if tally and verdicts else "– | – | –")
         print(f"| {kind} | " + " | ".join(cells) + " |")
     print_layouts(results)
+    print_identity(results, reader)
     if args.failures:
         for name in ("corpus", "messy", "tune"):
             if name in results:
                 print(f"\n## wrong in {name}\n")
                 print("\n".join(results[name].failures))
     return 0
+
+
+def refused(data: Iterable[tuple[str, bytes]], examiner: Examiner) -> tuple[int, int]:
+    """(files, those refused as not the form)."""
+    files = taken = 0
+    for name, content in data:
+        result = examiner.examine_bytes(name, content)
+        files += 1
+        taken += isinstance(result, Failure) and result.kind == "not_the_form"
+    return files, taken
+
+
+def print_identity(results: dict[str, Scores], examiner: Examiner) -> None:
+    """Forms taken for another document, and other documents taken for the form."""
+    from blankett.fixtures.corpus import almost_empty_forms
+    from blankett.fixtures.other_documents import other_documents
+
+    print("\n| set | files | refused as not the form |")
+    print("|---|---|---|")
+    for name, scores in results.items():
+        print(f"| {name} | {scores.forms} | {scores.not_the_form} |")
+    sparse = refused(((c.name, c.data) for c in almost_empty_forms(YEAR)), examiner)
+    print(f"| blank and almost empty forms | {sparse[0]} | {sparse[1]} |")
+    others = refused(((d.name, d.data) for d in other_documents()), examiner)
+    print(f"| other documents (all should be) | {others[0]} | {others[1]} |")
 
 
 def scans() -> int:
@@ -272,6 +304,15 @@ def printed_scans(per_layout: int, half: str, failures: bool) -> int:
         seconds = (time.perf_counter() - start) / max(1, len(printed))
         print(f"{table(name, results[name])[0]} {seconds:.1f} |")
     print_layouts(results)
+    print("\n| set | files | refused as not the form |")
+    print("|---|---|---|")
+    for name, scores in results.items():
+        print(f"| {name} | {scores.forms} | {scores.not_the_form} |")
+    from blankett.fixtures.other_documents import other_documents
+
+    others = refused(((d.name, scanned_print(d.data, scan, d.name)) for d in other_documents()
+                      if d.kind == "pdf-text"), reader)
+    print(f"| other documents (all should be) | {others[0]} | {others[1]} |")
     if failures:
         for name in ("corpus", "messy", "tune"):
             if name in results:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from blankett.extractors.context import ReadContext
 from blankett.extractors.errors import Unreadable
 from blankett.extractors.sniff import Container, sniff
+from blankett.models.identity import not_the_form
 from blankett.models.records import Extraction
 
 __all__ = ["EXTRACTOR_VERSION", "READERS", "ReadContext", "Reader", "Unreadable", "read", "reader"]
@@ -38,9 +39,17 @@ READERS: dict[Container, str] = {
 
 
 def read(data: bytes, context: ReadContext) -> Extraction:
+    """What the file says as the form; Unreadable when it cannot be read, or is another document
+    than the form (models/identity.py): kept and sent to a person like an unreadable file,
+    never taken as an application with every part missing."""
     if too_large := context.limits.too_large(len(data)):
         raise too_large
-    return reader(sniff(data))(data, context)
+    extraction = reader(sniff(data))(data, context)
+    if (evidence := not_the_form(extraction, context.spec)) is not None:
+        raise Unreadable(f"is not the application form: {evidence.parts} of the form's "
+                         f"{evidence.of_parts} parts were found under their headings",
+                         "not_the_form", found=evidence.parts, total=evidence.of_parts)
+    return extraction
 
 
 def reader(kind: Container) -> Reader:

@@ -97,6 +97,9 @@ FAILURES: dict[str, str] = {
     "empty": "Filen är tom (0 byte).",
     "not_a_form": "Filen är inte i något format som kan läsas: varken ett Word-dokument (.docx, "
                   ".doc, .odt, .rtf), en PDF eller en inskannad bild (PNG, JPEG, TIFF).",
+    "not_the_form": "Filen kunde inte läsas som en ansökan: den liknar inte ansökningsblanketten "
+                    "({found} av blankettens {total} delar finns under sina rubriker). Den kan vara "
+                    "en bilaga, ett brev eller ett protokoll; läs den manuellt.",
     "other_format": "Filen är {format}, inte ett Word-dokument eller en PDF.",
     "image_format": "Filen är en bild i {format}-format, som inte läses; be om en PDF, PNG eller "
                     "JPEG.",

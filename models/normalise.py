@@ -235,6 +235,11 @@ class AreaIndex:
                 keys = full
         return AreaReading(tuple(keys), bool(fold(text)))
 
+    def named(self, text: str) -> list[str]:
+        """Every area the text names, ticked or not, in the order written: the form's list of
+        areas to tick names them all."""
+        return list(dict.fromkeys(self._keys(text)))
+
     def _keys(self, text: str, *, full_only: bool = False) -> list[str]:
         folded = " " + _fold_area(text) + " "
         found: list[tuple[int, str]] = []

@@ -78,6 +78,8 @@ def test_the_heldout_half_clears_the_bar() -> None:
     # Only the shares: what was wrong stays unseen, so that nobody tunes to it.
     assert scores.fields.share >= HELDOUT_FIELDS, f"field accuracy {scores.fields.share:.3f}"
     assert scores.verdicts.share >= HELDOUT_VERDICTS, f"verdicts {scores.verdicts.share:.3f}"
+    # A form in words nobody tuned the readers to is still the form, never another document.
+    assert scores.not_the_form == 0, f"{scores.not_the_form} refused as not the form"
 
 
 def test_no_heldout_wording_is_in_the_label_list() -> None:

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from pipeline_support import AREAS, expected_recipients, intake_pass, make_home
+from pipeline_support import AREAS, FALLBACK, expected_recipients, intake_pass, make_home
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -259,7 +259,8 @@ def test_a_failure_recorded_by_an_older_blankett_is_worded_anew_when_read_again(
 def test_a_file_read_only_when_taken_from_failed_is_reported_to_its_areas_consultants(
         tmp_path: Path) -> None:
     """Its "cannot be read" report went to the fallback contacts; once read, its own report goes
-    to its area's consultants, the original attached, as any new form's does."""
+    to its area's consultants, the original attached, as any new form's does, and the fallback
+    contacts are told whom it goes to now."""
     home = _set(make_home(tmp_path / "home"), "max_pages = 1", "limits")
     (home.inbox / "ansokan.pdf").write_bytes(FORM.data)
     _pass(home)
@@ -269,8 +270,9 @@ def test_a_file_read_only_when_taken_from_failed_is_reported_to_its_areas_consul
         with pipeline.store.session() as session:
             reports = session.scalars(select(Message).where(
                 Message.application_id == taken.application_id)).all()
+            # The fallback contacts, who had it as unreadable, are told it went to them.
             assert [(m.kind, sorted(m.recipients["to"])) for m in reports] == \
-                [("report", sorted(expected_recipients(FORM)))]
+                [("report", sorted(expected_recipients(FORM))), ("moved", sorted(FALLBACK))]
             assert "Dals-Ed" in reports[0].subject
     finally:
         pipeline.close()

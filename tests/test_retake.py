@@ -296,3 +296,36 @@ def test_a_scan_read_at_last_by_the_nightly_run_takes_its_name_and_is_reported(t
         assert set(AREAS[str(area)]) <= sent_to
     finally:
         pipeline.close()
+
+
+@needs_tesseract
+def test_a_scan_read_at_last_tells_the_fallback_contacts_whom_it_goes_to(tmp_path: Path) -> None:
+    """Left for a person, its report went to the fallback contacts; read by OCR at last, they
+    are told so, once, and whom it goes to now; their summary no longer lists it."""
+    from datetime import UTC, datetime
+
+    from pipeline_support import parse, plain_body
+
+    from blankett.flows.mail.messaging import queue_summaries
+
+    _, pipeline = _scan_left_then_ocr_on(tmp_path)
+    try:
+        with pipeline.store.session() as session:
+            (first,) = session.scalars(select(Message)).all()
+            assert sorted(first.recipients["to"]) == sorted(FALLBACK)
+        assert revalidate_all(pipeline).changed == 1  # the nightly run
+        assert revalidate_all(pipeline, report=True).changed == 0  # a rerun after: nothing new
+        queue_summaries(pipeline, "2026-11-26", datetime.now(UTC))
+        with pipeline.store.session() as session:
+            found = session.scalars(select(Application)).one()
+            consultants = AREAS[str(found.latest.result.fields["strategic_area"])]
+            moved = session.scalars(select(Message).where(Message.kind == "moved")).all()
+            assert [sorted(m.recipients["to"]) for m in moved] == [sorted(FALLBACK)]
+            body = plain_body(parse(moved[0].raw))
+            summaries = [plain_body(parse(m.raw)) for m in session.scalars(select(Message).where(
+                Message.kind == "summary")) if set(m.recipients["to"]) <= set(FALLBACK)]
+    finally:
+        pipeline.close()
+    assert "Varför:\n  - Den skannade ansökan har nu lästs med OCR.\n" \
+           f"  - Går nu till: {', '.join(consultants)}.\n" in body
+    assert all("skannad.pdf" not in summary for summary in summaries)

@@ -250,7 +250,7 @@ def correct(
     more: Annotated[list[str] | None, typer.Argument(
         help="More fields of the same application, each followed by its value: corrected "
              "together, told in one update.", show_default=False,
-        metavar="[FIELD VALUE]...")] = None,
+        metavar="FIELD VALUE")] = None,
     by: ByOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -258,11 +258,11 @@ def correct(
 
     The corrections are checked at once like the form's own answers (if the rules refuse one,
     none is recorded) and are used from then on by status, the reports and the summaries, which
-    mark them "rättat av NAME"; rerun and nightly keep them. Those who had the application's
-    report get one update listing them (the area's consultants, if it changes area, its report;
-    the previous ones, word that it went to them). A value the field already has changes
-    nothing. A new version from the applicant is read as it is, and its report says whether each
-    correction still agrees with it.
+    mark them "rättat av NAME"; rerun and nightly keep them. Those who have the application's
+    report get one update listing them; moved to another area, its report goes to that area's
+    consultants, and the previous ones are told whom it goes to. A value the field already has
+    changes nothing. A new version from the applicant is read as it is, and its report says
+    whether each correction still agrees with it.
     """
     from blankett.flows.cli.actions import cmd_correct
 

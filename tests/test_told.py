@@ -29,7 +29,10 @@ from pipeline_support import (
 )
 from sqlalchemy import func, select
 
-from blankett.fixtures.corpus import Case
+from blankett.fixtures.corpus import Case, _Builder
+from blankett.fixtures.docx_builders import template_document
+from blankett.fixtures.form import AREAS as FORM_AREAS
+from blankett.fixtures.themes import THEMES
 from blankett.flows.cli.environment import Environment
 from blankett.flows.home.settings import Home, load_home
 from blankett.flows.mail.messaging import deliver_pending, queue_summaries
@@ -217,6 +220,31 @@ def test_a_correction_moving_the_area_tells_the_previous_consultants_once(
         kinds = session.execute(select(Message.kind, func.count()).where(
             Message.application_id == goteborg).group_by(Message.kind)).all()
     assert dict(kinds) == {"report": 3, "update": 1, "moved": 2}
+
+
+def test_a_new_version_naming_another_area_tells_the_previous_consultants(
+        home: Home, smtp: tuple[Collector, int]) -> None:
+    builder = _Builder(2026)
+    first = builder.app("Ale", theme=THEMES[0])
+    assert first.expected["strategic_area"] == "open"
+    second = first.tick(("learning",), FORM_AREAS["learning"])
+    for name, app in (("ale-1.docx", first), ("ale-2.docx", second)):
+        builder.docx(name, app, template_document(app), "template")
+    pipeline = open_pipeline(home)
+    try:
+        for case in builder.cases:
+            drop(home, [case])
+            intake_pass(pipeline)
+        got = _received(smtp[0])
+    finally:
+        pipeline.close()
+    assert sorted(got) == sorted([*AREAS["open"], *AREAS["learning"]])
+    (report,) = got[AREAS["learning"][0]]
+    assert str(report["Subject"]).startswith("Ansökan: Ale – ")
+    first_report, moved = got[AREAS["open"][0]]
+    assert "version 2" not in str(first_report["Subject"])
+    assert _moved(moved) == [f"Version 2 har kommit in med inriktningen {FORM_AREAS['learning']}.",
+                             f"Går nu till: {AREAS['learning'][0]}."]
 
 
 # --- correct: nothing changed, several fields, the corrector -----------------------------------

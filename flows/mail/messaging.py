@@ -239,10 +239,12 @@ def _queue_update(pipeline: Pipeline, session: Session, application: Application
 def _queue_moved(pipeline: Pipeline, session: Session, application: Application, result: Result,
                  key: str, to: list[str], lines: tuple[str, ...], own: Collection[str] = ()
                  ) -> None:
-    """To those who had the application's report and are no longer its recipients: that it went
-    elsewhere (`lines`: why, and to whom), without the original; told once, after which they no
-    longer have it (_holding). Whoever of them made the change (`own`) is not told while others
-    are, and is recorded as knowing."""
+    """To those who had the application's report and are no longer its recipients, of the
+    routing's consultants: that it went elsewhere (`lines`: why, and to whom), without the
+    original; told once, after which they no longer have it (_holding). Whoever of them made the
+    change (`own`) is not told while others are, and is recorded as knowing."""
+    # One the routing no longer names is no longer a consultant (gone elsewhere, say): not told.
+    to = [a for a in to if a in _consultants(pipeline)]
     if not to:
         return
     told = [a for a in to if a not in own] or to

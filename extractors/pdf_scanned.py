@@ -26,8 +26,11 @@ def has_text_layer(page_texts: Iterable[str], minimum: int = MIN_TEXT_CHARS) -> 
     return any(sum(1 for char in _UNMAPPED.sub("", text) if char.isalnum()) >= minimum for text in page_texts)
 
 
-def scanned(why: str | None = None, kind: Kind = "pdf-scanned") -> Extraction:
-    """A scan for a person to read; `why` (English, for the log) when OCR could not read it."""
-    text = message("scanned") + (" " + message("scanned_unread", why=why) if why else "")
+def scanned(why: str | None = None, kind: Kind = "pdf-scanned", tried: bool = True) -> Extraction:
+    """A scan for a person to read; `why` (Swedish, as the consultant reads it) when OCR could
+    not read it, or, not `tried`, why OCR was not used at all ("OCR är avstängt i
+    inställningarna"), which is no failure of OCR's."""
+    unread = "scanned_unread" if tried else "scanned_not_tried"
+    text = message("scanned") + (" " + message(unread, why=why) if why else "")
     problem = Problem(field=None, code="scanned", severity="error", message=text)
     return Extraction(kind=kind, values={}, problems=[problem])

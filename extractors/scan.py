@@ -43,7 +43,7 @@ _STRAY = re.compile(r"(?:^|\s)[’'`´‘|_~^°]+(?=\s|$)")
 def read_scanned_pdf(reader: PdfReader, context: ReadContext) -> Extraction:
     unread = _not_read(context)
     if unread is not None:
-        return scanned(unread)
+        return scanned(unread, tried=False)
     pages: list[ocr.Page] = []
     if len(reader.pages) > context.limits.ocr_max_pages:
         return scanned(f"den har fler sidor ({len(reader.pages)}) än OCR läser "
@@ -81,7 +81,7 @@ def read_image(data: bytes, context: ReadContext) -> Extraction:
                          "damaged_image") from None
     unread = _not_read(context)
     if unread is not None:
-        return scanned(unread, kind="image")
+        return scanned(unread, kind="image", tried=False)
     return _recognised(pages, context, "image")
 
 

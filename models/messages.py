@@ -29,17 +29,38 @@ MESSAGES: dict[str, str] = {
     "scanned": "Filen är en inskannad bild utan text och kan inte läsas automatiskt. "
                "Läs den manuellt eller be om en ifylld Word- eller PDF-blankett.",
     "scanned_unread": "OCR kunde inte läsa den: {why}.",
+    # OCR not tried at all: switched off in the settings, or not installed.
+    "scanned_not_tried": "{why}, så skannade sidor läses inte.",
     "ocr": "Ansökan är läst med OCR (maskinläsning av en bild): kontrollera värdena mot originalet.",
     "xfa_only": "Filen är ett XFA-formulär (Adobe LiveCycle) vars fält inte kan läsas. "
                 "Be om den ifyllda blanketten som Word-fil eller utskriven PDF.",
 }
 
 
-# A few words for each problem, where a list shows many applications (`blankett status`).
+# An application's status as people read it, singular and plural ("1 oläslig", "2 oläsliga"):
+# the reports, the summaries, `status`, `show` and the overview all say it so.
+STATUS_WORDS: dict[str, tuple[str, str]] = {
+    "complete": ("komplett", "kompletta"),
+    "incomplete": ("ofullständig", "ofullständiga"),
+    "unreadable": ("oläslig", "oläsliga"),
+}
+
+# A decision (`blankett decide`), wherever it is shown.
+DECISIONS: dict[str, str] = {"granted": "beviljad", "declined": "avslagen"}
+
+
+def status_word(status: str, count: int = 1) -> str:
+    singular, plural = STATUS_WORDS[status]
+    return singular if count == 1 else plural
+
+
+# A few words for each problem, where a list shows many applications (`blankett status`). A
+# problem of one field among several of its kind names the field ({label}, its short label); a
+# missing part that is only a warning is worded as `missing_own_contribution`.
 SHORT: dict[str, str] = {
-    "missing": "saknas",
-    "guessed_label": "rubrik tolkad, kontrollera",
-    "missing_own_contribution": "egen insats saknas",
+    "missing": "{label} saknas",
+    "guessed_label": "{label}: rubrik tolkad, kontrollera",
+    "missing_own_contribution": "{label} saknas",
     "invalid_email": "ogiltig e-postadress",
     "invalid_phone": "ogiltigt telefonnummer",
     "unknown_municipality": "okänd kommun",
@@ -50,7 +71,7 @@ SHORT: dict[str, str] = {
     "area_unknown": "okänd inriktning",
     "timeline_no_date": "tidsplan utan tid",
     "support_unspecified": "stödbehov oklart",
-    "too_short": "mycket kort svar",
+    "too_short": "{label} mycket kort",
     "second_application": "kommunens andra ansökan i år",
     "scanned": "inskannad, läs manuellt",
     "ocr": "läst med OCR, kontrollera",
@@ -59,8 +80,13 @@ SHORT: dict[str, str] = {
 }
 
 
-def short(code: str) -> str:
-    return SHORT.get(code, code)
+def short(code: str, label: str | None = None, severity: str = "error") -> str:
+    """The few words for a problem; `label` the short label of its field ("Egen insats"), for
+    the problems that must name it."""
+    if code == "missing" and severity == "warning":
+        code = "missing_own_contribution"
+    said = SHORT.get(code, code)
+    return said.format(label=label or "Ett svar") if "{label}" in said else said
 
 
 # Why a file could not be read at all, by the kind of reason the readers give (Unreadable.kind
@@ -148,5 +174,6 @@ def message(code: str, **values: object) -> str:
     return MESSAGES[code].format(**values)
 
 # The codes a problem can have; the other messages are wordings of `missing` (a heading nothing
-# could place, the own contribution) and of `scanned` (why OCR could not read it).
-PROBLEM_CODES = frozenset(MESSAGES) - {"missing_maybe", "missing_own_contribution", "scanned_unread"}
+# could place, the own contribution) and of `scanned` (why OCR could not read it, or did not try).
+PROBLEM_CODES = frozenset(MESSAGES) - {"missing_maybe", "missing_own_contribution", "scanned_unread",
+                                       "scanned_not_tried"}

@@ -24,7 +24,7 @@ from blankett.flows.mail.delivery import DeliveryError, recipients
 from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending
 from blankett.flows.pipeline.inbox import InboxFilter, StabilityTracker, wait_until_ready
 from blankett.flows.pipeline.intake import ReadAhead, Taken, recover, take_file
-from blankett.flows.pipeline.resources import Pipeline
+from blankett.flows.pipeline.resources import Pipeline, open_pipeline
 from blankett.models.records import SCAN_KINDS
 
 YEAR = 2026
@@ -119,6 +119,19 @@ def intake_pass(pipeline: Pipeline, patience: float = 3.0) -> tuple[list[Taken],
     with ReadAhead(pipeline, ready) as ahead:
         taken += [take_file(pipeline, path, ahead) for path in ready]
     return taken, deliver_pending(pipeline)
+
+
+def taken_home(root: Path, cases: Iterable[Case]) -> Home:
+    """A test home that has taken `cases` in one intake pass, closed again: for the commands
+    that open it themselves."""
+    home = make_home(root)
+    drop(home, cases)
+    pipeline = open_pipeline(home)
+    try:
+        intake_pass(pipeline)
+    finally:
+        pipeline.close()
+    return home
 
 
 def expected_recipients(case: Case) -> tuple[str, ...]:

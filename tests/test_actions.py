@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from importlib import resources
 from io import StringIO
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -41,9 +42,11 @@ from blankett.flows.mail.views import CompletenessReport
 from blankett.flows.pipeline.actions import Refused, correct, decide, mark_handled, write_letter
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
 from blankett.flows.pipeline.revalidation import revalidate_all
-from blankett.flows.store.database import Application, Correction, Message, Result, Store
+from blankett.flows.store.database import Application, Correction, Handling, Message, Result, Store
+from blankett.flows.store.ledger import as_utc
 from blankett.flows.store.overview import application_record, overview_rows
 from blankett.flows.store.queries import UnknownTarget, status_rows
+from blankett.models.messages import status_word
 from blankett.models.spec import load_spec
 
 ZONE = ZoneInfo("Europe/Stockholm")
@@ -375,13 +378,13 @@ def test_show_prints_the_application_and_its_history(pipeline: Pipeline) -> None
     env = Environment(stdout=StringIO(), stderr=StringIO(), variables={}, today=date(2026, 11, 25))
     assert cmd_show(env, pipeline.home.root, vara, False) == 0
     out = env.stdout.getvalue()  # type: ignore[attr-defined]
-    assert out.startswith("Application ") and "Vara – Kompetenslyft för bibliotekspersonal" in out
+    assert out.startswith("Ansökan ") and "Vara – Kompetenslyft för bibliotekspersonal" in out
     assert "nils@vara.example.org" in out and "rättat av anna" in out
-    assert "handled:    by anna" in out and ": ringt" in out
+    assert "Hanterad:     av anna" in out and ": ringt" in out
     assert "Mål saknas." in out and "docx_ofullstandig_vara.docx" in out
-    messages = out.split("\nMessages:\n", 1)[1].splitlines()
+    messages = out.split("\nMeddelanden:\n", 1)[1].splitlines()
     # The report of the version, sent; the one of the correction, waiting for the next run.
-    assert [m.split()[0] for m in messages] == ["sent", "waiting"], messages
+    assert [m.split()[0] for m in messages] == ["skickat", "väntar"], messages
 
     env = Environment(stdout=StringIO(), stderr=StringIO(), variables={}, today=date(2026, 11, 25))
     assert cmd_show(env, pipeline.home.root, 999, True) == 2
@@ -433,28 +436,33 @@ def test_the_overview_opens_as_a_workbook_and_as_csv(pipeline: Pipeline, tmp_pat
     with table.open(encoding="utf-8-sig", newline="") as handle:
         read = list(csv.reader(handle, delimiter=";"))
     assert tuple(read[0]) == header and len(read) == len(rows) + 1
-    assert "Written: " in env.stdout.getvalue()  # type: ignore[attr-defined]
+    assert "Sparad: " in env.stdout.getvalue()  # type: ignore[attr-defined]
 
 
 # --- the commands -------------------------------------------------------------------------------
 
-def test_the_commands_parse_their_arguments_and_say_one_line_each(
-        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _cli(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, *args: str,
+         stdout: StringIO | None = None) -> tuple[int, str, str]:
+    """A command as a person types it, on the pipeline's home: its exit status, stdout, stderr."""
     from typer.testing import CliRunner
 
     from blankett.flows.cli import app as cli
 
+    env = Environment(stdout=stdout or StringIO(), stderr=StringIO(), variables={},
+                      today=date(2026, 11, 25))
+    monkeypatch.setattr(cli, "environment", env)
+    result = CliRunner().invoke(cli.app, [*args, "--home", str(pipeline.home.root)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return (result.exit_code, env.stdout.getvalue(),  # type: ignore[attr-defined]
+            env.stderr.getvalue())  # type: ignore[attr-defined]
+
+
+def test_the_commands_parse_their_arguments_and_say_one_line_each(
+        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ids = _ids(pipeline)
-    root = str(pipeline.home.root)
 
     def run(*args: str) -> tuple[int, str, str]:
-        env = Environment(stdout=StringIO(), stderr=StringIO(), variables={},
-                          today=date(2026, 11, 25))
-        monkeypatch.setattr(cli, "environment", env)
-        result = CliRunner().invoke(cli.app, [*args, "--home", root])
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-        return (result.exit_code, env.stdout.getvalue(),  # type: ignore[attr-defined]
-                env.stderr.getvalue())  # type: ignore[attr-defined]
+        return _cli(pipeline, monkeypatch, *args)
 
     code, out, err = run("correct", str(ids["Alingsås"]), "Sökt belopp", "50 000", "--by", "anna")
     assert (code, err) == (0, "") and out.count("\n") == 1
@@ -465,16 +473,16 @@ def test_the_commands_parse_their_arguments_and_say_one_line_each(
     assert (code, out) == (2, "") and err.startswith("error: 50 001 kr is more than") \
         and err.count("\n") == 1
     code, out, _ = run("decide", str(ids["Alingsås"]), "granted", "--note", "BG 12/11")
-    assert code == 0 and "granted 50 000 kr" in out
+    assert code == 0 and "beviljad 50 000 kr" in out
 
     code, out, err = run("handled", "ansokan_trasig.docx", "--note", "ringt", "--by", "bo")
-    assert code == 0 and out.startswith("ansokan_trasig.docx: marked handled")
+    assert code == 0 and out.startswith("ansokan_trasig.docx: markerad som hanterad")
     code, out, _ = run("status")
     assert code == 0
     (trasig,) = [line for line in out.splitlines() if "ansokan_trasig.docx" in line]
     assert trasig.rstrip().endswith("av bo")
     code, out, _ = run("handled", "ansokan_trasig.docx", "--undo")
-    assert code == 0 and "no longer handled" in out
+    assert code == 0 and "inte längre hanterad" in out
 
     code, out, err = run("letter", str(ids["Vara"]))
     assert code == 0 and "outbox/drafts/" in out and "no valid e-mail address" in out
@@ -485,10 +493,104 @@ def test_the_commands_parse_their_arguments_and_say_one_line_each(
 
     workbook = tmp_path / "år.xlsx"
     code, out, err = run("overview", "--year", "2026", "--xlsx", str(workbook))
-    assert (code, err) == (0, "") and workbook.exists() and out.startswith("4 applications in 2026")
+    assert (code, err) == (0, "") and workbook.exists() and out.startswith("4 ansökningar 2026")
 
     for args, said in ((("correct", "999", "Kommun", "Ale"), "error: 999: no application"),
                        (("correct", str(ids["Vara"]), "budget", "1"), "error: budget: no field"),
                        (("show", "7777"), "error: 7777: no application")):
         code, out, err = run(*args)
         assert (code, out) == (2, "") and err.startswith(said) and err.count("\n") == 1, err
+
+
+# What people read, in Swedish and as status says it ----------------------------------------------
+
+# The English words the commands' frames and labels used: none is left among what people read.
+_ENGLISH = re.compile(r"\b(Application|applications?|status|handled|decision|consultants|Fields|"
+                      r"Problems|Versions|Corrections|Letters|Messages|sent|waiting|none|granted|"
+                      r"declined|sought|Written|was|by|to|no|in)\b")
+
+
+def test_show_overview_and_decide_speak_swedish_as_status_does(
+        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _ids(pipeline)
+    correct(pipeline, ids["Vara"], "E-post", "nils@vara.example.org", by="anna")
+    # A field that was empty is said to have been so, not quoted as if "tomt" had been written.
+    assert "Rättat av anna: E-post är nu ”nils@vara.example.org” (var tomt)." in \
+        plain_body(_reports(pipeline, ids["Vara"])[-1])
+    mark_handled(pipeline, str(ids["Vara"]), "anna", note="ringt")
+    write_letter(pipeline, ids["Vara"], "anna")
+    code, decided, err = _cli(pipeline, monkeypatch, "decide", str(ids["Göteborg"]), "granted",
+                              "--amount", "40000", "--by", "anna")
+    assert (code, err) == (0, "") and decided.startswith(f"Ansökan {ids['Göteborg']} (Göteborg – ")
+    assert decided.rstrip().endswith(": beviljad 40 000 kr.")
+    _, declined, _ = _cli(pipeline, monkeypatch, "decide", str(ids["Göteborg"]), "declined")
+    assert declined.rstrip().endswith(": avslagen (ersätter beslutet beviljad).")
+    _, overview, _ = _cli(pipeline, monkeypatch, "overview")
+    assert overview.startswith("4 ansökningar 2026:") and "sökt" in overview
+    rows = {row["id"]: row for row in status_rows(pipeline.store, 2026, ZONE, list(FALLBACK))}
+    for said in (decided, declined, overview):
+        assert not _ENGLISH.search(said), said
+
+    for application_id in (ids["Vara"], ids["Göteborg"]):
+        code, shown, _ = _cli(pipeline, monkeypatch, "show", str(application_id))
+        assert code == 0
+        # The applicant's answers are theirs; everything else is the command's own words.
+        head, rest = shown.split("\nSvar (version ", 1)
+        frame = head + rest.split("\n\n", 1)[1]
+        assert not _ENGLISH.search(frame), _ENGLISH.findall(frame)
+        # The status as `status` says it.
+        assert f"  Status:       {status_word(rows[application_id]['status'])}, version 1" in frame
+    _, vara, _ = _cli(pipeline, monkeypatch, "show", str(ids["Vara"]))
+    assert "Hanterad:     av anna" in vara and "(var tomt)" in vara and "\nBrev:\n" in vara
+
+
+def test_status_shows_a_granted_amount_whole(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The "hanterad" column on a terminal narrower than the table: the amount is not cut."""
+
+    class Terminal(StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    ids = _ids(pipeline)
+    mark_handled(pipeline, str(ids["Göteborg"]), "anna")
+    decide(pipeline, ids["Göteborg"], "granted", "anna", amount=40000)
+    for columns in ("100", "140"):
+        monkeypatch.setenv("COLUMNS", columns)
+        code, out, _ = _cli(pipeline, monkeypatch, "status", stdout=Terminal())
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+        assert code == 0 and "beviljad 40 000 kr" in plain, plain
+
+
+def test_marking_handled_again_says_who_marked_it_and_what_it_did(
+        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    vara = str(_ids(pipeline)["Vara"])
+    code, out, _ = _cli(pipeline, monkeypatch, "handled", vara, "--note", "ringt", "--by", "anna")
+    assert code == 0 and "markerad som hanterad" in out
+    with pipeline.store.session() as session:
+        first = session.scalars(select(Handling)).one().done_at
+    when = as_utc(first).astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
+
+    code, out, err = _cli(pipeline, monkeypatch, "handled", vara, "--by", "bo")
+    assert (code, err) == (0, "") and out.count("\n") == 1
+    assert f"var redan markerad som hanterad av anna {when} (”ringt”); inget ändrat." in out, out
+    assert _record(pipeline, int(vara))["handled"]["by"] == "anna"
+
+    code, out, _ = _cli(pipeline, monkeypatch, "handled", vara, "--note", "ny version kommer",
+                        "--by", "bo")
+    assert code == 0 and out.count("\n") == 1
+    assert f"var redan markerad som hanterad av anna {when}; anteckningen är nu ”ny version " \
+           "kommer” (var ”ringt”)." in out, out
+    handled = _record(pipeline, int(vara))["handled"]
+    assert (handled["by"], handled["note"]) == ("bo", "ny version kommer")
+
+
+def test_an_id_that_is_no_number_is_one_line(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    for args in (("show", "abc"), ("decide", "7x", "granted"), ("letter", "Vara"),
+                 ("correct", "abc", "Kommun", "Ale")):
+        code, out, err = _cli(pipeline, monkeypatch, *args)
+        assert (code, out) == (2, "") and err.count("\n") == 1, err
+        assert err.startswith(f"error: {args[1]}: not an application id"), err
+
+
+def _record(pipeline: Pipeline, application_id: int) -> dict[str, Any]:
+    return application_record(pipeline.store, SPEC, application_id, ZONE)

@@ -1,4 +1,5 @@
-"""`blankett extract` as a person or a script runs it: exit codes, output lines, errors."""
+"""`blankett extract` as a person or a script runs it: exit codes, output lines, errors (run
+inside the test's process, tests/cli_support.py)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import blankett_here as blankett
 
 from blankett.fixtures.corpus import Case
 from blankett.models.records import SCAN_KINDS
 from blankett.models.spec import CORE_KEYS
 
 KINDS = {"docx", "pdf-form", "pdf-text", "pdf-scanned", "image"}
-
-
-def blankett(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "blankett.flows", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd,
-                          check=False)
 
 
 def _paths(corpus_dir: Path, cases: list[Case]) -> list[Path]:
@@ -142,3 +138,25 @@ def test_help_reads_whole_sentences_and_flags_take_no_value() -> None:
     assert "for shared drives" in " ".join(run_help.split())
     extract_help = " ".join(blankett("extract", "--help").stdout.split())
     assert "scan or photo (PNG, JPEG, TIFF) read by OCR" in extract_help
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["decide", "1", "maybe"], "'maybe' is not one of 'granted', 'declined'"),
+    (["show"], "Missing argument 'ID'"),
+    (["nope"], "No such command 'nope'"),
+    (["status", "--bogus"], "No such option: --bogus"),
+    (["extract", "--max-pages", "0", "x.pdf"], "'--max-pages'"),
+])
+def test_a_mistake_on_the_command_line_is_one_line_naming_the_help(args: list[str], says: str) -> None:
+    """click's own message is three lines (usage, a hint, the error); every other mistake a
+    person can make is one."""
+    result = blankett(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ") and says in line, line
+    assert line.endswith(f"(see `blankett{' ' + args[0] if args[0] != 'nope' else ''} --help`)"), line
+
+
+def test_the_command_alone_shows_its_help() -> None:
+    result = blankett()
+    assert "Commands:" in result.stdout + result.stderr and "Traceback" not in result.stderr

@@ -9,6 +9,7 @@ import pytest
 from pipeline_support import free_port, make_home, smtp_server
 
 from blankett.extractors import ocr
+from blankett.fixtures.corpus import Case
 from blankett.flows.cli.doctor import cmd_doctor
 from blankett.flows.cli.environment import Environment
 
@@ -67,3 +68,32 @@ def test_missing_ocr_and_no_home_are_said(tmp_path: Path, monkeypatch: pytest.Mo
     assert code == 1
     assert lines["OCR of scans"].startswith("missing") and ocr.INSTALL_HINT in lines["OCR of scans"]
     assert lines["home"].startswith("FAILED") and "blankett init" in lines["home"]
+
+
+def test_a_shared_inbox_not_mounted_leaves_status_and_doctor_working(
+        tmp_path: Path, corpus: list[Case]) -> None:
+    """status shows the store, doctor says the inbox is missing as one of its checks and runs
+    the others."""
+    from pipeline_support import by_name, taken_home
+
+    from blankett.flows.cli.home import cmd_status
+
+    home = taken_home(tmp_path / "home", by_name(corpus, "docx_mall_goteborg.docx"))
+    share = tmp_path / "mnt" / "share" / "inkorg"
+    settings = home.root / "blankett.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(
+        '[inbox]\n', f'[inbox]\npath = "{share}"\n'), encoding="utf-8")
+
+    out, err = io.StringIO(), io.StringIO()
+    code = cmd_status(Environment(stdout=out, stderr=err, variables={}), home.root, False)
+    assert code == 0 and "Göteborg" in out.getvalue(), err.getvalue()
+    (line,) = err.getvalue().splitlines()
+    assert line.startswith(f"warning: {share}: the inbox is missing") and "mounted" in line
+
+    code, lines = _doctor(home.root)
+    assert code == 1
+    assert lines["inbox"].startswith("FAILED") and "the inbox is missing" in lines["inbox"]
+    assert "mounted" in lines["inbox"]
+    for part in ("folders", "store", "Prefect", "mail"):
+        assert lines[part].startswith("ok "), lines[part]
+    assert "1 files recorded" in lines["store"]

@@ -93,3 +93,12 @@ def test_extracts_limit_options_are_the_settings() -> None:
 @pytest.mark.parametrize("code", sorted(PROBLEM_CODES))
 def test_each_problem_code_is_in_the_readme(code: str) -> None:
     assert f"`{code}`" in README
+
+
+def test_the_commands_the_readme_says_take_home_take_it() -> None:
+    """"Every command but `extract` ... takes `--home DIR`": so it is, `init` included."""
+    assert "Every command but `extract`, which needs no home, takes `--home DIR`" in README
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    taking = {name for name, command in commands.items()
+              if any("--home" in getattr(p, "opts", ()) for p in command.params)}
+    assert set(commands) - taking == {"extract"}

@@ -24,6 +24,7 @@ from blankett.flows.mail.delivery import OutboxDelivery
 from blankett.flows.mail.reports import searchable_copy
 from blankett.flows.pipeline.resources import open_pipeline
 from blankett.models.limits import Limits
+from blankett.models.messages import message
 from blankett.models.records import FoundValue, Report, Source
 from blankett.models.spec import load_spec
 
@@ -79,6 +80,13 @@ def test_ocr_turned_off_and_too_many_pages_go_to_a_person() -> None:
     data = scanned_file(APP, Scan(dpi=150), "x")
     off = read(data, ReadContext(SPEC, Limits(ocr=False)))
     assert [p.code for p in off.problems] == ["scanned"] and "avstängt" in off.problems[0].message
+    # Said plainly: OCR did not fail, it was not used.
+    assert off.problems[0].message == message("scanned") + " OCR är avstängt i inställningarna, så " \
+                                                           "skannade sidor läses inte."
+    photo = io.BytesIO()
+    Image.new("L", (800, 1100), 255).save(photo, "PNG")
+    (problem,) = read(photo.getvalue(), ReadContext(SPEC, Limits(ocr=False))).problems
+    assert problem.message == off.problems[0].message
     capped = read(data, ReadContext(SPEC, Limits(ocr_max_pages=1)))
     assert [p.code for p in capped.problems] == ["scanned"] and "fler sidor" in capped.problems[0].message
 

@@ -742,7 +742,9 @@ def test_image_only_pdf_is_scanned(context: ReadContext) -> None:
     assert result.values == {}
     assert [(p.field, p.code, p.severity) for p in result.problems] == [(None, "scanned", "error")]
     # For a person to read; with the reason OCR did not (not installed, or no text found).
-    assert result.problems[0].message.startswith(message("scanned") + " OCR kunde inte läsa den:")
+    said = result.problems[0].message
+    assert said.startswith(message("scanned") + " OCR kunde inte läsa den:") or (
+        said.startswith(message("scanned")) and said.endswith(", så skannade sidor läses inte.")), said
 
 
 def test_scan_with_a_stamped_line_of_text_is_still_a_scan(context: ReadContext) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import blankett_here
 from crash_support import alive, descendants
 from pipeline_support import by_name, drop, make_home, used_before
 
@@ -43,7 +44,7 @@ def blankett(*args: str | Path, home_env: Path | None = None, prefect_home: Path
 
 def test_init_creates_the_folders_and_a_commented_settings_file(tmp_path: Path) -> None:
     root = tmp_path / "hemma"
-    result = blankett("init", root)
+    result = blankett_here("init", root)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     for folder in ("inbox", "archive", "failed", "outbox"):
@@ -57,18 +58,41 @@ def test_init_creates_the_folders_and_a_commented_settings_file(tmp_path: Path) 
     # Twice is harmless: nothing changes, and it says so.
     (root / "inbox" / "keep.docx").write_bytes(b"PK")
     (root / SETTINGS_FILE).write_text(settings + "\n# my note\n", encoding="utf-8")
-    again = blankett("init", root)
+    again = blankett_here("init", root)
     assert again.returncode == 0, again.stderr
     assert "nothing changed" in again.stdout and "created" not in again.stdout
     assert (root / SETTINGS_FILE).read_text(encoding="utf-8").endswith("# my note\n")
     assert (root / "inbox" / "keep.docx").read_bytes() == b"PK"
 
 
+def test_init_takes_home_as_every_other_command_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from typer.testing import CliRunner
+
+    from blankett.flows.cli import app as cli
+    from blankett.flows.cli.environment import Environment
+
+    def init(*args: str | Path) -> tuple[int, str]:
+        env = Environment(stdout=io.StringIO(), stderr=io.StringIO(), variables={})
+        monkeypatch.setattr(cli, "environment", env)
+        done = CliRunner().invoke(cli.app, ["init", *map(str, args)])
+        return done.exit_code, env.stdout.getvalue() + env.stderr.getvalue()  # type: ignore[attr-defined]
+
+    code, said = init("--home", tmp_path / "home")
+    assert code == 0 and (tmp_path / "home" / "blankett.toml").is_file(), said
+    code, said = init(tmp_path / "home", "--home", tmp_path / "home")
+    assert code == 0 and "already a blankett home" in said
+    code, said = init(tmp_path / "other", "--home", tmp_path / "home")
+    assert code == 2 and said.count("\n") == 1 and said.startswith("error: two homes named"), said
+    assert not (tmp_path / "other").exists()
+
+
 def test_init_uses_blankett_home_and_fills_in_missing_folders(tmp_path: Path) -> None:
     root = tmp_path / "from-env"
-    assert blankett("init", home_env=root).returncode == 0
+    assert blankett_here("init", home_env=root).returncode == 0
     (root / "outbox").rmdir()
-    result = blankett("init", home_env=root)
+    result = blankett_here("init", home_env=root)
     assert result.returncode == 0
     assert result.stdout.splitlines()[0] == f"created {root / 'outbox'}/"
     assert (root / "outbox").is_dir()
@@ -84,7 +108,7 @@ def test_init_uses_blankett_home_and_fills_in_missing_folders(tmp_path: Path) ->
 def test_a_wrong_setting_is_one_error_line_naming_file_and_setting(
         tmp_path: Path, section: str, text: str, setting: str) -> None:
     root = tmp_path / "home"
-    assert blankett("init", root).returncode == 0
+    assert blankett_here("init", root).returncode == 0
     path = root / SETTINGS_FILE
     path.write_text(f"{section}\n{text}\n", encoding="utf-8")
     commands = [["run", "--home", root]]
@@ -93,7 +117,7 @@ def test_a_wrong_setting_is_one_error_line_naming_file_and_setting(
     if setting == "smtp.prot":
         commands.append(["status", "--home", root])
     for command in commands:
-        result = blankett(*command)
+        result = blankett_here(*command)
         assert result.returncode == 2, (command, result.stdout, result.stderr)
         lines = result.stderr.splitlines()
         assert len(lines) == 1, result.stderr
@@ -104,9 +128,9 @@ def test_a_wrong_setting_is_one_error_line_naming_file_and_setting(
 
 def test_a_settings_file_that_is_not_toml_is_one_error_line(tmp_path: Path) -> None:
     root = tmp_path / "home"
-    assert blankett("init", root).returncode == 0
+    assert blankett_here("init", root).returncode == 0
     (root / SETTINGS_FILE).write_text("[smtp\nhost = ", encoding="utf-8")
-    result = blankett("run", "--home", root)
+    result = blankett_here("run", "--home", root)
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"error: {root / SETTINGS_FILE}: not valid TOML")
@@ -115,7 +139,7 @@ def test_a_settings_file_that_is_not_toml_is_one_error_line(tmp_path: Path) -> N
 def test_a_wrong_routing_file_is_one_error_line(tmp_path: Path) -> None:
     home = make_home(tmp_path / "home")
     (home.root / "routing.toml").write_text('[areas]\nopen = ["a@example.org"]\n', encoding="utf-8")
-    result = blankett("run", "--home", home.root)
+    result = blankett_here("run", "--home", home.root)
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: ") and "routing.toml" in line
@@ -124,7 +148,7 @@ def test_a_wrong_routing_file_is_one_error_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["run", "status"])
 def test_a_missing_home_tells_to_run_init(tmp_path: Path, command: str) -> None:
     root = tmp_path / "nowhere"
-    result = blankett(command, "--home", root)
+    result = blankett_here(command, "--home", root)
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: ") and f"blankett init {root}" in line
@@ -133,9 +157,9 @@ def test_a_missing_home_tells_to_run_init(tmp_path: Path, command: str) -> None:
 
 def test_a_missing_folder_tells_to_run_init(tmp_path: Path) -> None:
     root = tmp_path / "home"
-    assert blankett("init", root).returncode == 0
+    assert blankett_here("init", root).returncode == 0
     (root / "failed").rmdir()
-    result = blankett("run", "--home", root)
+    result = blankett_here("run", "--home", root)
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"error: {root / 'failed'}") and "blankett init" in line
@@ -149,18 +173,21 @@ def _inbox_on_a_share(root: Path, share: Path) -> None:
 
 def test_a_missing_inbox_on_a_share_is_not_made_by_init_unless_asked(tmp_path: Path) -> None:
     root, share = tmp_path / "home", tmp_path / "mnt" / "share" / "inkorg"
-    assert blankett("init", root).returncode == 0
+    assert blankett_here("init", root).returncode == 0
     _inbox_on_a_share(root, share)
-    for command in (["run", "--home", root], ["status", "--home", root]):
-        result = blankett(*command)
-        assert result.returncode == 2, result.stderr
-        (line,) = result.stderr.splitlines()
-        assert line.startswith(f"error: {share}: the inbox is missing"), line
-        assert "mounted" in line and "inbox.path" in line and "init" not in line, line
+    result = blankett_here("run", "--home", root)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {share}: the inbox is missing"), line
+    assert "mounted" in line and "inbox.path" in line and "init" not in line, line
+    # Reading the store needs no inbox: status shows it, and says what is wrong in the same words.
+    result = blankett_here("status", "--home", root)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [line.replace("error: ", "warning: ", 1)]
 
     # An unmounted share is not made into a folder of the local disk...
     (root / "outbox").rmdir()
-    result = blankett("init", root)
+    result = blankett_here("init", root)
     assert result.returncode == 2
     assert result.stdout.splitlines() == [f"created {root / 'outbox'}/"]
     (line,) = result.stderr.splitlines()
@@ -169,18 +196,18 @@ def test_a_missing_inbox_on_a_share_is_not_made_by_init_unless_asked(tmp_path: P
     assert not share.parent.exists() and (root / "outbox").is_dir()
 
     # ...unless asked.
-    result = blankett("init", "--create-inbox", root)
+    result = blankett_here("init", "--create-inbox", root)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == f"created {share}/"
     assert share.is_dir()
-    assert blankett("status", "--home", root).returncode == 0
+    assert blankett_here("status", "--home", root).returncode == 0
 
 
 def test_an_absolute_inbox_inside_the_home_is_made_by_init(tmp_path: Path) -> None:
     root = tmp_path / "home"
-    assert blankett("init", root).returncode == 0
+    assert blankett_here("init", root).returncode == 0
     _inbox_on_a_share(root, root / "inkorg")
-    result = blankett("init", root)
+    result = blankett_here("init", root)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == f"created {root / 'inkorg'}/"
 
@@ -275,12 +302,10 @@ def _originals(home: Path) -> int:
 
 def test_ssl_and_starttls_together_are_one_clear_line(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    subprocess.run([sys.executable, "-m", "blankett.flows", "init", str(home)], check=True,
-                   capture_output=True)
+    assert blankett_here("init", home).returncode == 0
     settings = home / SETTINGS_FILE
     settings.write_text(settings.read_text().replace("ssl = false", "ssl = true"))
-    result = subprocess.run([sys.executable, "-m", "blankett.flows", "status", "--home", str(home)],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = blankett_here("status", "--home", home)
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {settings}: smtp: ")
@@ -318,7 +343,7 @@ def _started(command: str, home: Path, ready: str, stderr: Path,
 def test_stopped_or_killed_it_leaves_no_process_behind(command: str, ready: str,
                                                        tmp_path: Path, prefect_database: Path) -> None:
     home = tmp_path / "home"
-    blankett("init", home)
+    blankett_here("init", home)
     used_before(home, prefect_database)
     stderr = tmp_path / "stderr"
     process = _started(command, home, ready, stderr)
@@ -427,7 +452,7 @@ def _gone_within(pids: set[int], seconds: float) -> set[int]:
 def test_watch_stops_when_its_prefect_server_dies_and_keeps_the_files(
         tmp_path: Path, prefect_database: Path) -> None:
     home = tmp_path / "home"
-    blankett("init", home)
+    blankett_here("init", home)
     used_before(home, prefect_database)
     settings = home / SETTINGS_FILE
     settings.write_text("[inbox]\nscan_interval_seconds = 1\n")
@@ -483,9 +508,9 @@ def test_watch_takes_a_file_dropped_during_its_first_pass_without_waiting_for_th
                                   "0 2 * * mon#1", "0 2 ? * *", "0 2 * dec-jan *"])
 def test_schedules_prefect_accepts_are_accepted(tmp_path: Path, cron: str) -> None:
     home = tmp_path / "home"
-    blankett("init", home)
+    blankett_here("init", home)
     (home / SETTINGS_FILE).write_text(f'[schedule]\nnightly_cron = "{cron}"\n')
-    result = blankett("status", "--home", home)
+    result = blankett_here("status", "--home", home)
     assert result.returncode == 0, result.stderr
 
 
@@ -579,17 +604,9 @@ def test_a_file_still_arriving_leaves_the_run_successful(tmp_path: Path, prefect
 
 def test_the_consultants_commands_as_a_person_runs_them(corpus: list[Case], tmp_path: Path) -> None:
     """`show`, `correct` and the others need no Prefect: they run on the store alone."""
-    from pipeline_support import intake_pass
+    from pipeline_support import taken_home
 
-    from blankett.flows.pipeline.resources import open_pipeline
-
-    home = make_home(tmp_path / "home")
-    drop(home, by_name(corpus, "docx_ofullstandig_vara.docx"))
-    pipeline = open_pipeline(home)
-    try:
-        intake_pass(pipeline)
-    finally:
-        pipeline.close()
+    home = taken_home(tmp_path / "home", by_name(corpus, "docx_ofullstandig_vara.docx"))
     result = blankett("correct", "1", "E-post", "nils@vara.example.org", "--by", "anna",
                       "--home", home.root)
     assert result.returncode == 0 and result.stderr == "", result.stderr

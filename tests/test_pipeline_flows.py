@@ -4,6 +4,7 @@ real SMTP server (aiosmtpd on 127.0.0.1); `blankett status --json` on what they 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -100,8 +101,10 @@ def _summary_line(case: Case, version: int = 1) -> str:
 
 
 def _news(body: str) -> list[str]:
-    """The lines under "Nytt sedan förra sammanställningen:"."""
-    section = body.split("Nytt sedan förra sammanställningen:\n", 1)[1].split("\n\n", 1)[0]
+    """The lines under "Nytt sedan förra sammanställningen:" (the first summary: "Nytt (din
+    första sammanställning):")."""
+    section = re.split(r"\nNytt (?:sedan förra sammanställningen|\(din första sammanställning\)):\n",
+                       body, maxsplit=1)[1].split("\n\n", 1)[0]
     return sorted(line.strip().removeprefix("- ") for line in section.splitlines())
 
 

@@ -541,11 +541,15 @@ def test_what_changed_since_the_last_summary_is_each_consultants_own(
     for message in recording.messages:
         (address,) = (a.addr_spec for a in message["To"].addresses)
         body = plain_body(message)
-        section = body.split("Nytt sedan förra sammanställningen:\n", 1)[1].split("\n\n", 1)[0]
-        news.setdefault(address, []).append(section.strip())
-    assert news["a_b@example.org"] == ["- Ny: Mölndal – Ett öppnare bibliotek (komplett).",
-                                       "Inget nytt."]
-    assert news["axb@example.org"] == ["- Ny: Lerum – Bokstart i Lerum (komplett).", "Inget nytt."]
+        heading, section = body.split("\n\nNytt", 1)[1].split(":\n", 1)
+        news.setdefault(address, []).append((heading, section.split("\n\n", 1)[0].strip()))
+    # The first summary has no last one to be new since, and says so.
+    first, later = " (din första sammanställning)", " sedan förra sammanställningen"
+    assert news["a_b@example.org"] == [(first, "- Ny: Mölndal – Ett öppnare bibliotek (komplett)."),
+                                       (later, "Inget nytt.")]
+    assert news["axb@example.org"] == [(first, "- Ny: Lerum – Bokstart i Lerum (komplett)."),
+                                       (later, "Inget nytt.")]
+    assert all(said[0][0] == first for said in news.values())
 
 
 @pytest.mark.parametrize("asked", [False, True])

@@ -7,8 +7,6 @@ import io
 import logging
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -178,19 +176,6 @@ def test_a_file_over_the_size_limit_is_refused_without_being_read_whole(tmp_path
     assert [(t.outcome, t.detail) for t in taken] == [
         ("unreadable", "is too large (2 MB; the limit is 1 MB)")]
     assert len([p for p in home.failed.iterdir() if not p.name.endswith(".txt")]) == 1
-
-
-def test_commands_opening_a_new_home_together_all_open_it(tmp_path: Path) -> None:
-    # As when `watch`, `nightly` and a person's `status` start at once on a new home.
-    for round_ in range(3):
-        url = f"sqlite:///{tmp_path / f'blankett-{round_}.db'}"
-        opening = [subprocess.Popen([sys.executable, "-c", "import sys\n"
-                                     "from blankett.flows.store.database import Store\n"
-                                     "Store(sys.argv[1]).close()", url],
-                                    stderr=subprocess.PIPE, text=True) for _ in range(6)]
-        for process in opening:
-            _, stderr = process.communicate(timeout=60)
-            assert process.returncode == 0, stderr
 
 
 def test_status_reads_the_store_while_a_long_run_writes_to_it(

@@ -143,3 +143,52 @@ def test_status_says_in_swedish_what_each_lacks_and_its_warnings(corpus: list[Ca
     for english in ("complete", "unreadable", "amount_too_high", "area_ambiguous", "is empty",
                     "waiting", "municipality"):
         assert english not in table
+
+
+def test_every_warning_in_status_names_what_it_is_about(corpus: list[Case], tmp_path: Path) -> None:
+    """A missing own contribution reads "varning: Egen insats saknas", never "varning: saknas";
+    a warning one field among several can have names the field, by the short label status uses."""
+    import io
+
+    from blankett.flows.cli.environment import Environment
+    from blankett.flows.cli.status_table import print_status
+    from blankett.models.messages import SHORT, short
+    from blankett.models.spec import load_spec
+
+    # Every warning the rules and readers can give has its words, and those a field shares with
+    # other fields name it.
+    spec = load_spec()
+    for code in ("missing", "guessed_label", "too_short", "timeline_no_date", "support_unspecified",
+                 "invalid_phone", "second_application", "ocr"):
+        said = short(code, "Mål", "warning")
+        assert code in SHORT and said not in (code, "saknas"), code
+        if code in ("missing", "guessed_label", "too_short"):
+            assert "Mål" in said, said
+
+    home = make_home(tmp_path / "home")
+    drop(home, by_name(corpus, "docx_utan_egen_insats_hjo.docx", "docx_korta_svar_bengtsfors.docx"))
+    pipeline = open_pipeline(home, delivery=OutboxDelivery(home.outbox))
+    try:
+        intake_pass(pipeline)
+        rows = status_rows(pipeline.store, 2026, ZoneInfo("Europe/Stockholm"), [])
+    finally:
+        pipeline.close()
+    out = io.StringIO()
+    print_status(Environment(stdout=out, variables={}), rows, home)
+    table = _column(out.getvalue(), "brister / varningar", "konsulenter")
+    labels = {f.key: f.label.split(" (")[0] for f in spec.fields}
+    (hjo,) = by_name(corpus, "docx_utan_egen_insats_hjo.docx")
+    assert ("own_contribution", "missing") in hjo.problems
+    assert f"varning: {labels['own_contribution']} saknas" in table, table
+    assert "varning: saknas" not in table
+    (bengtsfors,) = by_name(corpus, "docx_korta_svar_bengtsfors.docx")
+    for field, code in bengtsfors.problems:
+        if code == "too_short":
+            assert f"varning: {labels[field]} mycket kort" in table, (field, table)
+
+
+def _column(table: str, header: str, following: str) -> str:
+    """A column of the status table, its lines joined: what a cell says, however it wrapped."""
+    lines = table.splitlines()
+    start, end = lines[0].index(header), lines[0].index(following)
+    return " ".join(" ".join(line[start:end] for line in lines[1:]).split())

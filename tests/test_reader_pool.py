@@ -15,6 +15,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
+from cli_support import blankett_here
 
 from blankett.extractors import ReadContext, Unreadable, read
 from blankett.fixtures.corpus import Case
@@ -159,8 +160,7 @@ def test_extract_reports_many_files_in_the_order_given(corpus: list[Case], corpu
            ("ansokan_tom.docx", "ansokan_okand.bin", "ansokan_avbruten.pdf")]
     order = [*forms[:5], bad[0], *forms[5:9][::-1], bad[1], *forms[9:14], bad[2], *forms[14:16]]
     paths = [corpus_dir / c.name for c in order]
-    done = subprocess.run([sys.executable, "-m", "blankett.flows", "extract", "--json", *paths],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = blankett_here("extract", "--json", *paths)
     assert done.returncode == 2
     reported = [json.loads(line)["file"] for line in done.stdout.splitlines()]
     assert reported == [str(corpus_dir / c.name) for c in order if c.kind is not None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from blankett.fixtures.corpus import Case
 from blankett.flows.mail.reports import (
     format_amount,
     message_id,
@@ -202,6 +204,9 @@ def test_unreadable_file(archive: Path) -> None:
     assert "inte kan läsas automatiskt" in text
     assert "Status:       oläslig" in text
     assert "Kommun:       –" in text and "Sökt belopp:  –" in text
+    # No version of anything yet, as `blankett status` says it.
+    assert "Version:      –\n" in text
+    assert re.search(r">Version</th>\s*<td[^>]*>–</td>", html_of(message)), html_of(message)
     assert f"Fel (1):\n  - {SCANNED.message}" in text
     assert "Inga svar kunde läsas." in text
     assert "Originalet kunde inte hittas" in text  # no file at 2026/11/scan.pdf in this archive
@@ -417,3 +422,35 @@ def test_a_changed_report_to_someone_new_is_whole_and_carries_the_original(archi
     assert text.startswith("Rapporten om en ansökan om stöd till biblioteksutveckling har ändrats")
     assert "Ändrat:\n  - Läst om med nya regler eller ny läsare." in text
     assert "Svar i ansökan:" in text and "Ändringar mot förra versionen" not in text
+
+
+def test_a_new_versions_changes_tell_new_changed_and_removed_answers(corpus: list[Case]) -> None:
+    """An answer given where the last version had none is new, not changed; one taken away is
+    said so; only an answer that was there and differs is changed."""
+    from blankett.flows.store.database import Result
+    from blankett.flows.store.ledger import changes
+    from blankett.models.spec import load_spec
+
+    spec = load_spec()
+    labels = {f.key: f.label for f in spec.fields}
+    (case,) = [c for c in corpus if c.name == "docx_mall_goteborg.docx"]
+    first = dict.fromkeys(spec.keys) | dict(case.fields)
+    assert first["partners"] and first["contact_phone"] and first["library"]
+    before = Result(fields={**first, "partners": None}, problems=[], complete=True)
+    after = Result(fields={**first, "contact_phone": None, "library": "Stadsbiblioteket Hammarkullen"},
+                   problems=[], complete=True)
+    assert changes(before, after, spec) == (
+        f"Nya svar: {labels['partners']}.", f"Ändrade svar: {labels['library']}.",
+        f"Borttagna svar: {labels['contact_phone']}.")
+
+
+def test_an_unreadable_file_in_the_summary_has_no_version() -> None:
+    """As in `blankett status`: "–", never "1"."""
+    summary = TriageSummary(key="summary:2026-11-25:eva.fred@example.org",
+                            consultant="eva.fred@example.org", consultant_name=None, year=2026,
+                            applications=(unreadable(),), new_since_last=(),
+                            generated_at=datetime(2026, 11, 25, 6, tzinfo=UTC))
+    message = render_summary(summary, sender=SENDER)
+    (row,) = [line for line in text_of(message).splitlines() if "scan.pdf" in line]
+    assert row.split()[2:4] == ["–", "oläslig"], row
+    assert re.search(r"<td>scan.pdf</td>\s*<td>–</td>", html_of(message)), html_of(message)

@@ -184,14 +184,15 @@ def test_a_store_made_as_create_all_made_it_is_stamped_on_each_database(empty_ur
 
 
 def test_commands_opening_a_new_store_together_all_open_it(empty_url: str) -> None:
-    # Each as a command opens it (flows/pipeline/resources.py): its schema, then its name.
+    # Each as a command opens it (flows/pipeline/resources.py): its schema, then its name. As
+    # when `watch`, `nightly`, `serve`'s runs and a person's `status` start at once on a new home.
     opening = [subprocess.Popen([sys.executable, "-c", "import sys\n"
                                  "from blankett.flows.store.database import Store\n"
                                  "store = Store(sys.argv[1])\n"
                                  "print(store.instance())\n"
                                  "store.close()", empty_url],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for _ in range(4)]
+               for _ in range(6)]
     names = set()
     for process in opening:
         stdout, stderr = process.communicate(timeout=120)

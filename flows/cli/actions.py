@@ -9,16 +9,21 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from blankett.flows.cli.environment import Environment
 from blankett.flows.cli.running import EXIT_ERROR, EXIT_OK, open_home
 from blankett.flows.home.settings import Home
-from blankett.flows.mail.reports import format_amount, status_word
+from blankett.flows.mail.reports import format_amount
 from blankett.flows.pipeline.resources import Pipeline, open_pipeline
+from blankett.flows.store.actions import quoted
 from blankett.models.errors import BlankettError
+from blankett.models.messages import DECISIONS, status_word
 from blankett.models.text import one_line
+
+if TYPE_CHECKING:  # imported when the command runs, as the pipeline's other steps are
+    from blankett.flows.pipeline.actions import Handled
 
 
 def who() -> str:
@@ -39,8 +44,9 @@ def _pipeline(env: Environment, home: Home) -> Iterator[Pipeline]:
 
 
 def _acting(env: Environment, root: Path, act: Callable[[Pipeline], None]) -> int:
-    """Run `act` on the home's pipeline; any error a user can mend is its one line, status 2."""
-    home = open_home(env, root)
+    """Run `act` on the home's pipeline; any error a user can mend is its one line, status 2.
+    The store is all they need: an inbox on a share not mounted stops none of them."""
+    home = open_home(env, root, inbox_needed=False)
     if home is None:
         return EXIT_ERROR
     try:
@@ -72,24 +78,28 @@ def cmd_show(env: Environment, root: Path, application_id: int, as_json: bool) -
 
 
 def _shown(record: dict[str, Any], areas: dict[str, str]) -> str:
-    """The record for a person: what the application says now, then its history."""
-    lines = [f"Application {record['id']}: {record['municipality'] or 'okänd kommun'} – "
+    """The record for a person, in the words of `status` and the reports: what the application
+    says now, then its history."""
+    warned = any(p["severity"] == "warning" for p in record["problems"])
+    status = status_word(record["status"]) + (", med varning" if warned and
+                                              record["status"] == "complete" else "")
+    lines = [f"Ansökan {record['id']}: {record['municipality'] or 'okänd kommun'} – "
              f"{record['activity'] or '–'} ({record['year']})",
-             f"  status:     {status_word(record['status'])}, version {record['version']}; "
-             f"{areas.get(record['area'] or '', 'ingen inriktning')}; "
-             f"consultants: {', '.join(record['consultants']) or '–'}"]
+             f"  Status:       {status}, version {record['version']}",
+             f"  Inriktning:   {areas.get(record['area'] or '', 'ingen')}",
+             f"  Konsulenter:  {', '.join(record['consultants']) or '–'}"]
     handled = record["handled"]
-    lines.append("  handled:    " + (f"{_by(handled)}" + (f": {handled['note']}" if handled["note"]
-                                                          else "") if handled else "no"))
+    lines.append("  Hanterad:     " + (f"{_by(handled)}" + (f": {handled['note']}" if handled["note"]
+                                                            else "") if handled else "nej"))
     decision = record["decision"]
     if decision:
-        said = {"granted": "beviljad", "declined": "avslagen"}[decision["outcome"]]
+        said = DECISIONS[decision["outcome"]]
         amount = f" {format_amount(decision['amount'])}" if decision["amount"] is not None else ""
         note = f": {decision['note']}" if decision["note"] else ""
-        lines.append(f"  decision:   {said}{amount}, {_by(decision)}{note}")
+        lines.append(f"  Beslut:       {said}{amount}, {_by(decision)}{note}")
     else:
-        lines.append("  decision:   –")
-    lines += ["", f"Fields (version {record['version']}):"]
+        lines.append("  Beslut:       –")
+    lines += ["", f"Svar (version {record['version']}):"]
     width = max(len(f["label"].split(" (")[0]) for f in record["fields"])
     for field in record["fields"]:
         value = field["value"]
@@ -98,32 +108,37 @@ def _shown(record: dict[str, Any], areas: dict[str, str]) -> str:
             areas.get(value, value) if field["key"] == "strategic_area" else str(value), 60)
         lines.append(f"  {field['label'].split(' (')[0]:<{width}}  {shown:<60}  "
                      f"{_where(field['source'])}".rstrip())
-    lines += ["", "Problems:"]
-    lines += [f"  - {p['message']}" for p in record["problems"]] or ["  none"]
-    lines += ["", "Versions:"]
+    lines += ["", "Fel och varningar:"]
+    lines += [f"  - {p['message']}" for p in record["problems"]] or ["  inga"]
+    lines += ["", "Versioner:"]
     for version in record["versions"]:
         lines.append(f"  {version['number']}  {_when(version['received_at'])}  "
                      f"{version['received_as']}  ({version['file']})")
         lines += [f"       {change}" for change in version["changes"]]
     if record["corrections"]:
-        lines += ["", "Corrections:"]
+        lines += ["", "Rättelser:"]
         lines += [f"  {_when(c['at'])}  {c['by']}: {c['label'].split(' (')[0]} ”{c['value']}” "
-                  f"(was ”{c['before'] or ''}”), version {c['version']}"
+                  f"(var {quoted(c['before'])}), version {c['version']}"
                   for c in record["corrections"]]
     if record["letters"]:
-        lines += ["", "Letters:"]
-        lines += [f"  {_when(letter['at'])}  {letter['by']} to {letter['to'] or '(no address)'}: "
-                  f"{'sent' if letter['sent'] else 'draft'} {letter['draft']}"
+        lines += ["", "Brev:"]
+        lines += [f"  {_when(letter['at'])}  {letter['by']} till {letter['to'] or '(ingen adress)'}: "
+                  f"{'skickat' if letter['sent'] else 'utkast'} {letter['draft']}"
                   for letter in record["letters"]]
-    lines += ["", "Messages:"]
-    lines += [f"  {'sent ' + _when(m['sent_at']) if m['state'] == 'sent' else 'waiting':<22}"
-              f"{m['kind']:<8} to {', '.join(m['to'])}: {m['subject']}"
-              for m in record["messages"]] or ["  none"]
+    lines += ["", "Meddelanden:"]
+    lines += [f"  {'skickat ' + _when(m['sent_at']) if m['state'] == 'sent' else 'väntar':<26}"
+              f"{_KINDS.get(m['kind'], m['kind']):<16} till {', '.join(m['to'])}: {m['subject']}"
+              for m in record["messages"]] or ["  inga"]
     return "\n".join(lines)
 
 
+# Each kind of message (flows/store/database.py's Message.kind), as `show` lists it.
+_KINDS = {"report": "rapport", "update": "uppdatering", "summary": "sammanställning",
+          "letter": "brev"}
+
+
 def _by(done: dict[str, Any]) -> str:
-    return f"by {done['by']} {_when(done['at'])}"
+    return f"av {done['by']} {_when(done['at'])}"
 
 
 def _when(moment: str | None) -> str:
@@ -193,16 +208,26 @@ def cmd_handled(env: Environment, root: Path, target: str, note: str | None, und
 
     def act(pipeline: Pipeline) -> None:
         done = mark_handled(pipeline, target, by or who(), note, undo)
-        if not done.changed:
-            print(f"{done.name} was not marked handled; nothing changed.", file=env.stdout)
-        elif done.handled:
-            print(f"{done.name}: marked handled; it leaves what the consultants' summaries list "
-                  "to act on.", file=env.stdout)
-        else:
-            print(f"{done.name}: no longer handled; the summaries list it to act on again.",
-                  file=env.stdout)
+        print(_handled_line(done, note, _zone(pipeline)), file=env.stdout)
 
     return _acting(env, root, act)
+
+
+def _handled_line(done: Handled, note: str | None, zone: ZoneInfo) -> str:
+    """What `handled` did, in one line; marked again, who marked it first and when."""
+    if done.earlier is not None:
+        first = (f"{done.name} var redan markerad som hanterad av {done.earlier.by} "
+                 f"{done.earlier.at.astimezone(zone):%Y-%m-%d %H:%M}")
+        was = f"”{done.earlier.note}”" if done.earlier.note else "ingen anteckning"
+        if done.changed:
+            return f"{first}; anteckningen är nu ”{note}” (var {was})."
+        return f"{first} ({was}); inget ändrat."
+    if not done.changed:
+        return f"{done.name} var inte markerad som hanterad; inget ändrat."
+    if done.handled:
+        return (f"{done.name}: markerad som hanterad; den lämnar det som konsulenternas "
+                "sammanställningar listar att åtgärda.")
+    return f"{done.name}: inte längre hanterad; sammanställningarna listar den att åtgärda igen."
 
 
 def cmd_decide(env: Environment, root: Path, application_id: int,
@@ -212,9 +237,10 @@ def cmd_decide(env: Environment, root: Path, application_id: int,
 
     def act(pipeline: Pipeline) -> None:
         done = decide(pipeline, application_id, outcome, by or who(), amount, note, force)
-        said = f"granted {format_amount(done.amount)}" if done.outcome == "granted" else "declined"
-        replaced = f" (it was {done.replaced})" if done.replaced else ""
-        print(f"Application {application_id} ({done.name}): {said}{replaced}.", file=env.stdout)
+        said = DECISIONS[done.outcome] + (f" {format_amount(done.amount)}"
+                                          if done.outcome == "granted" else "")
+        replaced = f" (ersätter beslutet {DECISIONS[done.replaced]})" if done.replaced else ""
+        print(f"Ansökan {application_id} ({done.name}): {said}{replaced}.", file=env.stdout)
 
     return _acting(env, root, act)
 
@@ -256,9 +282,10 @@ def cmd_overview(env: Environment, root: Path, year: int | None, xlsx: Path | No
         chosen = year or pipeline.year
         rows = overview_rows(pipeline.store, pipeline.spec, pipeline.routing, chosen,
                              _zone(pipeline))
-        print(f"{len(rows)} application{'s' * (len(rows) != 1)} in {chosen}:", file=env.stdout)
+        print(f"{len(rows)} {'ansökan' if len(rows) == 1 else 'ansökningar'} {chosen}:",
+              file=env.stdout)
         for name, count, sought, granted in totals(rows, pipeline.spec):
-            print(f"  {name:<42} {count:>4}  sought {format_amount(sought):>12}  granted "
+            print(f"  {name:<42} {count:>4}  sökt {format_amount(sought):>12}  beviljat "
                   f"{format_amount(granted):>12}", file=env.stdout)
         for path, write in ((xlsx, lambda p: write_workbook(rows, pipeline.spec, chosen, p)),
                             (csv_path, lambda p: write_csv(rows, p))):
@@ -268,6 +295,6 @@ def cmd_overview(env: Environment, root: Path, year: int | None, xlsx: Path | No
                 write(path)
             except OSError as exc:
                 raise BlankettError(f"{path}: cannot be written ({exc.strerror or exc})") from None
-            print(f"Written: {path}", file=env.stdout)
+            print(f"Sparad: {path}", file=env.stdout)
 
     return _acting(env, root, act)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -111,6 +113,9 @@ def init(
         "--create-inbox", help="Also create an inbox outside the home (inbox.path on a shared "
         "drive) that is missing; without it, a missing one is taken for a share not mounted.")]
     = False,
+    home: Annotated[Path | None, typer.Option(
+        "--home", help="Where to create the home, as the other commands name it: the same as "
+                       "DIRECTORY.", show_default=False)] = None,
 ) -> None:
     """Create a home: inbox/, archive/, failed/, outbox/ and a commented blankett.toml.
 
@@ -118,7 +123,10 @@ def init(
     """
     from blankett.flows.cli.home import cmd_init
 
-    raise typer.Exit(cmd_init(environment, _home(directory), create_inbox))
+    if directory is not None and home is not None and directory != home:
+        environment.error(f"error: two homes named ({directory} and --home {home}); name one")
+        raise typer.Exit(2)
+    raise typer.Exit(cmd_init(environment, _home(directory or home), create_inbox))
 
 
 @app.command()
@@ -216,8 +224,18 @@ def demo(
 
 # --- What consultants do (flows/cli/actions.py) -------------------------------------------------
 
-ById = Annotated[int, typer.Argument(help="The application's id (see `blankett status`).",
+# Taken as text and read by _id: click's own "not a valid integer" is a usage message of three
+# lines, where every other mistake is one.
+ById = Annotated[str, typer.Argument(help="The application's id (see `blankett status`).",
                                      show_default=False, metavar="ID")]
+
+
+def _id(given: str) -> int:
+    if given.strip().isdigit():
+        return int(given)
+    environment.error(f"error: {given}: not an application id; ids are the numbers "
+                      "`blankett status` lists")
+    raise typer.Exit(2)
 ByOption = Annotated[str | None, typer.Option(
     "--by", help="Who does it, as recorded with it [default: your login name].",
     show_default=False, metavar="NAME")]
@@ -235,7 +253,7 @@ def show(
     the decision, letters, and every message about it, sent or waiting."""
     from blankett.flows.cli.actions import cmd_show
 
-    raise typer.Exit(cmd_show(environment, _home(home), application_id, json))
+    raise typer.Exit(cmd_show(environment, _home(home), _id(application_id), json))
 
 
 @app.command()
@@ -266,7 +284,7 @@ def correct(
     """
     from blankett.flows.cli.actions import cmd_correct
 
-    raise typer.Exit(cmd_correct(environment, _home(home), application_id,
+    raise typer.Exit(cmd_correct(environment, _home(home), _id(application_id),
                                  [field, value, *(more or [])], by))
 
 
@@ -317,7 +335,7 @@ def decide(
     """
     from blankett.flows.cli.actions import cmd_decide
 
-    raise typer.Exit(cmd_decide(environment, _home(home), application_id,
+    raise typer.Exit(cmd_decide(environment, _home(home), _id(application_id),
                                 "granted" if outcome is Outcome.granted else "declined", amount,
                                 note, force, by))
 
@@ -337,7 +355,7 @@ def letter(
     """
     from blankett.flows.cli.actions import cmd_letter
 
-    raise typer.Exit(cmd_letter(environment, _home(home), application_id, by))
+    raise typer.Exit(cmd_letter(environment, _home(home), _id(application_id), by))
 
 
 @app.command()
@@ -384,20 +402,60 @@ def _short_helps() -> None:
 _short_helps()
 
 
+# typer carries a click of its own and exports one of its errors: the classes of the rest, for
+# errors said in one line (`invoke`), are that one's bases.
+_CLICK_ERROR: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def invoke(args: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    """The command line on `args` (the process's own by default), printing to `env` (the
+    process's streams by default): its exit status. Every error a person can cause ends as one
+    line on stderr, never a traceback. Tests run commands through here, in their own process."""
+    global environment
+    saved = environment
+    if env is not None:
+        environment = env
+    try:
+        # click prints help on sys.stdout.
+        with redirect_stdout(environment.stdout), redirect_stderr(environment.stderr):
+            try:
+                code = app(args=None if args is None else list(args), prog_name="blankett",
+                           standalone_mode=False)
+            except _CLICK_ERROR as exc:
+                if type(exc).__name__ == "NoArgsIsHelpError":  # `blankett` alone: the help
+                    exc.show()
+                elif isinstance(exc, _USAGE_ERROR) and exc.ctx is not None:
+                    # click's own would be a usage line, a hint and the error: three lines.
+                    said = exc.format_message().replace("Value error, ", "")  # pydantic's
+                    environment.error(f"error: {said} (see `{exc.ctx.command_path} --help`)")
+                else:
+                    environment.error(f"error: {exc.format_message()}")
+                return exc.exit_code
+            except SystemExit as exit_:
+                if exit_.code is None or isinstance(exit_.code, int):
+                    return exit_.code or 0
+                environment.error(str(exit_.code))
+                return 1
+            except BlankettError as exc:
+                # Each command says what went wrong where it knows the file; one that gets here
+                # is still one line.
+                environment.error(f"error: {exc}")
+                return 2
+            return code if isinstance(code, int) else 0
+    finally:
+        environment = saved
+
+
 def main() -> None:
     _stop_on_sigterm()
     try:
-        app()
-    except BlankettError as exc:
-        # Each command says what went wrong where it knows the file; one that gets here is
-        # still one line, never a traceback.
-        import sys
-
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        code = invoke()
     except BrokenPipeError:
         # `blankett status | head`: the reader has all it wanted.
         import os
         import sys
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    raise SystemExit(code)

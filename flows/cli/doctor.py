@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from blankett.flows.cli.environment import Environment
-from blankett.flows.home.settings import Home, SettingsError, load_home
+from blankett.flows.home.settings import Home, SettingsError, inbox_missing, load_home
 
 Verdict = Literal["ok", "missing", "failed"]
 # The width of the verdict column.
@@ -39,11 +39,14 @@ def cmd_doctor(env: Environment, root: Path) -> int:
     """0 when everything needed works (optional parts may be missing), 1 otherwise."""
     checks = [_ocr(), _libreoffice()]
     try:
-        home = load_home(root, env.variables)
+        home = load_home(root, env.variables, inbox_needed=False)
     except SettingsError as exc:
         checks.append(Check("failed", "home", str(exc)))
     else:
-        checks += [_folders(home), _store(home), _prefect(env), _smtp(home)]
+        # A shared drive not mounted is one check failing: the rest are still worth knowing.
+        missing = inbox_missing(home)
+        checks += [*([Check("failed", "inbox", str(missing))] if missing else []),
+                   _folders(home, inbox=missing is None), _store(home), _prefect(env), _smtp(home)]
     for check in checks:
         print(check.line, file=env.stdout)
     return 1 if any(c.verdict == "failed" for c in checks) else 0
@@ -72,9 +75,9 @@ def _libreoffice() -> Check:
     return Check("ok", "old formats (.doc, .odt, .rtf)", f"{_first_line([program, '--version'])}")
 
 
-def _folders(home: Home) -> Check:
+def _folders(home: Home, inbox: bool = True) -> Check:
     problems = []
-    for folder in (home.inbox, home.archive, home.failed, home.outbox):
+    for folder in (*((home.inbox,) if inbox else ()), home.archive, home.failed, home.outbox):
         try:
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".blankett-doctor-"):
                 pass
@@ -82,7 +85,8 @@ def _folders(home: Home) -> Check:
             problems.append(f"{folder}: {exc.strerror or exc}")
     if problems:
         return Check("failed", "folders", "; ".join(problems))
-    return Check("ok", "folders", f"inbox, archive, failed and outbox writable under {home.root}")
+    return Check("ok", "folders", f"{'inbox, ' if inbox else ''}archive, failed and outbox "
+                                  f"writable under {home.root}")
 
 
 def _store(home: Home) -> Check:

@@ -32,7 +32,14 @@ from blankett.flows.cli.running import (
     run_flow,
 )
 from blankett.flows.cli.status_table import print_status
-from blankett.flows.home.settings import Home, InboxMissing, SettingsError, init_home, load_home
+from blankett.flows.home.settings import (
+    Home,
+    InboxMissing,
+    SettingsError,
+    inbox_missing,
+    init_home,
+    load_home,
+)
 from blankett.flows.orchestration.server import ServerError
 from blankett.flows.store.database import Store
 from blankett.flows.store.queries import application_ids
@@ -283,9 +290,12 @@ def pipeline_routing(home: Home) -> Any:
 
 
 def cmd_status(env: Environment, root: Path, as_json: bool) -> int:
-    home = open_home(env, root)
+    # The store tells the status; an inbox on a share not mounted is said, and shown past.
+    home = open_home(env, root, inbox_needed=False)
     if home is None:
         return EXIT_ERROR
+    if (missing := inbox_missing(home)) is not None:
+        env.error(f"warning: {missing}")
     try:
         rows = status_rows(home, home.year(env.today))
         if as_json:

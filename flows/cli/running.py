@@ -24,9 +24,9 @@ EXIT_ERROR = 2
 USER_ERRORS = (SettingsError, ConfigError, StoreError)
 
 
-def open_home(env: Environment, root: Path) -> Home | None:
+def open_home(env: Environment, root: Path, inbox_needed: bool = True) -> Home | None:
     try:
-        return load_home(root, env.variables)
+        return load_home(root, env.variables, inbox_needed=inbox_needed)
     except SettingsError as exc:
         env.error(f"error: {exc}")
         return None

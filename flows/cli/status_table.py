@@ -7,13 +7,14 @@ from typing import Any
 
 from blankett.flows.cli.environment import Environment
 from blankett.flows.home.settings import Home
-from blankett.flows.mail.reports import status_word
-from blankett.models.messages import short
+from blankett.flows.mail.reports import format_amount
+from blankett.models.messages import DECISIONS, short, status_word
 
 
 def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from blankett.models.spec import load_spec
 
@@ -32,8 +33,12 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
     # their room.
     acted = any(_handled(row) for row in rows)
     for column in ("id", "kommun", "inriktning", "aktivitet", "v", "status", "brister / varningar",
-                   "konsulenter", "rapport skickad", *(("hanterad",) if acted else ())):
+                   "konsulenter", "rapport skickad"):
         table.add_column(column, overflow="fold")
+    if acted:
+        # "beviljad 50 000 kr" is read whole or misread: the other columns wrap to make room.
+        table.add_column("hanterad", no_wrap=True, min_width=max(
+            Text.from_markup(_handled(row)).cell_len for row in rows))
     style = {"complete": "green", "incomplete": "yellow", "unreadable": "red"}
     for row in rows:
         table.add_row(
@@ -43,7 +48,8 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
             ", ".join([*(labels.get(k, k) for k in row["missing"]),
                        *(short(c) for c in row["errors"] if c != "unreadable"),
                        # Said as warnings: a complete application with one is still complete.
-                       *(f"[yellow]varning:[/] {short(c)}" for c in row["warnings"])])
+                       *(f"[yellow]varning:[/] {short(c, labels.get(f or ''), 'warning')}"
+                         for c, f in zip(row["warnings"], row["warning_fields"], strict=True))])
             or row.get("reason") or "",
             ", ".join(a.split("@")[0] for a in row["consultants"]),
             _sent(row), *((_handled(row),) if acted else ()))
@@ -64,8 +70,8 @@ def _handled(row: dict[str, Any]) -> str:
     """Who marked it handled (`blankett handled`), and the decision once there is one."""
     said = f"[dim]av {row['handled_by']}[/]" if row.get("handled") else ""
     if row.get("decision") == "granted":
-        said = " ".join(filter(None, (said, f"[green]beviljad {row['granted_sek']:,} kr[/]"
-                                      .replace(",", " "))))
+        said = " ".join(filter(None, (said, f"[green]{DECISIONS['granted']} "
+                                            f"{format_amount(row['granted_sek'])}[/]")))
     elif row.get("decision") == "declined":
-        said = " ".join(filter(None, (said, "avslag")))
+        said = " ".join(filter(None, (said, DECISIONS["declined"])))
     return said

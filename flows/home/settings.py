@@ -292,9 +292,12 @@ class Home:
         return path if path.is_absolute() else self.root / path
 
 
-def load_home(root: Path, variables: Mapping[str, str] | None = None) -> Home:
+def load_home(root: Path, variables: Mapping[str, str] | None = None, *,
+              inbox_needed: bool = True) -> Home:
     """Open an existing home; every problem is one line naming what to do. The SMTP password is
-    taken from `variables` (default: the environment)."""
+    taken from `variables` (default: the environment). Without `inbox_needed` (the commands that
+    only read the store, or say what is wrong) a shared-drive inbox not mounted is no obstacle:
+    `inbox_missing` says it where it matters."""
     root = root.expanduser()
     settings_path = root / SETTINGS_FILE
     if not root.is_dir():
@@ -310,13 +313,21 @@ def load_home(root: Path, variables: Mapping[str, str] | None = None) -> Home:
             where = "the home" if folder == home.root else f"{folder.name}/"
             raise SettingsError(f"{settings_path}: inbox.path = {home.settings.inbox.path!r} is "
                                 f"{where} or shares it; name a folder of its own, e.g. \"inbox\"")
-    if home.inbox_outside and not home.inbox.is_dir():
-        raise InboxMissing(f"{home.inbox}: the inbox is missing (inbox.path in {settings_path}); "
-                           "check that the shared drive is mounted, or correct the setting")
+    if inbox_needed and (missing := inbox_missing(home)) is not None:
+        raise missing
     for folder in (home.inbox, home.archive, home.failed, home.outbox):
-        if not folder.is_dir():
+        if not folder.is_dir() and (inbox_needed or folder != home.inbox or not home.inbox_outside):
             raise SettingsError(f"{folder}: missing folder; run `blankett init {root}` to create it")
     return home
+
+
+def inbox_missing(home: Home) -> InboxMissing | None:
+    """An inbox outside the home that is not there, said as what to check."""
+    if home.inbox_outside and not home.inbox.is_dir():
+        return InboxMissing(f"{home.inbox}: the inbox is missing (inbox.path in "
+                            f"{home.root / SETTINGS_FILE}); check that the shared drive is "
+                            "mounted, or correct the setting")
+    return None
 
 
 def init_home(root: Path, create_inbox: bool = False) -> list[str]:

@@ -372,11 +372,11 @@ def queue_summaries(pipeline: Pipeline, day: str, generated_at: datetime) -> Sum
             if not views and not pipeline.home.settings.summary.send_empty:
                 continue  # "inga ansökningar" every day, unless asked for
             snapshot = {_snapshot_key(v): [v.version, v.status, _warning_marks(v)] for v in views}
+            since, first = _since_last(session, address, views, snapshot)
             summary = TriageSummary(
                 key=key, consultant=address, consultant_name=pipeline.routing.names.get(address),
                 year=pipeline.year, applications=tuple(triage_order(views)),
-                new_since_last=_since_last(session, address, views, snapshot),
-                generated_at=generated_at)
+                new_since_last=since, generated_at=generated_at, first=first)
             message = render_summary(_worldwide(summary, pipeline), sender=pipeline.sender)
             session.add(Message(key=key, kind="summary", recipients={"to": [address]},
                                 subject=str(message["Subject"]), raw=message.as_bytes(),
@@ -412,13 +412,16 @@ def _mark(message: str) -> str:
 
 
 def _since_last(session: Session, address: str, views: list[ApplicationView],
-                snapshot: dict[str, list[object]]) -> tuple[str, ...]:
+                snapshot: dict[str, list[object]]) -> tuple[tuple[str, ...], bool]:
+    """What is new since the consultant's last summary, in Swedish, and whether they had none
+    (all is new)."""
     # Escaped: "_" and "%" in an address are wildcards to LIKE, and would find another
     # consultant's summary (eva_fred@ and evaxfred@).
-    before: dict[str, list[object]] = session.scalar(select(Message.snapshot).where(
+    last = session.execute(select(Message.snapshot).where(
         Message.kind == "summary", Message.key.startswith("summary:", autoescape=True),
         Message.key.endswith(f":{address}", autoescape=True))
-        .order_by(Message.id.desc()).limit(1)) or {}
+        .order_by(Message.id.desc()).limit(1)).first()
+    before: dict[str, list[object]] = (last.snapshot or {}) if last is not None else {}
     lines: list[str] = []
     for view in views:
         key = _snapshot_key(view)
@@ -437,7 +440,7 @@ def _since_last(session: Session, address: str, views: list[ApplicationView],
             shown = set(before[key][2])  # type: ignore[arg-type]
             lines += [f"Ny varning: {name}: {message}" for message in warnings(view)
                       if _mark(message) not in shown]
-    return tuple(lines)
+    return tuple(lines), last is None
 
 
 def _name(view: ApplicationView) -> str:

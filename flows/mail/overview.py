@@ -9,11 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from blankett.flows.mail.reports import status_word
 from blankett.flows.store.overview import OverviewRow
+from blankett.models.messages import DECISIONS, status_word
 from blankett.models.spec import FormSpec
-
-_DECISIONS = {"granted": "beviljad", "declined": "avslagen"}
 
 # (heading, value, width in characters): the columns of every sheet of applications.
 _Column = tuple[str, Callable[[OverviewRow], Any], int]
@@ -25,8 +23,8 @@ COLUMNS: tuple[_Column, ...] = (
     ("Inriktning", lambda r: r.area_name, 30),
     ("Sökt (kr)", lambda r: r.sought, 11),
     ("Beviljat (kr)", lambda r: r.granted, 13),
-    ("Beslut", lambda r: _DECISIONS.get(r.decision or ""), 10),
-    ("Status", lambda r: status_word(r.status), 13),  # type: ignore[arg-type]
+    ("Beslut", lambda r: DECISIONS.get(r.decision or ""), 10),
+    ("Status", lambda r: status_word(r.status), 13),
     ("Version", lambda r: r.version, 8),
     ("Inkommen", lambda r: r.received, 11),
     ("Handläggare", lambda r: ", ".join(r.consultants), 28),

@@ -24,17 +24,11 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from blankett.flows.mail.views import ApplicationView, CompletenessReport, Status, TriageSummary
-from blankett.models.messages import short
+from blankett.models.messages import short, status_word
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
-# Singular and plural, so that counts read naturally ("1 oläslig", "2 oläsliga").
-_STATUS_WORDS: dict[Status, tuple[str, str]] = {
-    "complete": ("komplett", "kompletta"),
-    "incomplete": ("ofullständig", "ofullständiga"),
-    "unreadable": ("oläslig", "oläsliga"),
-}
 # The consultant deals first with what cannot be read, then with what lacks parts.
 _TRIAGE_RANK: dict[Status, int] = {"unreadable": 0, "incomplete": 1, "complete": 2}
 
@@ -218,6 +212,7 @@ def environment() -> jinja2.Environment:
         local_time=lambda d: _aware(d).astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
         local_date=lambda d: _aware(d).astimezone(STOCKHOLM).strftime("%Y-%m-%d"),
         status_word=status_word,
+        version=version,
         status_text=status_text,
         lacks=lacks,
         warnings=warnings,
@@ -231,9 +226,10 @@ def format_amount(value: int | None) -> str:
     return "–" if value is None else f"{value:,} kr".replace(",", " ")
 
 
-def status_word(status: Status, count: int = 1) -> str:
-    singular, plural = _STATUS_WORDS[status]
-    return singular if count == 1 else plural
+def version(app: ApplicationView) -> str:
+    """The version as a list shows it: an unreadable file is no version of anything yet, and
+    says "–", as `blankett status` does."""
+    return "–" if app.status == "unreadable" else str(app.version)
 
 
 def status_text(app: ApplicationView) -> str:

@@ -91,3 +91,5 @@ class TriageSummary:
     applications: tuple[ApplicationView, ...]  # unreadable and incomplete first
     new_since_last: tuple[str, ...]  # Swedish lines: what came in or changed since the last summary
     generated_at: datetime
+    # The consultant's first summary: there is no last one for what is new to be measured from.
+    first: bool = False

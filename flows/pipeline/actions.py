@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy.orm import Session
@@ -26,10 +27,11 @@ from blankett.flows.store.actions import (
     correction_values,
     corrections_of,
     decisions,
-    field_said,
     granted_elsewhere,
     handled_applications,
     handled_files,
+    named,
+    quoted,
 )
 from blankett.flows.store.database import (
     Application,
@@ -178,8 +180,8 @@ def correct_fields(pipeline: Pipeline, application_id: int, values: Sequence[tup
         reidentify(session, found, report)
         warned = flag_other_activities(session, found, result)
         queue_rerun_report(pipeline, session, found, previous, result, why=tuple(
-            f"Rättat av {by}: {f.label} är nu ”{field_said(spec, f.key, f.value)}” "
-            f"(var ”{field_said(spec, f.key, previous.fields.get(f.key))}”)."
+            f"Rättat av {by}: {f.label} är nu {quoted(named(spec, f.key, f.value))} "
+            f"(var {quoted(named(spec, f.key, previous.fields.get(f.key)))})."
             for f in done if f.changed), by=by)
         queue_warning_reports(pipeline, session, found, warned)
         log.info("application %d: %s corrected by %s", found.id,
@@ -205,7 +207,16 @@ def _text(value: object) -> str | None:
 class Handled:
     name: str  # the application, or the unreadable file's name
     handled: bool  # as it stands now
-    changed: bool  # False: it stood so already (an --undo of what was not handled)
+    changed: bool  # False: it stood so already (an --undo of what was not handled, a mark again)
+    # The mark that stood before this one, when it was handled already: who, when, the note.
+    earlier: Mark | None = None
+
+
+@dataclass(frozen=True)
+class Mark:
+    by: str
+    at: datetime
+    note: str | None
 
 
 def mark_handled(pipeline: Pipeline, target: str, by: str, note: str | None = None,
@@ -225,10 +236,17 @@ def mark_handled(pipeline: Pipeline, target: str, by: str, note: str | None = No
             standing = handled_files(session, [ident])
         if undo and ident not in standing:
             return Handled(name, False, False)
+        earlier = standing.get(ident)
+        mark = None if earlier is None or undo else \
+            Mark(earlier.done_by, as_utc(earlier.done_at), earlier.note)
+        # Marked again: only a new note changes anything (it replaces the old one); the first
+        # mark, with who made it and when, stands otherwise.
+        if mark is not None and (not note or note == mark.note):
+            return Handled(name, True, False, mark)
         session.add(Handling(application_id=ident if kind == "application" else None,
                              submission_id=ident if kind == "file" else None,
                              handled=not undo, note=note or None, done_by=by, done_at=now()))
-        return Handled(name, not undo, True)
+        return Handled(name, not undo, True, mark)
 
 
 # --- decide -------------------------------------------------------------------------------------

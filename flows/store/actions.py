@@ -112,14 +112,20 @@ def correction_lines(previous: Result | None, current: Result, spec: FormSpec) -
             continue
         label = field.label.split(" (")[0]
         was, now = previous.fields.get(field.key), current.fields.get(field.key)
-        which = f"Rättelsen av {label} i förra versionen (”{field_said(spec, field.key, was)}”, {who})"
+        which = f"Rättelsen av {label} i förra versionen ({quoted(named(spec, field.key, was))}, {who})"
         if was == now:
             lines.append(f"{which} stämmer med den nya versionen.")
         else:
-            new = f"anger ”{field_said(spec, field.key, now)}”" if now is not None else "saknar uppgiften"
+            new = f"anger ”{said(named(spec, field.key, now))}”" if now is not None else "saknar uppgiften"
             lines.append(f"{which} stämmer inte med den nya versionen, som {new}; den nya "
                          "versionens uppgift gäller.")
     return tuple(lines)
+
+
+def quoted(value: object) -> str:
+    """A field's value quoted as a line says it ("”30 000”"), or "tomt" where there is none: a
+    quoted "tomt" would read as what the applicant wrote."""
+    return "tomt" if value is None or value == "" else f"”{said(value)}”"
 
 
 def said(value: object) -> str:
@@ -129,9 +135,9 @@ def said(value: object) -> str:
     return " ".join(str(value).split()) if value is not None else "tomt"
 
 
-def field_said(spec: FormSpec, key: str, value: object) -> str:
-    """As said() quotes it, and a strategic area by its name in the form ("Det digitala
-    biblioteket"), never by its key ("digital")."""
+def named(spec: FormSpec, key: str, value: object) -> object:
+    """A field's value, a strategic area by its name in the form ("Det digitala biblioteket")
+    rather than its key ("digital"): as a line quotes it (quoted(), said())."""
     if key == "strategic_area" and isinstance(value, str):
-        value = next((a.name for a in spec.areas if a.key == value), value)
-    return said(value)
+        return next((a.name for a in spec.areas if a.key == value), value)
+    return value

@@ -255,10 +255,15 @@ def _differences(previous: Result, current: Result, spec: FormSpec) -> tuple[str
         lines.append("Saknas fortfarande: " + ", ".join(still) + ".")
     if new := [labels[k] for k in after if k not in before and k in labels]:
         lines.append("Saknas nu: " + ", ".join(new) + ".")
-    changed = [labels[k] for k in labels if k not in before and k not in after
-               and previous.fields.get(k) != current.fields.get(k)]
-    if changed:
-        lines.append("Ändrade svar: " + ", ".join(changed) + ".")
+    # The other answers: given where there was none, changed, or taken away; a field that was
+    # empty is no answer changed.
+    others = [k for k in labels if k not in before and k not in after
+              and previous.fields.get(k) != current.fields.get(k)]
+    for words, which in (("Nya svar", lambda was, now: was is None),
+                         ("Ändrade svar", lambda was, now: was is not None and now is not None),
+                         ("Borttagna svar", lambda was, now: now is None)):
+        if named := [labels[k] for k in others if which(previous.fields.get(k), current.fields.get(k))]:
+            lines.append(f"{words}: " + ", ".join(named) + ".")
     return tuple(lines)
 
 

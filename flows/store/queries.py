@@ -70,6 +70,9 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
                 "errors": [p.code for p in result.problems
                            if p.severity == "error" and p.code != "missing"],
                 "warnings": [p.code for p in result.problems if p.severity == "warning"],
+                # What each warning is about, so that it can be named: a field's key, or None for
+                # the whole file (read by OCR, one of two from the municipality).
+                "warning_fields": [p.field for p in result.problems if p.severity == "warning"],
                 "consultants": result.consultants.get("to", []),
                 "last_report_sent": local(last_sent.get(app.id)),
                 "pending_messages": waiting.get(app.id, 0),
@@ -86,7 +89,7 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
         for sub in unreadable:
             rows.append({"id": None, "municipality": None, "area": None,
                          "activity": None, "version": None, "status": "unreadable",
-                         "missing": [], "errors": ["unreadable"], "warnings": [],
+                         "missing": [], "errors": ["unreadable"], "warnings": [], "warning_fields": [],
                          "consultants": fallback,
                          "last_report_sent": local(failed_sent.get(sub.id)),
                          "pending_messages": failed_waiting.get(sub.id, 0),

@@ -12,13 +12,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from email.message import EmailMessage
+from io import StringIO
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from aiosmtpd.controller import Controller
 
 from blankett.fixtures.corpus import Case
+from blankett.flows.cli.environment import Environment
 from blankett.flows.home.settings import Home, init_home, load_home
 from blankett.flows.mail.delivery import DeliveryError, recipients
 from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending
@@ -132,6 +136,22 @@ def taken_home(root: Path, cases: Iterable[Case]) -> Home:
     finally:
         pipeline.close()
     return home
+
+
+def command(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, *args: str,
+            stdout: StringIO | None = None) -> tuple[int, str, str]:
+    """A command as a person types it, on the pipeline's home: its exit status, stdout, stderr."""
+    from typer.testing import CliRunner
+
+    from blankett.flows.cli import app as cli
+
+    env = Environment(stdout=stdout or StringIO(), stderr=StringIO(), variables={},
+                      today=date(2026, 11, 25))
+    monkeypatch.setattr(cli, "environment", env)
+    result = CliRunner().invoke(cli.app, [*args, "--home", str(pipeline.home.root)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return (result.exit_code, env.stdout.getvalue(),  # type: ignore[attr-defined]
+            env.stderr.getvalue())  # type: ignore[attr-defined]
 
 
 def expected_recipients(case: Case) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from pipeline_support import AREAS, expected_recipients, intake_pass, make_home
+from pipeline_support import AREAS, FALLBACK, expected_recipients, intake_pass, make_home
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -259,7 +259,8 @@ def test_a_failure_recorded_by_an_older_blankett_is_worded_anew_when_read_again(
 def test_a_file_read_only_when_taken_from_failed_is_reported_to_its_areas_consultants(
         tmp_path: Path) -> None:
     """Its "cannot be read" report went to the fallback contacts; once read, its own report goes
-    to its area's consultants, the original attached, as any new form's does."""
+    to its area's consultants, the original attached, as any new form's does, and the fallback
+    contacts are told whom it goes to now."""
     home = _set(make_home(tmp_path / "home"), "max_pages = 1", "limits")
     (home.inbox / "ansokan.pdf").write_bytes(FORM.data)
     _pass(home)
@@ -269,8 +270,9 @@ def test_a_file_read_only_when_taken_from_failed_is_reported_to_its_areas_consul
         with pipeline.store.session() as session:
             reports = session.scalars(select(Message).where(
                 Message.application_id == taken.application_id)).all()
+            # The fallback contacts, who had it as unreadable, are told it went to them.
             assert [(m.kind, sorted(m.recipients["to"])) for m in reports] == \
-                [("report", sorted(expected_recipients(FORM)))]
+                [("report", sorted(expected_recipients(FORM))), ("moved", sorted(FALLBACK))]
             assert "Dals-Ed" in reports[0].subject
     finally:
         pipeline.close()
@@ -294,3 +296,36 @@ def test_a_scan_read_at_last_by_the_nightly_run_takes_its_name_and_is_reported(t
         assert set(AREAS[str(area)]) <= sent_to
     finally:
         pipeline.close()
+
+
+@needs_tesseract
+def test_a_scan_read_at_last_tells_the_fallback_contacts_whom_it_goes_to(tmp_path: Path) -> None:
+    """Left for a person, its report went to the fallback contacts; read by OCR at last, they
+    are told so, once, and whom it goes to now; their summary no longer lists it."""
+    from datetime import UTC, datetime
+
+    from pipeline_support import parse, plain_body
+
+    from blankett.flows.mail.messaging import queue_summaries
+
+    _, pipeline = _scan_left_then_ocr_on(tmp_path)
+    try:
+        with pipeline.store.session() as session:
+            (first,) = session.scalars(select(Message)).all()
+            assert sorted(first.recipients["to"]) == sorted(FALLBACK)
+        assert revalidate_all(pipeline).changed == 1  # the nightly run
+        assert revalidate_all(pipeline, report=True).changed == 0  # a rerun after: nothing new
+        queue_summaries(pipeline, "2026-11-26", datetime.now(UTC))
+        with pipeline.store.session() as session:
+            found = session.scalars(select(Application)).one()
+            consultants = AREAS[str(found.latest.result.fields["strategic_area"])]
+            moved = session.scalars(select(Message).where(Message.kind == "moved")).all()
+            assert [sorted(m.recipients["to"]) for m in moved] == [sorted(FALLBACK)]
+            body = plain_body(parse(moved[0].raw))
+            summaries = [plain_body(parse(m.raw)) for m in session.scalars(select(Message).where(
+                Message.kind == "summary")) if set(m.recipients["to"]) <= set(FALLBACK)]
+    finally:
+        pipeline.close()
+    assert "Varför:\n  - Den skannade ansökan har nu lästs med OCR.\n" \
+           f"  - Går nu till: {', '.join(consultants)}.\n" in body
+    assert all("skannad.pdf" not in summary for summary in summaries)

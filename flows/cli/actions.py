@@ -159,20 +159,47 @@ def _where(source: dict[str, Any] | None) -> str:
 
 # --- correct, handled, decide, letter -----------------------------------------------------------
 
-def cmd_correct(env: Environment, root: Path, application_id: int, field: str, value: str,
+def cmd_correct(env: Environment, root: Path, application_id: int, values: list[str],
                 by: str | None) -> int:
-    from blankett.flows.pipeline.actions import correct
+    """`values`: FIELD VALUE [FIELD VALUE ...], as given on the command line."""
+    from blankett.flows.pipeline.actions import FieldCorrected, correct_fields
+
+    if len(values) % 2:
+        env.error(f"error: {values[-1]}: a field without a value; give each field followed by "
+                  "its value (\"\" empties it)")
+        return EXIT_ERROR
 
     def act(pipeline: Pipeline) -> None:
-        done = correct(pipeline, application_id, field, value, by or who())
-        now = "empty" if done.value is None else \
-            format_amount(done.value) if isinstance(done.value, int) else str(done.value)
+        done = correct_fields(pipeline, application_id, list(zip(values[::2], values[1::2],
+                                                                 strict=True)), by or who())
+        areas = {a.key: a.name for a in pipeline.spec.areas}
+
+        def shown(field: FieldCorrected) -> str:
+            value = field.value
+            return one_line("empty" if value is None else format_amount(value)
+                            if isinstance(value, int) else
+                            areas.get(value, value) if field.key == "strategic_area" and
+                            isinstance(value, str) else str(value), 60)
+
+        which = f"application {done.application_id} ({done.name})"
+        same = _listed([f"{f.label} already says ”{shown(f)}”" for f in done.fields
+                        if not f.changed])
+        if not done.changed:
+            print(f"Nothing changed in {which}: {same}.", file=env.stdout)
+            return
+        changed = [f for f in done.fields if f.changed]
         state = done.status + (f" (lacks: {', '.join(done.lacks)})" if done.lacks else "")
-        print(f"Corrected {done.label} of application {done.application_id} ({done.name}): now "
-              f"”{one_line(now, 60)}”; the application is {state}. Its consultants get a report "
-              "with the next run.", file=env.stdout)
+        print(f"Corrected {_listed([f.label for f in changed])} of {which}: now "
+              f"{_listed([f'”{shown(f)}”' for f in changed])}" + (f" ({same})" if same else "")
+              + f"; the application is {state}. Those who have its report are told with the "
+              "next run.", file=env.stdout)
 
     return _acting(env, root, act)
+
+
+def _listed(items: list[str]) -> str:
+    """"a, b and c"."""
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
 
 
 def cmd_handled(env: Environment, root: Path, target: str, note: str | None, undo: bool,

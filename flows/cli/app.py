@@ -261,24 +261,31 @@ def correct(
     application_id: ById,
     field: Annotated[str, typer.Argument(
         help="The field: its key (requested_amount_sek) or its heading in the form (\"Sökt "
-             "belopp\").", show_default=False)],
+             "belopp\").", show_default=False, metavar="FIELD")],
     value: Annotated[str, typer.Argument(
         help="The right value, as the form would say it (\"30 000\", \"Mölndal\"); \"\" empties "
-             "a field that is not required.", show_default=False)],
+             "a field that is not required.", show_default=False, metavar="VALUE")],
+    more: Annotated[list[str] | None, typer.Argument(
+        help="More fields of the same application, each followed by its value: corrected "
+             "together, told in one update.", show_default=False,
+        metavar="FIELD VALUE")] = None,
     by: ByOption = None,
     home: HomeOption = None,
 ) -> None:
-    """Correct a field of an application's latest version that was read wrong or left out.
+    """Correct fields of an application's latest version that were read wrong or left out.
 
-    The correction is checked at once like the form's own answer (a value the rules refuse is
-    not recorded) and is used from then on by status, the reports and the summaries, which mark
-    it "rättat av NAME"; rerun and nightly keep it. The area's consultants get a report. A new
-    version from the applicant is read as it is, and its report says whether the correction
-    still agrees with it.
+    The corrections are checked at once like the form's own answers (if the rules refuse one,
+    none is recorded) and are used from then on by status, the reports and the summaries, which
+    mark them "rättat av NAME"; rerun and nightly keep them. Those who have the application's
+    report get one update listing them; moved to another area, its report goes to that area's
+    consultants, and the previous ones are told whom it goes to. A value the field already has
+    changes nothing. A new version from the applicant is read as it is, and its report says
+    whether each correction still agrees with it.
     """
     from blankett.flows.cli.actions import cmd_correct
 
-    raise typer.Exit(cmd_correct(environment, _home(home), _id(application_id), field, value, by))
+    raise typer.Exit(cmd_correct(environment, _home(home), _id(application_id),
+                                 [field, value, *(more or [])], by))
 
 
 @app.command()

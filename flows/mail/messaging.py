@@ -7,12 +7,12 @@ import email
 import email.policy
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,9 @@ from blankett.flows.mail.views import (
 from blankett.flows.pipeline.resources import Pipeline
 from blankett.flows.store.actions import correction_lines, handled_applications, handled_files
 from blankett.flows.store.database import (
+    MOVED,
     REPORT_KINDS,
+    UPDATE,
     Application,
     Handling,
     Message,
@@ -50,6 +52,7 @@ from blankett.flows.store.ledger import (
     as_utc,
     batches,
     changes,
+    goes_to,
     latest_of,
     missing_fields,
     revision,
@@ -140,27 +143,36 @@ def _shown(value: object, areas: dict[str, str] | None) -> str:
 
 
 def queue_version_report(pipeline: Pipeline, session: Session, recorded: Recorded) -> None:
-    view = application_view(pipeline, recorded.application, recorded.version, recorded.result,
-                            (*changes(recorded.previous, recorded.result, pipeline.spec),
-                             *correction_lines(recorded.previous, recorded.result, pipeline.spec)))
+    application, result = recorded.application, recorded.result
+    view = application_view(pipeline, application, recorded.version, result,
+                            (*changes(recorded.previous, result, pipeline.spec),
+                             *correction_lines(recorded.previous, result, pipeline.spec)))
     key = f"report:submission:{recorded.version.submission_id}"
     # A file read only now (`rerun --failed`, the nightly retake) had its "cannot be read" report
     # under the submission's key: this one, to its area's consultants, is a report of its own.
-    if session.scalar(select(Message.id).where(Message.key == key)) is not None:
+    read_now = session.scalar(select(Message.id).where(Message.key == key)) is not None
+    if read_now:
         key += ":read"
-    report = CompletenessReport(key=key, application=view,
-                                recipients=tuple(recorded.result.consultants["to"]))
-    _queue_report(pipeline, session, report, recorded.application.id,
-                  recorded.version.submission_id)
+    holding, _ = _holding(session, application)
+    report = CompletenessReport(key=key, application=view, recipients=tuple(result.consultants["to"]))
+    _queue_report(pipeline, session, report, application.id, recorded.version.submission_id)
+    why = (f"Filen {recorded.version.submission.original_name} kunde inte läsas när den kom in, "
+           "men har nu lästs." if read_now else
+           f"Version {recorded.version.number} har kommit in"
+           + (f" med inriktningen {view.area_name}." if view.area_name else "."))
+    _queue_moved(pipeline, session, application, result, f"{key}:moved",
+                 [a for a in holding if a not in report.recipients], (why, goes_to(result)))
 
 
 def queue_rerun_report(pipeline: Pipeline, session: Session, application: Application,
                        previous: Result, result: Result,
-                       why: tuple[str, ...] = ("Läst om med nya regler eller ny läsare.",)) -> None:
+                       why: tuple[str, ...] = ("Läst om med nya regler eller ny läsare.",),
+                       by: str | None = None) -> None:
     """The report of an application whose latest version was checked again, or corrected by a
-    consultant (`why` says which), and came out otherwise: an update, saying what changed."""
+    consultant (`why` says which; `by` who corrected it), and came out otherwise: an update,
+    saying what changed."""
     _queue_update(pipeline, session, application, result, f"report:result:{result.id}",
-                  (*why, *revision(previous, result, pipeline.spec)))
+                  (*why, *revision(previous, result, pipeline.spec)), why, by)
 
 
 def queue_warning_reports(pipeline: Pipeline, session: Session, cause: Application,
@@ -176,13 +188,16 @@ def queue_warning_reports(pipeline: Pipeline, session: Session, cause: Applicati
 
 
 def _queue_update(pipeline: Pipeline, session: Session, application: Application, result: Result,
-                  key: str, lines: tuple[str, ...]) -> None:
+                  key: str, lines: tuple[str, ...], why: tuple[str, ...] = (),
+                  by: str | None = None) -> None:
     """What changed in the report of an application's latest version, without a new version.
 
     While the version's own report waits unsent, it is written again as it now stands: nobody
     has read the old one. Otherwise those who had a report of the application get an update that
     says only what changed, without the original; those who had none (the routing or the area
-    changed) the whole report, with it."""
+    changed) the whole report, with it; those who had one and are no longer its recipients a
+    short word that it went elsewhere (`why`, and to whom). The consultant who made the change
+    (`by`) is not sent an update of it while others are told."""
     version = application.latest
     waiting = session.scalar(select(Message).where(
         Message.key == f"report:submission:{version.submission_id}", Message.state == "pending"))
@@ -198,23 +213,81 @@ def _queue_update(pipeline: Pipeline, session: Session, application: Application
         waiting.subject = str(message["Subject"])
         waiting.raw = message.as_bytes()
         return
-    told = _told(session, application.id)
+    holding, left = _holding(session, application)
     view = application_view(pipeline, application, version, result, lines)
     recipients = tuple(result.consultants["to"])
-    for kind, to in (("update", tuple(r for r in recipients if r in told)),
-                     ("forwarded", tuple(r for r in recipients if r not in told))):
+    updated = tuple(r for r in recipients if r in holding)
+    forwarded = tuple(r for r in recipients if r not in holding and r not in left)
+    returned = tuple(r for r in recipients if r in left)
+    moved = [a for a in holding if a not in recipients]
+    own = _own(pipeline, by)
+    if {*updated, *forwarded, *returned, *moved} - own:
+        # They know: they made the change. They still have the report, so the next change of
+        # it is an update to them again.
+        updated = tuple(r for r in updated if r not in own)
+    for kind, to, suffix in (("update", updated, ""), ("forwarded", forwarded, ":forwarded"),
+                             ("forwarded", returned, ":returned")):
         if to:
-            report = CompletenessReport(key=key if kind == "update" else f"{key}:{kind}",
-                                        application=view, recipients=to, kind=kind,
-                                        attach_original=kind != "update", written_at=now())
+            report = CompletenessReport(key=key + suffix, application=view, recipients=to,
+                                        kind=kind, attach_original=kind != "update",
+                                        returned=suffix == ":returned", written_at=now())
             _queue_report(pipeline, session, report, application.id, version.submission_id)
+    _queue_moved(pipeline, session, application, result, f"{key}:moved", moved,
+                 (*why, goes_to(result)), own)
 
 
-def _told(session: Session, application_id: int) -> set[str]:
-    """Who had a report of the application, or has one on its way."""
-    return {address for recipients in session.scalars(select(Message.recipients).where(
-        Message.application_id == application_id, Message.kind.in_(REPORT_KINDS)))
-        for address in recipients.get("to", [])}
+def _queue_moved(pipeline: Pipeline, session: Session, application: Application, result: Result,
+                 key: str, to: list[str], lines: tuple[str, ...], own: Collection[str] = ()
+                 ) -> None:
+    """To those who had the application's report and are no longer its recipients, of the
+    routing's consultants: that it went elsewhere (`lines`: why, and to whom), without the
+    original; told once, after which they no longer have it (_holding). Whoever of them made the
+    change (`own`) is not told while others are, and is recorded as knowing."""
+    # One the routing no longer names is no longer a consultant (gone elsewhere, say): not told.
+    to = [a for a in to if a in _consultants(pipeline)]
+    if not to:
+        return
+    told = [a for a in to if a not in own] or to
+    version = application.latest
+    view = application_view(pipeline, application, version, result,
+                            tuple(dict.fromkeys(lines)), whole=False)
+    report = CompletenessReport(key=key, application=view, recipients=tuple(told), kind="moved",
+                                attach_original=False, written_at=now())
+    _queue_report(pipeline, session, report, application.id, version.submission_id,
+                  knowing=[a for a in to if a not in told])
+
+
+def _holding(session: Session, application: Application) -> tuple[list[str], set[str]]:
+    """Who has the application's report (received, or on its way), in the order they were
+    first sent it: those sent a report of it, or of one of its files when it could not be read,
+    and not told since that it went elsewhere. And who was told so, and has not had it since."""
+    files = [v.submission_id for v in application.versions]
+    holding: dict[str, None] = {}
+    left: set[str] = set()
+    for kind, recipients in session.execute(select(Message.kind, Message.recipients).where(
+            or_(Message.application_id == application.id,
+                and_(Message.application_id.is_(None), Message.submission_id.in_(files))),
+            Message.kind.in_((*REPORT_KINDS, MOVED))).order_by(Message.id)):
+        for address in (*recipients.get("to", []), *recipients.get("knowing", [])):
+            if kind == MOVED:
+                holding.pop(address, None)
+                left.add(address)
+            else:
+                holding[address] = None
+                left.discard(address)
+    return list(holding), left
+
+
+def _own(pipeline: Pipeline, by: str | None) -> set[str]:
+    """The consultants' addresses that `by` (--by, or the login name) names: the address, the
+    part before its @, or the name the routing gives it."""
+    if not by or not by.strip():
+        return set()
+    wanted = by.strip().casefold()
+    names = pipeline.routing.names
+    return {a for a in _consultants(pipeline)
+            if wanted in (a.casefold(), a.partition("@")[0].casefold(),
+                          (names.get(a) or "").strip().casefold())}
 
 
 def queue_failure_report(pipeline: Pipeline, session: Session, submission: Submission) -> None:
@@ -226,15 +299,20 @@ def queue_failure_report(pipeline: Pipeline, session: Session, submission: Submi
 
 
 def _queue_report(pipeline: Pipeline, session: Session, report: CompletenessReport,
-                  application_id: int | None, submission_id: int | None) -> None:
+                  application_id: int | None, submission_id: int | None,
+                  knowing: list[str] | None = None) -> None:
+    """`knowing`: who is not sent the message but knows what it says (they made the change)."""
     if session.scalar(select(Message.id).where(Message.key == report.key)) is not None:
         return
     message = render_report(_worldwide(report, pipeline), sender=pipeline.sender,
                             archive_root=pipeline.home.root)
-    session.add(Message(key=report.key, kind="update" if report.kind == "update" else "report",
-                        recipients={"to": list(report.recipients)},
-                        subject=str(message["Subject"]), raw=message.as_bytes(),
-                        created_at=now(), state="pending", application_id=application_id,
+    recipients: dict[str, list[str]] = {"to": list(report.recipients)}
+    if knowing:
+        recipients["knowing"] = knowing
+    kind = report.kind if report.kind in (UPDATE, MOVED) else "report"
+    session.add(Message(key=report.key, kind=kind, recipients=recipients,
+                        subject=str(message["Subject"]), raw=message.as_bytes(), created_at=now(),
+                        state="pending", application_id=application_id,
                         submission_id=submission_id))
 
 

@@ -46,14 +46,15 @@ def render_report(report: CompletenessReport, *, sender: str,
     context = {
         "app": app,
         "kind": report.kind,
+        "returned": report.returned,
         "errors": [p for p in problems if p.severity == "error"],
         "warnings": [p for p in problems if p.severity == "warning"],
     }
     attachment, not_attached = _original(report, archive_root)
     context["not_attached"] = not_attached
     message = _message(
-        "update" if report.kind == "update" else "report", context, key=report.key, sender=sender,
-        recipients=[Address(addr_spec=r) for r in report.recipients],
+        report.kind if report.kind in ("update", "moved") else "report", context, key=report.key,
+        sender=sender, recipients=[Address(addr_spec=r) for r in report.recipients],
         date=report.written_at or app.received_at,
     )
     if attachment is not None:
@@ -161,7 +162,7 @@ def _fix_boundaries(message: EmailMessage, key: str) -> None:
 def _original(report: CompletenessReport, archive_root: Path | None
               ) -> tuple[tuple[bytes, tuple[str, str]] | None, NotAttached | None]:
     """The archived original and its content type, or why it is only referenced by its path."""
-    if not report.attach_original or report.kind == "update":
+    if not report.attach_original or report.kind in ("update", "moved"):
         return None, "not_requested"
     path = Path(report.application.archived_path)
     if not path.is_absolute():

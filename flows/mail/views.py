@@ -11,8 +11,10 @@ Status = Literal["complete", "incomplete", "unreadable"]
 # update: its report changed without a new version (a warning came, it was checked again), said
 #   to those who had the report before, with only what changed;
 # forwarded: the same change, to consultants who had no report of it before (the routing or its
-#   area changed): the whole report.
-ReportKind = Literal["received", "update", "forwarded"]
+#   area changed): the whole report;
+# moved: to those who had its report and are no longer its recipients (it was read at last, its
+#   area changed): that it went elsewhere, why, and to whom.
+ReportKind = Literal["received", "update", "forwarded", "moved"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class CompletenessReport:
     # The original goes with a new version only: an update refers to the report that carried it.
     attach_original: bool = True
     kind: ReportKind = "received"
+    # Forwarded to those who had the report before and were told it went elsewhere: it is back.
+    returned: bool = False
     # When the report was written, if later than the form arrived (a rerun, a new warning):
     # its Date, so that mail programs sort it where it belongs.
     written_at: datetime | None = None

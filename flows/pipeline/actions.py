@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -29,6 +30,7 @@ from blankett.flows.store.actions import (
     granted_elsewhere,
     handled_applications,
     handled_files,
+    named,
     quoted,
 )
 from blankett.flows.store.database import (
@@ -38,6 +40,7 @@ from blankett.flows.store.database import (
     Handling,
     Letter,
     Message,
+    Result,
     Submission,
     now,
 )
@@ -98,53 +101,100 @@ def field_of(spec: FormSpec, name: str) -> FieldSpec:
 # --- correct ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class FieldCorrected:
+    key: str
+    label: str
+    value: object  # as checked: "Vara", 30000, None for an emptied field
+    changed: bool  # False: the field said so already, and nothing was recorded
+
+
+@dataclass(frozen=True)
 class Corrected:
     application_id: int
     name: str
-    label: str
-    value: object  # as checked: "Vara", 30000, None for an emptied field
+    fields: tuple[FieldCorrected, ...]  # in the order given
     status: Literal["complete", "incomplete", "unreadable"]
     lacks: tuple[str, ...]  # the labels of what keeps it from being complete
+
+    @property
+    def changed(self) -> bool:
+        return any(f.changed for f in self.fields)
+
+    # One field corrected, as most are.
+    @property
+    def label(self) -> str:
+        return self.fields[0].label
+
+    @property
+    def value(self) -> object:
+        return self.fields[0].value
 
 
 def correct(pipeline: Pipeline, application_id: int, field_name: str, value: str,
             by: str) -> Corrected:
-    """The field of the application's latest version is `value` from now on: checked at once,
-    its report queued to the area's consultants. A value the rules find wrong is refused."""
-    field = field_of(pipeline.spec, field_name)
-    value = value.strip()
+    """One field corrected: see correct_fields."""
+    return correct_fields(pipeline, application_id, [(field_name, value)], by)
+
+
+def correct_fields(pipeline: Pipeline, application_id: int, values: Sequence[tuple[str, str]],
+                   by: str) -> Corrected:
+    """The fields of the application's latest version are `values` ((field, value) pairs) from
+    now on: checked at once, together, and told in one update to whoever has its report. A value
+    the rules find wrong refuses them all. A value the field already has (as read or as
+    corrected) changes nothing and is not recorded; if none changes, nobody is told."""
+    spec = pipeline.spec
+    given = [(field_of(spec, name), value.strip()) for name, value in values]
+    keys = [field.key for field, _ in given]
+    if twice := next((f for f, _ in given if keys.count(f.key) > 1), None):
+        raise Refused(f"{twice.label.split(' (')[0]} ({twice.key}) is given twice; give each "
+                      "field once. Nothing was changed.")
     with home_lock(pipeline.home.root, WAIT_SECONDS), pipeline.store.session() as session:
         found = application(session, application_id)
         version = found.latest
         previous = version.result
-        correction = Correction(version_id=version.id, field=field.key, value=value,
-                                before=_text(previous.fields.get(field.key)), done_by=by,
-                                done_at=now())
-        session.add(correction)
-        session.flush()
-        corrections = correction_values(corrections_of(session, [version.id])[version.id])
+        standing = correction_values(corrections_of(session, [version.id]).get(version.id, {}))
         # Checked from what the reader read, never from an earlier check's outcome: each
         # correction is applied once, however often the application is checked again.
         extraction = Extraction.model_validate(previous.raw)
-        report = checked(pipeline, version.submission, extraction, corrections)
-        wrong = [p for p in report.problems if p.field == field.key and p.severity == "error"]
+        new = {field.key: (value, by) for field, value in given}
+        report = checked(pipeline, version.submission, extraction, {**standing, **new})
+        wrong = [p for p in report.problems if p.field in new and p.severity == "error"]
         if wrong:  # the session's transaction is rolled back: nothing is recorded
             raise Refused(f"{wrong[0].message} Nothing was changed.")
+        changed = [f for f, _ in given if report.fields.get(f.key) != previous.fields.get(f.key)]
+        if len(changed) < len(given) and changed:
+            # Checked again without what changes nothing: its answer stays as read (or as
+            # corrected before), not marked as corrected now.
+            report = checked(pipeline, version.submission, extraction,
+                             {**standing, **{f.key: new[f.key] for f in changed}})
+        done = tuple(FieldCorrected(f.key, f.label.split(" (")[0], report.fields.get(f.key),
+                                    f in changed) for f, _ in given)
+        if not changed:
+            return Corrected(found.id, name_of(found), done, status_of(previous),
+                             _lacks(spec, previous))
+        for field in changed:
+            session.add(Correction(version_id=version.id, field=field.key, value=new[field.key][0],
+                                   before=_text(previous.fields.get(field.key)), done_by=by,
+                                   done_at=now()))
         result = add_result(session, version, report, extraction, pipeline.examiner.fingerprint)
         reidentify(session, found, report)
         warned = flag_other_activities(session, found, result)
-        label = field.label.split(" (")[0]
-        queue_rerun_report(pipeline, session, found, previous, result, why=(
-            f"Rättat av {by}: {label} är nu {quoted(result.fields.get(field.key))} "
-            f"(var {quoted(previous.fields.get(field.key))}).",))
+        queue_rerun_report(pipeline, session, found, previous, result, why=tuple(
+            f"Rättat av {by}: {f.label} är nu {quoted(named(spec, f.key, f.value))} "
+            f"(var {quoted(named(spec, f.key, previous.fields.get(f.key)))})."
+            for f in done if f.changed), by=by)
         queue_warning_reports(pipeline, session, found, warned)
-        labels = {f.key: f.label.split(" (")[0] for f in pipeline.spec.fields}
-        lacks = [labels.get(k, k) for k in missing_fields(result)]
-        lacks += [labels.get(p.field or "", p.code) for p in result.problems
-                  if p.severity == "error" and p.code != "missing"]
-        log.info("application %d: %s corrected by %s", found.id, field.key, by)
-        return Corrected(found.id, name_of(found), label, result.fields.get(field.key),
-                         status_of(result), tuple(dict.fromkeys(lacks)))
+        log.info("application %d: %s corrected by %s", found.id,
+                 ", ".join(f.key for f in changed), by)
+        return Corrected(found.id, name_of(found), done, status_of(result), _lacks(spec, result))
+
+
+def _lacks(spec: FormSpec, result: Result) -> tuple[str, ...]:
+    labels = {f.key: f.label.split(" (")[0] for f in spec.fields}
+    lacks = [labels.get(k, k) for k in missing_fields(result)]
+    lacks += [labels.get(p.field or "", p.code) for p in result.problems
+              if p.severity == "error" and p.code != "missing"]
+    return tuple(dict.fromkeys(lacks))
 
 
 def _text(value: object) -> str | None:

@@ -136,6 +136,8 @@ def _revalidate(pipeline: Pipeline, session: Session, application: Application, 
     # A scan read at last is news to its area's consultants whoever reads it (nightly too): its
     # report goes to them whole, with the original.
     if report or first_read:
-        queue_rerun_report(pipeline, session, application, previous, result)
+        queue_rerun_report(pipeline, session, application, previous, result, why=(
+            ("Den skannade ansökan har nu lästs med OCR.",) if first_read else
+            ("Läst om med nya regler eller ny läsare.",)))
         queue_warning_reports(pipeline, session, application, warned)
     return True, again

@@ -112,11 +112,11 @@ def correction_lines(previous: Result | None, current: Result, spec: FormSpec) -
             continue
         label = field.label.split(" (")[0]
         was, now = previous.fields.get(field.key), current.fields.get(field.key)
-        which = f"Rättelsen av {label} i förra versionen ({quoted(was)}, {who})"
+        which = f"Rättelsen av {label} i förra versionen ({quoted(named(spec, field.key, was))}, {who})"
         if was == now:
             lines.append(f"{which} stämmer med den nya versionen.")
         else:
-            new = f"anger ”{said(now)}”" if now is not None else "saknar uppgiften"
+            new = f"anger ”{said(named(spec, field.key, now))}”" if now is not None else "saknar uppgiften"
             lines.append(f"{which} stämmer inte med den nya versionen, som {new}; den nya "
                          "versionens uppgift gäller.")
     return tuple(lines)
@@ -133,3 +133,11 @@ def said(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}".replace(",", "\u00a0")
     return " ".join(str(value).split()) if value is not None else "tomt"
+
+
+def named(spec: FormSpec, key: str, value: object) -> object:
+    """A field's value, a strategic area by its name in the form ("Det digitala biblioteket")
+    rather than its key ("digital"): as a line quotes it (quoted(), said())."""
+    if key == "strategic_area" and isinstance(value, str):
+        return next((a.name for a in spec.areas if a.key == value), value)
+    return value

@@ -167,7 +167,10 @@ class ProblemRecord(Base):
 
 
 # The kinds of message that tell of one application (Message.kind); a summary tells of a year's.
-REPORT_KINDS = ("report", "update")
+UPDATE = "update"
+REPORT_KINDS = ("report", UPDATE)
+# To those who had an application's report and are no longer its recipients: it went elsewhere.
+MOVED = "moved"
 
 
 class Message(Base):
@@ -176,7 +179,8 @@ class Message(Base):
     __tablename__ = "messages"
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)
-    # report (a version received) | update (its report changed, no new version) | summary
+    # report (a version received) | update (its report changed, no new version) | moved (to
+    # those who had its report: it goes to others now) | summary | letter
     kind: Mapped[str] = mapped_column(String(16))
     recipients: Mapped[dict[str, Any]]  # {"to": [...]}
     subject: Mapped[str] = mapped_column(StoredText)

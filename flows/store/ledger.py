@@ -226,8 +226,13 @@ def revision(previous: Result, current: Result, spec: FormSpec) -> tuple[str, ..
     lines += [f"Gäller inte längre: {p.message}" for p in previous.problems
               if (p.code, p.message) in before - after]
     if previous.consultants.get("to") != current.consultants.get("to"):
-        lines.append("Går nu till: " + ", ".join(current.consultants.get("to", [])) + ".")
+        lines.append(goes_to(current))
     return tuple(dict.fromkeys(lines)) or ("Inget som rapporten visar har ändrats.",)
+
+
+def goes_to(result: Result) -> str:
+    """"Går nu till: a@x, b@x.": whom the report of `result` goes to."""
+    return "Går nu till: " + ", ".join(result.consultants.get("to", [])) + "."
 
 
 def _said(result: Result) -> set[tuple[str, str]]:

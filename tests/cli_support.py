@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterable
 from datetime import date
 from io import StringIO
 from pathlib import Path
@@ -25,12 +26,17 @@ def blankett_here(*args: str | Path, home_env: Path | None = None,
     seen.update(variables or {})
     if home_env is not None:
         seen["BLANKETT_HOME"] = str(home_env)
-    env = Environment(stdout=StringIO(), stderr=StringIO(), variables=seen,
-                      today=today or date.today())
+    return run_here(args, Environment(stdout=StringIO(), stderr=StringIO(), variables=seen,
+                                      today=today or date.today()))
+
+
+def run_here(args: Iterable[str | Path], env: Environment) -> subprocess.CompletedProcess[str]:
+    """The command on `args` with `env` for its surroundings (its streams StringIO)."""
+    args = [str(a) for a in args]
     before = dict(os.environ)
-    code = invoke([str(a) for a in args], env)
+    code = invoke(args, env)
     # A command run here that set up Prefect would leave its variables behind for the next
     # test: such a command belongs with the tests that start a process.
-    assert dict(os.environ) == before, f"`blankett {' '.join(map(str, args))}` changed os.environ"
-    return subprocess.CompletedProcess(list(args), code, env.stdout.getvalue(),  # type: ignore[attr-defined]
+    assert dict(os.environ) == before, f"`blankett {' '.join(args)}` changed os.environ"
+    return subprocess.CompletedProcess(args, code, env.stdout.getvalue(),  # type: ignore[attr-defined]
                                        env.stderr.getvalue())  # type: ignore[attr-defined]

@@ -18,7 +18,6 @@ from io import StringIO
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 from aiosmtpd.controller import Controller
 
 from blankett.fixtures.corpus import Case
@@ -138,20 +137,14 @@ def taken_home(root: Path, cases: Iterable[Case]) -> Home:
     return home
 
 
-def command(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, *args: str,
-            stdout: StringIO | None = None) -> tuple[int, str, str]:
+def command(pipeline: Pipeline, *args: str, stdout: StringIO | None = None) -> tuple[int, str, str]:
     """A command as a person types it, on the pipeline's home: its exit status, stdout, stderr."""
-    from typer.testing import CliRunner
-
-    from blankett.flows.cli import app as cli
+    from cli_support import run_here
 
     env = Environment(stdout=stdout or StringIO(), stderr=StringIO(), variables={},
                       today=date(2026, 11, 25))
-    monkeypatch.setattr(cli, "environment", env)
-    result = CliRunner().invoke(cli.app, [*args, "--home", str(pipeline.home.root)])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return (result.exit_code, env.stdout.getvalue(),  # type: ignore[attr-defined]
-            env.stderr.getvalue())  # type: ignore[attr-defined]
+    done = run_here([*args, "--home", str(pipeline.home.root)], env)
+    return done.returncode, done.stdout, done.stderr
 
 
 def expected_recipients(case: Case) -> tuple[str, ...]:

@@ -443,11 +443,11 @@ def test_the_overview_opens_as_a_workbook_and_as_csv(pipeline: Pipeline, tmp_pat
 # --- the commands -------------------------------------------------------------------------------
 
 def test_the_commands_parse_their_arguments_and_say_one_line_each(
-        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        pipeline: Pipeline, tmp_path: Path) -> None:
     ids = _ids(pipeline)
 
     def run(*args: str) -> tuple[int, str, str]:
-        return command(pipeline, monkeypatch, *args)
+        return command(pipeline, *args)
 
     code, out, err = run("correct", str(ids["Alingsås"]), "Sökt belopp", "50 000", "--by", "anna")
     assert (code, err) == (0, "") and out.count("\n") == 1
@@ -496,7 +496,7 @@ _ENGLISH = re.compile(r"\b(Application|applications?|status|handled|decision|con
 
 
 def test_show_overview_and_decide_speak_swedish_as_status_does(
-        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+        pipeline: Pipeline) -> None:
     ids = _ids(pipeline)
     correct(pipeline, ids["Vara"], "E-post", "nils@vara.example.org", by="anna")
     # A field that was empty is said to have been so, not quoted as if "tomt" had been written.
@@ -504,20 +504,20 @@ def test_show_overview_and_decide_speak_swedish_as_status_does(
         plain_body(_reports(pipeline, ids["Vara"])[-1])
     mark_handled(pipeline, str(ids["Vara"]), "anna", note="ringt")
     write_letter(pipeline, ids["Vara"], "anna")
-    code, decided, err = command(pipeline, monkeypatch, "decide", str(ids["Göteborg"]), "granted",
+    code, decided, err = command(pipeline, "decide", str(ids["Göteborg"]), "granted",
                                  "--amount", "40000", "--by", "anna")
     assert (code, err) == (0, "") and decided.startswith(f"Ansökan {ids['Göteborg']} (Göteborg – ")
     assert decided.rstrip().endswith(": beviljad 40 000 kr.")
-    _, declined, _ = command(pipeline, monkeypatch, "decide", str(ids["Göteborg"]), "declined")
+    _, declined, _ = command(pipeline, "decide", str(ids["Göteborg"]), "declined")
     assert declined.rstrip().endswith(": avslagen (ersätter beslutet beviljad).")
-    _, overview, _ = command(pipeline, monkeypatch, "overview")
+    _, overview, _ = command(pipeline, "overview")
     assert overview.startswith("4 ansökningar 2026:") and "sökt" in overview
     rows = {row["id"]: row for row in status_rows(pipeline.store, 2026, ZONE, list(FALLBACK))}
     for said in (decided, declined, overview):
         assert not _ENGLISH.search(said), said
 
     for application_id in (ids["Vara"], ids["Göteborg"]):
-        code, shown, _ = command(pipeline, monkeypatch, "show", str(application_id))
+        code, shown, _ = command(pipeline, "show", str(application_id))
         assert code == 0
         # The applicant's answers are theirs; everything else is the command's own words.
         head, rest = shown.split("\nSvar (version ", 1)
@@ -525,7 +525,7 @@ def test_show_overview_and_decide_speak_swedish_as_status_does(
         assert not _ENGLISH.search(frame), _ENGLISH.findall(frame)
         # The status as `status` says it.
         assert f"  Status:       {status_word(rows[application_id]['status'])}, version 1" in frame
-    _, vara, _ = command(pipeline, monkeypatch, "show", str(ids["Vara"]))
+    _, vara, _ = command(pipeline, "show", str(ids["Vara"]))
     assert "Hanterad:     av anna" in vara and "(var tomt)" in vara and "\nBrev:\n" in vara
 
 
@@ -541,26 +541,26 @@ def test_status_shows_a_granted_amount_whole(pipeline: Pipeline, monkeypatch: py
     decide(pipeline, ids["Göteborg"], "granted", "anna", amount=40000)
     for columns in ("100", "140"):
         monkeypatch.setenv("COLUMNS", columns)
-        code, out, _ = command(pipeline, monkeypatch, "status", stdout=Terminal())
+        code, out, _ = command(pipeline, "status", stdout=Terminal())
         plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
         assert code == 0 and "beviljad 40 000 kr" in plain, plain
 
 
 def test_marking_handled_again_says_who_marked_it_and_what_it_did(
-        pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+        pipeline: Pipeline) -> None:
     vara = str(_ids(pipeline)["Vara"])
-    code, out, _ = command(pipeline, monkeypatch, "handled", vara, "--note", "ringt", "--by", "anna")
+    code, out, _ = command(pipeline, "handled", vara, "--note", "ringt", "--by", "anna")
     assert code == 0 and "markerad som hanterad" in out
     with pipeline.store.session() as session:
         first = session.scalars(select(Handling)).one().done_at
     when = as_utc(first).astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
 
-    code, out, err = command(pipeline, monkeypatch, "handled", vara, "--by", "bo")
+    code, out, err = command(pipeline, "handled", vara, "--by", "bo")
     assert (code, err) == (0, "") and out.count("\n") == 1
     assert f"var redan markerad som hanterad av anna {when} (”ringt”); inget ändrat." in out, out
     assert _record(pipeline, int(vara))["handled"]["by"] == "anna"
 
-    code, out, _ = command(pipeline, monkeypatch, "handled", vara, "--note", "ny version kommer",
+    code, out, _ = command(pipeline, "handled", vara, "--note", "ny version kommer",
                            "--by", "bo")
     assert code == 0 and out.count("\n") == 1
     assert f"var redan markerad som hanterad av anna {when}; anteckningen är nu ”ny version " \
@@ -569,10 +569,10 @@ def test_marking_handled_again_says_who_marked_it_and_what_it_did(
     assert (handled["by"], handled["note"]) == ("bo", "ny version kommer")
 
 
-def test_an_id_that_is_no_number_is_one_line(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_id_that_is_no_number_is_one_line(pipeline: Pipeline) -> None:
     for args in (("show", "abc"), ("decide", "7x", "granted"), ("letter", "Vara"),
                  ("correct", "abc", "Kommun", "Ale")):
-        code, out, err = command(pipeline, monkeypatch, *args)
+        code, out, err = command(pipeline, *args)
         assert (code, out) == (2, "") and err.count("\n") == 1, err
         assert err.startswith(f"error: {args[1]}: not an application id"), err
 

@@ -65,19 +65,10 @@ def test_init_creates_the_folders_and_a_commented_settings_file(tmp_path: Path) 
     assert (root / "inbox" / "keep.docx").read_bytes() == b"PK"
 
 
-def test_init_takes_home_as_every_other_command_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import io
-
-    from typer.testing import CliRunner
-
-    from blankett.flows.cli import app as cli
-    from blankett.flows.cli.environment import Environment
-
+def test_init_takes_home_as_every_other_command_does(tmp_path: Path) -> None:
     def init(*args: str | Path) -> tuple[int, str]:
-        env = Environment(stdout=io.StringIO(), stderr=io.StringIO(), variables={})
-        monkeypatch.setattr(cli, "environment", env)
-        done = CliRunner().invoke(cli.app, ["init", *map(str, args)])
-        return done.exit_code, env.stdout.getvalue() + env.stderr.getvalue()  # type: ignore[attr-defined]
+        done = blankett_here("init", *args)
+        return done.returncode, done.stdout + done.stderr
 
     code, said = init("--home", tmp_path / "home")
     assert code == 0 and (tmp_path / "home" / "blankett.toml").is_file(), said

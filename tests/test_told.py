@@ -255,11 +255,11 @@ def _recorded(pipeline: Pipeline) -> tuple[int, int]:
 
 
 def test_a_correction_to_what_the_field_says_changes_nothing(
-        pipeline: Pipeline, smtp: tuple[Collector, int], monkeypatch: pytest.MonkeyPatch) -> None:
+        pipeline: Pipeline, smtp: tuple[Collector, int]) -> None:
     goteborg = str(_ids(pipeline)["Göteborg"])
     before = _recorded(pipeline)
     # As read, in other words than the form's: the municipality, the area by another of its names.
-    code, out, err = command(pipeline, monkeypatch, "correct", goteborg, "Kommun", "Göteborg",
+    code, out, err = command(pipeline, "correct", goteborg, "Kommun", "Göteborg",
                              "Inriktning", "Digitalt bibliotek", "--by", "anna")
     assert (code, err) == (0, "")
     assert out == (f"Nothing changed in application {goteborg} (Göteborg – "
@@ -267,11 +267,11 @@ def test_a_correction_to_what_the_field_says_changes_nothing(
                    f"”Göteborg” and Strategisk inriktning already says ”{DIGITAL}”.\n")
     assert _recorded(pipeline) == before
     # As corrected before: the second correction to the same amount is none.
-    code, out, _ = command(pipeline, monkeypatch, "correct", goteborg, "Sökt belopp", "25 000")
+    code, out, _ = command(pipeline, "correct", goteborg, "Sökt belopp", "25 000")
     assert code == 0 and out.startswith(f"Corrected Sökt belopp of application {goteborg} ")
     assert "now ”25 000 kr”" in out
     corrected = _recorded(pipeline)
-    code, out, _ = command(pipeline, monkeypatch, "correct", goteborg, "requested_amount_sek", "25000")
+    code, out, _ = command(pipeline, "correct", goteborg, "requested_amount_sek", "25000")
     assert code == 0 and out.startswith(f"Nothing changed in application {goteborg} ")
     assert out.endswith(": Sökt belopp already says ”25 000 kr”.\n")
     assert _recorded(pipeline) == corrected
@@ -280,7 +280,7 @@ def test_a_correction_to_what_the_field_says_changes_nothing(
 
 
 def test_several_fields_in_one_command_make_one_update_listing_each(
-        pipeline: Pipeline, smtp: tuple[Collector, int], monkeypatch: pytest.MonkeyPatch,
+        pipeline: Pipeline, smtp: tuple[Collector, int],
         corpus: list[Case]) -> None:
     vara = str(_ids(pipeline)["Vara"])
     (form,) = by_name(corpus, "docx_ofullstandig_vara.docx")
@@ -290,11 +290,11 @@ def test_several_fields_in_one_command_make_one_update_listing_each(
             (("Sökt belopp", "30 000", "requested_amount_sek", "20 000"),
              "error: Sökt belopp (requested_amount_sek) is given twice"),
             (("Sökt belopp", "30 000", "E-post", "nils"), "error: E-postadressen ”nils”")):
-        code, out, err = command(pipeline, monkeypatch, "correct", vara, *args)
+        code, out, err = command(pipeline, "correct", vara, *args)
         assert (code, out) == (2, "") and err.startswith(said) and err.count("\n") == 1, err
     assert _recorded(pipeline) == before
 
-    code, out, err = command(pipeline, monkeypatch, "correct", vara, "Sökt belopp", "30 000",
+    code, out, err = command(pipeline, "correct", vara, "Sökt belopp", "30 000",
                              "E-post", "nils@vara.example.org", "Kommun", "Vara", "--by", "anna")
     assert (code, err) == (0, "") and out.count("\n") == 1
     assert out.startswith(f"Corrected Sökt belopp and E-post of application {vara} (Vara – ")
@@ -311,11 +311,9 @@ def test_several_fields_in_one_command_make_one_update_listing_each(
         "Rättat av anna: Sökt belopp är nu ”30\u00a0000” (var tomt).",
         "Rättat av anna: E-post är nu ”nils@vara.example.org” (var tomt)."]
 
-    from typer.testing import CliRunner
+    from cli_support import blankett_here
 
-    from blankett.flows.cli import app as cli
-
-    usage = CliRunner().invoke(cli.app, ["correct", "--help"]).output.splitlines()[0]
+    usage = blankett_here("correct", "--help").stdout.splitlines()[0]
     assert usage.replace("{", "").replace("}", "") == \
         "Usage: blankett correct [OPTIONS] ID FIELD VALUE [FIELD VALUE]..."
 

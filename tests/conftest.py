@@ -41,6 +41,9 @@ MARKED = {
 # Started first, shared out among the workers, so that on two cores they run beside the many
 # short tests rather than alone at the end: the longest take a minute.
 FIRST = ("test_watch_crash", "test_load", "test_crash", "test_pipeline_cli", "test_faults")
+# Modules whose tests share a module-scoped fixture that is dear to build (a hundred forms taken
+# in three passes): split between workers, or left and come back to, it is built again.
+TOGETHER = ("test_report_kinds", "test_pipeline_intake")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,13 +81,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _long_first_on_each_worker(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
     """pytest-xdist's worksteal hands each worker an equal run of the list, in order, and a
     worker that is done steals from the end of another's: the long tests are dealt out in turn
-    to the start of each worker's run, so that none runs them all one after another."""
+    to the start of each worker's run, so that none runs them all one after another; then each
+    module of TOGETHER whole, at the start of one worker's run, where none of it is stolen."""
     long = sorted((i for i in items if i.path.stem in FIRST), key=lambda i: FIRST.index(i.path.stem))
-    rest = [i for i in items if i.path.stem not in FIRST]
+    together = [[i for i in items if i.path.stem == module] for module in TOGETHER]
+    rest = [i for i in items if i.path.stem not in FIRST and i.path.stem not in TOGETHER]
     ordered: list[pytest.Item] = []
     taken = 0
     for worker in range(workers):
-        dealt = long[worker::workers]
+        dealt = long[worker::workers] + [i for group in together[worker::workers] for i in group]
         size = len(items) // workers if worker < workers - 1 else len(items) - len(ordered)
         fill = max(size - len(dealt), 0)
         ordered += dealt + rest[taken:taken + fill]

@@ -120,6 +120,35 @@ def test_a_worker_that_died_idle_is_replaced(corpus: list[Case]) -> None:
         pool.close()
 
 
+_PROBE = """
+import signal
+from blankett.flows.pipeline import isolation
+
+def at_start(send):
+    send.send(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
+
+if __name__ == "__main__":
+    pool = isolation.ReaderPool(1)  # in the main thread, as `watch` makes it
+    receive, send = isolation._workers().Pipe(duplex=False)
+    probe = isolation._workers().Process(target=at_start, args=(send,), daemon=True)
+    probe.start()
+    print(receive.recv(), signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    pool.close()
+"""
+
+
+def test_a_worker_is_deaf_to_ctrl_c_from_its_first_line(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: a worker that got it as it started printed a
+    traceback (a handler set once it runs leaves its start open). The forkserver the pool's
+    workers are forked from ignores it, and they do from birth; the command still hears it.
+    In a process of its own: this one's forkserver may have been started by another test."""
+    (tmp_path / "probe.py").write_text(_PROBE)
+    done = subprocess.run([sys.executable, "probe.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=MINUTE, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
+
+
 def test_an_idle_worker_ends_after_a_while(corpus: list[Case]) -> None:
     pool = ReaderPool(1, idle_seconds=0.3)
     case = _forms(corpus, 1)[0]

@@ -141,9 +141,13 @@ def cmd_watch(env: Environment, root: Path) -> int:
         return EXIT_ERROR
     from blankett.flows.pipeline.inbox import InboxFilter
     from blankett.flows.pipeline.inbox_events import InboxEvents
+    from blankett.flows.pipeline.isolation import readers
 
     interval = home.settings.inbox.scan_interval_seconds
     inbox_filter = InboxFilter()
+    # Made here, in the main thread, its readers are deaf to Ctrl-C from their start (isolation);
+    # their forkserver imports the readers while the Prefect server starts.
+    readers()
     try:
         with prefect_flows(env, home) as (flows, api), InboxEvents(home.inbox, interval) as events:
             print(f"Watching {home.inbox} (full scan every {interval:g} s). Stop with Ctrl-C.",

@@ -22,6 +22,7 @@ import atexit
 import logging
 import math
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import resource
 import signal
@@ -105,6 +106,26 @@ def _current_folder_off_the_path() -> Iterator[None]:
             os.environ["PYTHONSAFEPATH"] = saved
 
 
+def _forkserver_deaf_to_ctrl_c() -> None:
+    """Ctrl-C in a terminal reaches the whole process group: the command stops its readers
+    itself, and a worker hit as it started printed a traceback. Started with SIGINT ignored, the
+    forkserver keeps it ignored (Python leaves an ignored SIGINT as it finds it) and so does
+    every worker forked from it, from its first instruction. Only the main thread can change a
+    disposition: from another, the forkserver starts with the first worker, and the worker
+    ignores Ctrl-C from its first line (_serve)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _workers()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _without_main(), _current_folder_off_the_path():
+            multiprocessing.forkserver.ensure_running()
+    except OSError:
+        pass  # said by the first worker that cannot start (WorkerUnavailable)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class WorkerUnavailable(RuntimeError):
     """No worker could be started (no memory to fork, no file descriptors): the machine's
     trouble, not the file's; the file must wait for a later pass."""
@@ -162,6 +183,7 @@ class ReaderPool:
         self._prestart = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
+        _forkserver_deaf_to_ctrl_c()
         self._thread: threading.Thread | None = None
         # Seen by tests and benchmarks: how many workers were started, and why any ended.
         self.started = 0
@@ -509,10 +531,9 @@ def _die_with_parent(parent: int | None = None) -> None:
 
 def _serve(conn: Connection) -> None:
     """A worker of the pool: one file after another until its pipe closes."""
-    _die_with_parent()
-    # Ctrl-C in a terminal reaches the whole process group: the command stops the pool itself,
-    # and a worker interrupted mid-read would only print a traceback.
+    # First: Ctrl-C is for the command (_forkserver_deaf_to_ctrl_c).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     context: ReadContext | None = None
     started = _address_space()
     while True:

@@ -451,8 +451,8 @@ def test_the_commands_parse_their_arguments_and_say_one_line_each(
 
     code, out, err = run("correct", str(ids["Alingsås"]), "Sökt belopp", "50 000", "--by", "anna")
     assert (code, err) == (0, "") and out.count("\n") == 1
-    assert out.startswith(f"Corrected Sökt belopp of application {ids['Alingsås']} (Alingsås – ")
-    assert "the application is complete" in out
+    assert out.startswith(f"Ansökan {ids['Alingsås']} (Alingsås – ")
+    assert ": rättat Sökt belopp till ”50 000 kr”; ansökan är nu komplett." in out
 
     code, out, err = run("decide", str(ids["Alingsås"]), "granted", "--amount", "50001")
     assert (code, out) == (2, "") and err.startswith("error: 50 001 kr is more than") \
@@ -470,7 +470,7 @@ def test_the_commands_parse_their_arguments_and_say_one_line_each(
     assert code == 0 and "inte längre hanterad" in out
 
     code, out, err = run("letter", str(ids["Vara"]))
-    assert code == 0 and "outbox/drafts/" in out and "no valid e-mail address" in out
+    assert code == 0 and "outbox/drafts/" in out and "ingen giltig e-postadress" in out
 
     code, out, err = run("show", str(ids["Alingsås"]), "--json")
     record = json.loads(out)

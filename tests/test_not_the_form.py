@@ -131,7 +131,7 @@ def test_minutes_in_the_inbox_end_in_failed_said_in_swedish_with_no_application_
     assert kept.read_bytes() == MINUTES.data
     assert note_of(kept).read_text(encoding="utf-8") == f"protokoll.docx\n\n{why}\n"
     envelopes = [(to, m) for to, m in collector.messages()
-                 if str(m["Subject"]) == "Oläsbar fil: protokoll.docx"]
+                 if str(m["Subject"]) == "Oläslig fil: protokoll.docx"]
     assert sorted(a for to, _ in envelopes for a in to) == sorted(FALLBACK)
     assert why in " ".join(plain_body(envelopes[0][1]).split())
     (attachment,) = list(envelopes[0][1].iter_attachments())

@@ -601,7 +601,8 @@ def test_the_consultants_commands_as_a_person_runs_them(corpus: list[Case], tmp_
     result = blankett("correct", "1", "E-post", "nils@vara.example.org", "--by", "anna",
                       "--home", home.root)
     assert result.returncode == 0 and result.stderr == "", result.stderr
-    assert result.stdout.startswith("Corrected E-post of application 1 (Vara – ")
+    assert result.stdout.startswith("Ansökan 1 (Vara – ")
+    assert ": rättat E-post till ”nils@vara.example.org”;" in result.stdout
     result = blankett("correct", "1", "Budget", "1", "--home", home.root)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: Budget: no field of the form has this key or heading")

@@ -88,7 +88,7 @@ def _taken_in(home: Home) -> None:
 
 def _subject_start(case: Case) -> str:
     if case.kind in (None, *SCAN_KINDS):
-        return f"Oläsbar fil: {case.name}"
+        return f"Oläslig fil: {case.name}"
     return f"Ansökan: {case.fields['municipality']} – {case.fields['project_title']} ("
 
 

@@ -468,7 +468,7 @@ def test_reports_carry_the_original_and_failed_notes_name_it(corpus: list[Case],
     drop(home, cases)
     _, _, recording = _pass(home)
     by_subject = {str(m["Subject"]): m for m in recording.messages}  # type: ignore[union-attr]
-    unreadable = by_subject["Oläsbar fil: ansokan_600_sidor.pdf"]
+    unreadable = by_subject["Oläslig fil: ansokan_600_sidor.pdf"]
     (attachment,) = list(unreadable.iter_attachments())
     assert attachment.get_filename() == "ansokan_600_sidor.pdf"
     assert hashlib.sha256(attachment.get_content()).hexdigest() == cases[1].sha256

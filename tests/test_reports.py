@@ -199,7 +199,7 @@ def test_incomplete_second_version(archive: Path) -> None:
 
 def test_unreadable_file(archive: Path) -> None:
     message = render_report(report_of(unreadable()), sender=SENDER, archive_root=archive)
-    assert message["Subject"] == "Oläsbar fil: scan.pdf"
+    assert message["Subject"] == "Oläslig fil: scan.pdf"
     text = text_of(message)
     assert "inte kan läsas automatiskt" in text
     assert "Status:       oläslig" in text

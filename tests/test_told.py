@@ -129,7 +129,7 @@ def test_a_file_read_from_failed_tells_the_fallback_contacts_whom_it_goes_to(
         queue_summaries(pipeline, "2026-03-01", pipeline.clock())
         got = _delivered(pipeline, collector)
         for address in FALLBACK:
-            assert str(got[address][0]["Subject"]) == f"Oläsbar fil: {form.name}"
+            assert str(got[address][0]["Subject"]) == f"Oläslig fil: {form.name}"
             assert form.name in _to_act_on(got[address][-1])
     finally:
         pipeline.close()
@@ -195,6 +195,11 @@ def test_a_correction_moving_the_area_tells_the_previous_consultants_once(
         assert str(whole["Subject"]).startswith("Ansökan: Göteborg – ")
         assert len(list(whole.iter_attachments())) == 1
         assert f"Inriktning:   {READING}" in plain_body(whole)
+
+    # `show` names the areas too, never their codes.
+    code, shown, _ = command(pipeline, "show", str(goteborg))
+    (line,) = [line for line in shown.splitlines() if "anna: Strategisk inriktning" in line]
+    assert f"”{READING}” (var ”{DIGITAL}”)" in line, line
 
     # No longer theirs: a later correction is told to the reading area's consultants alone.
     correct(pipeline, goteborg, "Sökt belopp", "20 000", by="anna")
@@ -262,18 +267,18 @@ def test_a_correction_to_what_the_field_says_changes_nothing(
     code, out, err = command(pipeline, "correct", goteborg, "Kommun", "Göteborg",
                              "Inriktning", "Digitalt bibliotek", "--by", "anna")
     assert (code, err) == (0, "")
-    assert out == (f"Nothing changed in application {goteborg} (Göteborg – "
-                   f"{out.split('(Göteborg – ', 1)[1].split('):', 1)[0]}): Kommun already says "
-                   f"”Göteborg” and Strategisk inriktning already says ”{DIGITAL}”.\n")
+    assert out == (f"Ansökan {goteborg} (Göteborg – "
+                   f"{out.split('(Göteborg – ', 1)[1].split('):', 1)[0]}): inget ändrat; Kommun är "
+                   f"redan ”Göteborg” och Strategisk inriktning är redan ”{DIGITAL}”.\n")
     assert _recorded(pipeline) == before
     # As corrected before: the second correction to the same amount is none.
     code, out, _ = command(pipeline, "correct", goteborg, "Sökt belopp", "25 000")
-    assert code == 0 and out.startswith(f"Corrected Sökt belopp of application {goteborg} ")
-    assert "now ”25 000 kr”" in out
+    assert code == 0 and out.startswith(f"Ansökan {goteborg} (")
+    assert ": rättat Sökt belopp till ”25 000 kr”;" in out
     corrected = _recorded(pipeline)
     code, out, _ = command(pipeline, "correct", goteborg, "requested_amount_sek", "25000")
-    assert code == 0 and out.startswith(f"Nothing changed in application {goteborg} ")
-    assert out.endswith(": Sökt belopp already says ”25 000 kr”.\n")
+    assert code == 0 and out.startswith(f"Ansökan {goteborg} (")
+    assert out.endswith(": inget ändrat; Sökt belopp är redan ”25 000 kr”.\n")
     assert _recorded(pipeline) == corrected
     got = _delivered(pipeline, smtp[0])
     assert [len(messages) for messages in got.values()] == [1]  # the one real correction's update
@@ -297,8 +302,9 @@ def test_several_fields_in_one_command_make_one_update_listing_each(
     code, out, err = command(pipeline, "correct", vara, "Sökt belopp", "30 000",
                              "E-post", "nils@vara.example.org", "Kommun", "Vara", "--by", "anna")
     assert (code, err) == (0, "") and out.count("\n") == 1
-    assert out.startswith(f"Corrected Sökt belopp and E-post of application {vara} (Vara – ")
-    assert "now ”30 000 kr” and ”nils@vara.example.org” (Kommun already says ”Vara”)" in out
+    assert out.startswith(f"Ansökan {vara} (Vara – ")
+    assert ": rättat Sökt belopp till ”30 000 kr” och E-post till ”nils@vara.example.org” " \
+        "(Kommun är redan ”Vara”)" in out
     assert _recorded(pipeline)[0] == before[0] + 2
     got = _delivered(pipeline, smtp[0])
     assert sorted(got) == list(AREAS["learning"])

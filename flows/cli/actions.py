@@ -20,6 +20,8 @@ from blankett.flows.pipeline.resources import Pipeline, open_pipeline
 from blankett.flows.store.actions import quoted
 from blankett.models.errors import BlankettError
 from blankett.models.messages import DECISIONS, status_word
+from blankett.models.normalise import AreaIndex
+from blankett.models.spec import FormSpec
 from blankett.models.text import one_line
 
 if TYPE_CHECKING:  # imported when the command runs, as the pipeline's other steps are
@@ -72,14 +74,15 @@ def cmd_show(env: Environment, root: Path, application_id: int, as_json: bool) -
         if as_json:
             print(json.dumps(record, ensure_ascii=False), file=env.stdout)
         else:
-            print(_shown(record, {a.key: a.name for a in pipeline.spec.areas}), file=env.stdout)
+            print(_shown(record, pipeline.spec), file=env.stdout)
 
     return _acting(env, root, act)
 
 
-def _shown(record: dict[str, Any], areas: dict[str, str]) -> str:
+def _shown(record: dict[str, Any], spec: FormSpec) -> str:
     """The record for a person, in the words of `status` and the reports: what the application
     says now, then its history."""
+    areas, area_index = {a.key: a.name for a in spec.areas}, AreaIndex(spec)
     warned = any(p["severity"] == "warning" for p in record["problems"])
     status = status_word(record["status"]) + (", med varning" if warned and
                                               record["status"] == "complete" else "")
@@ -117,8 +120,15 @@ def _shown(record: dict[str, Any], areas: dict[str, str]) -> str:
         lines += [f"       {change}" for change in version["changes"]]
     if record["corrections"]:
         lines += ["", "Rättelser:"]
-        lines += [f"  {_when(c['at'])}  {c['by']}: {c['label'].split(' (')[0]} ”{c['value']}” "
-                  f"(var {quoted(c['before'])}), version {c['version']}"
+        def named(c: dict[str, Any], value: str | None) -> str | None:
+            # An area as given ("Läsfrämjande") or as stored before (its key): by its name.
+            if c["field"] != "strategic_area" or not value:
+                return value
+            keys = area_index.read(value).areas
+            return areas[keys[0]] if len(keys) == 1 else value
+
+        lines += [f"  {_when(c['at'])}  {c['by']}: {c['label'].split(' (')[0]} ”{named(c, c['value'])}” "
+                  f"(var {quoted(named(c, c['before']))}), version {c['version']}"
                   for c in record["corrections"]]
     if record["letters"]:
         lines += ["", "Brev:"]
@@ -176,30 +186,29 @@ def cmd_correct(env: Environment, root: Path, application_id: int, values: list[
 
         def shown(field: FieldCorrected) -> str:
             value = field.value
-            return one_line("empty" if value is None else format_amount(value)
+            return one_line("tomt" if value is None else format_amount(value)
                             if isinstance(value, int) else
                             areas.get(value, value) if field.key == "strategic_area" and
                             isinstance(value, str) else str(value), 60)
 
-        which = f"application {done.application_id} ({done.name})"
-        same = _listed([f"{f.label} already says ”{shown(f)}”" for f in done.fields
-                        if not f.changed])
+        which = f"Ansökan {done.application_id} ({done.name})"
+        same = _listed([f"{f.label} är redan ”{shown(f)}”" for f in done.fields if not f.changed])
         if not done.changed:
-            print(f"Nothing changed in {which}: {same}.", file=env.stdout)
+            print(f"{which}: inget ändrat; {same}.", file=env.stdout)
             return
         changed = [f for f in done.fields if f.changed]
-        state = done.status + (f" (lacks: {', '.join(done.lacks)})" if done.lacks else "")
-        print(f"Corrected {_listed([f.label for f in changed])} of {which}: now "
-              f"{_listed([f'”{shown(f)}”' for f in changed])}" + (f" ({same})" if same else "")
-              + f"; the application is {state}. Those who have its report are told with the "
-              "next run.", file=env.stdout)
+        state = status_word(done.status) + (f" (saknar: {', '.join(done.lacks)})" if done.lacks
+                                             else "")
+        print(f"{which}: rättat {_listed([f'{f.label} till ”{shown(f)}”' for f in changed])}"
+              + (f" ({same})" if same else "") + f"; ansökan är nu {state}. De som har dess "
+              "rapport får veta det vid nästa körning.", file=env.stdout)
 
     return _acting(env, root, act)
 
 
 def _listed(items: list[str]) -> str:
-    """"a, b and c"."""
-    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+    """"a, b och c"."""
+    return " och ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
 
 
 def cmd_handled(env: Environment, root: Path, target: str, note: str | None, undo: bool,
@@ -251,21 +260,22 @@ def cmd_letter(env: Environment, root: Path, application_id: int, by: str | None
     def act(pipeline: Pipeline) -> None:
         done = write_letter(pipeline, application_id, by or who())
         if done.complete:
-            print(f"Application {application_id} ({done.name}) is complete: no letter.",
+            print(f"Ansökan {application_id} ({done.name}) är komplett: inget brev.",
                   file=env.stdout)
             return
-        line = f"Letter for application {application_id} ({done.name}) written: " \
+        line = f"Brev om ansökan {application_id} ({done.name}) skrivet: " \
                f"{pipeline.home.root / (done.draft or '')}"
         if done.recipient is None:
-            line += (". The application gives no valid e-mail address, so the draft has no "
-                     "recipient: add one before sending it, or correct the field (`blankett "
-                     f"correct {application_id} contact_email ADDRESS`) and write the letter again")
+            line += (". Ansökan har ingen giltig e-postadress, så utkastet saknar mottagare: "
+                     "lägg till en innan det skickas, eller rätta fältet (`blankett correct "
+                     f"{application_id} E-post ADRESS`) och skriv brevet igen")
         elif done.sent:
-            line += f"; sent to {done.recipient}"
+            line += f"; skickat till {done.recipient}"
         elif done.waiting:
-            line += f"; to {done.recipient}, it waits for the next run (not sent now; see the log)"
+            line += (f"; till {done.recipient}, det väntar på nästa körning (kunde inte skickas "
+                     "nu; se loggen)")
         else:
-            line += f" (a draft to {done.recipient}, to check and send)"
+            line += f" (ett utkast till {done.recipient}, att granska och skicka)"
         print(line + ".", file=env.stdout)
 
     return _acting(env, root, act)

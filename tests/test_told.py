@@ -198,6 +198,7 @@ def test_a_correction_moving_the_area_tells_the_previous_consultants_once(
 
     # `show` names the areas too, never their codes.
     code, shown, _ = command(pipeline, "show", str(goteborg))
+    assert code == 0
     (line,) = [line for line in shown.splitlines() if "anna: Strategisk inriktning" in line]
     assert f"”{READING}” (var ”{DIGITAL}”)" in line, line
 

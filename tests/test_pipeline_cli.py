@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cli_support import blankett_here
 from crash_support import alive, descendants
-from pipeline_support import by_name, drop, make_home, used_before
+from pipeline_support import by_name, drop, make_home, smtp_server, used_before
 
 from blankett.extractors import ocr
 from blankett.fixtures.corpus import Case
@@ -577,6 +577,23 @@ def test_files_that_cannot_be_filed_are_said_and_fail_the_run(
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Nothing new" not in last and "Could not file 1 file" in last, last
     assert [p.read_bytes() for p in dropped] == [by_name(corpus, "docx_mall_goteborg.docx")[0].data]
+
+
+def test_a_wrong_smtp_setting_is_one_line_after_what_the_run_took(
+        corpus: list[Case], tmp_path: Path, prefect_api_url: str) -> None:
+    """STARTTLS asked of a server that offers none: the forms are filed and said, then the
+    setting in one line (as `doctor` says it), exit status 2; no Prefect traceback."""
+    with smtp_server() as (_, port):
+        home = make_home(tmp_path / "home", smtp_port=port)
+        settings = home.root / SETTINGS_FILE
+        settings.write_text(settings.read_text().replace("starttls = false", "starttls = true"))
+        drop(home, by_name(corpus, "docx_mall_goteborg.docx"))
+        result = blankett("run", "--home", home.root, api=prefect_api_url, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout.startswith("Took 1 file: 1 complete") and "1 waiting" in result.stdout
+    errors = [line for line in result.stderr.splitlines() if " | INFO " not in line]
+    assert errors == [errors[0]] and errors[0].startswith("error: SMTP server 127.0.0.1:"), errors
+    assert "smtp.starttls = false" in errors[0] and "Traceback" not in result.stderr
 
 
 def test_a_file_still_arriving_leaves_the_run_successful(tmp_path: Path, prefect_api_url: str) -> None:

@@ -30,6 +30,7 @@ from blankett.flows.cli.running import (
     prefect_flows,
     ready_home,
     run_flow,
+    said_setting_wrong,
 )
 from blankett.flows.cli.status_table import print_status
 from blankett.flows.home.settings import (
@@ -105,6 +106,8 @@ def cmd_run(env: Environment, root: Path) -> int:
     if isinstance(counts, Failed):
         return counts.code
     print(_counts_line(counts, home), file=env.stdout)
+    if said_setting_wrong(env, counts):
+        return EXIT_ERROR
     return EXIT_FAILED if counts.get("failed") else EXIT_OK
 
 
@@ -197,6 +200,7 @@ def _watch_pass(env: Environment, flows: Any, home: Home) -> None:
     line = pass_line(counts, home)
     if line:
         print(line, file=env.stdout, flush=True)
+    said_setting_wrong(env, counts)  # the messages wait; watching on, as for a broken setting
 
 
 def pass_line(counts: IntakeCounts, home: Home) -> str | None:
@@ -215,7 +219,7 @@ def cmd_nightly(env: Environment, root: Path) -> int:
     if isinstance(result, Failed):
         return result.code
     print(nightly_line(result), file=env.stdout)
-    return EXIT_OK
+    return EXIT_ERROR if said_setting_wrong(env, result) else EXIT_OK
 
 
 def _counted(n: int, one: str, many: str) -> str:
@@ -256,7 +260,7 @@ def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool
         print(f"Read the unreadable files again: {result['retaken']} taken in as {taken}, "
               f"{result['still_failed']} still unreadable; messages sent: {result['sent']}.",
               file=env.stdout)
-        return EXIT_OK
+        return EXIT_ERROR if said_setting_wrong(env, result) else EXIT_OK
     if ids is not None and result["checked"] < len(set(ids)):
         unknown = len(set(ids)) - result["checked"]
         which = "one of the ids names" if unknown == 1 else f"{unknown} of the ids name"
@@ -267,7 +271,7 @@ def cmd_rerun(env: Environment, root: Path, targets: list[str], everything: bool
                f"{result['still_failed']} still unreadable" if failed else "")
     print(f"Read {checked} application{'s' * (checked != 1)} again: {result['changed']} changed "
           f"(reported){retaken}; messages sent: {result['sent']}.", file=env.stdout)
-    return EXIT_OK
+    return EXIT_ERROR if said_setting_wrong(env, result) else EXIT_OK
 
 
 def _application_ids(home: Home, targets: list[str]) -> list[int]:

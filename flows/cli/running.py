@@ -4,7 +4,7 @@ the home, a failed run told in one line. Prefect is imported only when a flow ru
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +98,15 @@ def flow(env: Environment, name: str, call: Any) -> Any:
         env.error(f"error: the {name} run failed ({type(exc).__name__}: {first}); "
                   "nothing was lost, see the log above and run it again")
     return Failed(EXIT_FAILED)
+
+
+def said_setting_wrong(env: Environment, counts: Mapping[str, Any]) -> bool:
+    """A run that ended with its messages waiting for an SMTP setting to be mended (the files
+    are filed): that setting, in one line."""
+    if counts.get("setting_wrong"):
+        env.error(f"error: {counts['setting_wrong']}")
+        return True
+    return False
 
 
 def run_flow(env: Environment, home: Home, name: str, call: Callable[[Any], Any]) -> Any:

@@ -8,7 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from blankett.flows.cli.environment import Environment
 from blankett.flows.cli.home import nightly_line, pass_line
+from blankett.flows.cli.running import said_setting_wrong
 from blankett.flows.home.settings import load_home
 from blankett.flows.orchestration import flows
 
@@ -18,13 +20,17 @@ if TYPE_CHECKING:
 
 
 def _said_intake(_flow: object, flow_run: FlowRun, state: State) -> None:
-    line = pass_line(state.result(), load_home(Path(flow_run.parameters["home"])))
+    counts = state.result()
+    line = pass_line(counts, load_home(Path(flow_run.parameters["home"])))
     if line:
         print(line, flush=True)
+    said_setting_wrong(Environment(), counts)
 
 
 def _said_nightly(_flow: object, _flow_run: FlowRun, state: State) -> None:
-    print(f"{datetime.now().strftime('%H:%M:%S')} {nightly_line(state.result())}", flush=True)
+    counts = state.result()
+    print(f"{datetime.now().strftime('%H:%M:%S')} {nightly_line(counts)}", flush=True)
+    said_setting_wrong(Environment(), counts)
 
 
 intake = flows.intake.with_options(on_completion=[_said_intake])

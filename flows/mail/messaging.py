@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -454,6 +454,15 @@ class DeliveryOutcome:
     sent: int
     failed: int
     pending: int
+    # A setting that keeps every message from leaving (no STARTTLS, a refused login): said once
+    # by the command, as one line; the messages wait until it is mended.
+    setting_wrong: str = ""
+
+
+def pending_count(pipeline: Pipeline) -> int:
+    with pipeline.store.session() as session:
+        return int(session.scalar(select(func.count()).select_from(Message)
+                                  .where(Message.state == "pending")) or 0)
 
 
 def deliver_pending(pipeline: Pipeline) -> DeliveryOutcome:

@@ -13,12 +13,11 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.states import State
 from prefect.utilities.annotations import quote
 
 from blankett.flows.home.locking import home_lock
 from blankett.flows.home.settings import load_home
-from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, queue_summaries
+from blankett.flows.mail.messaging import DeliveryOutcome, deliver_pending, pending_count, queue_summaries
 from blankett.flows.mail.overview import table
 from blankett.flows.mail.reports import status_word
 from blankett.flows.orchestration.setup import configure_logging
@@ -56,6 +55,7 @@ class Outcomes(TypedDict):
 class IntakeCounts(Outcomes):
     sent: int  # messages delivered
     pending: int  # messages waiting for the next run
+    setting_wrong: str  # why no message could leave (an SMTP setting), else ""
 
 
 class NightlyCounts(TypedDict):
@@ -66,6 +66,7 @@ class NightlyCounts(TypedDict):
     summaries: int  # consultants' summaries queued
     sent: int
     pending: int
+    setting_wrong: str
 
 
 class RerunCounts(TypedDict):
@@ -75,6 +76,7 @@ class RerunCounts(TypedDict):
     pending: int
     retaken: int
     still_failed: int  # files still unreadable in failed/
+    setting_wrong: str
 
 
 @_step
@@ -94,14 +96,15 @@ def take(pipeline: Pipeline, path: Path, ahead: ReadAhead | None = None) -> Take
     return take_file(pipeline, path, ahead)
 
 
-def _passing(_task: object, _run: object, state: State) -> bool:
-    """Worth trying again: not a wrong setting, which fails alike at every attempt."""
-    return not isinstance(state.result(raise_on_failure=False), SettingWrong)
-
-
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_condition_fn=_passing)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def deliver(pipeline: Pipeline) -> DeliveryOutcome:
-    return deliver_pending(pipeline)
+    """A wrong SMTP setting fails alike at every attempt: returned, not raised, so that the run
+    ends as it is (files filed, messages waiting) and its command says it in one line, without
+    Prefect's traceback of a failed run."""
+    try:
+        return deliver_pending(pipeline)
+    except SettingWrong as exc:
+        return DeliveryOutcome(0, 0, pending_count(pipeline), str(exc))
 
 
 @flow(name="intake", log_prints=False)
@@ -125,7 +128,8 @@ def intake(home: str, patience: float | None = None) -> IntakeCounts:
             delivered = deliver(quote(pipeline))
     finally:
         pipeline.close()
-    counts = IntakeCounts(**count(taken), sent=delivered.sent, pending=delivered.pending)
+    counts = IntakeCounts(**count(taken), sent=delivered.sent, pending=delivered.pending,
+                          setting_wrong=delivered.setting_wrong)
     for item in taken:
         logger.info("%s: %s %s", item.name, item.outcome, item.detail)
     create_markdown_artifact(markdown=intake_table(taken, delivered), key="intake-pass",
@@ -237,7 +241,7 @@ def nightly(home: str, day: str | None = None) -> NightlyCounts:
         key="nightly-run", description="The last nightly run")
     return NightlyCounts(checked=checked.checked, changed=checked.changed, reread=checked.reread,
                          retaken=len(retaken), summaries=summaries, sent=delivered.sent,
-                         pending=delivered.pending)
+                         pending=delivered.pending, setting_wrong=delivered.setting_wrong)
 
 
 @flow(name="rerun", log_prints=False)
@@ -257,7 +261,8 @@ def rerun(home: str, application_ids: list[int] | None = None, failed: bool = Fa
     finally:
         pipeline.close()
     return RerunCounts(checked=checked.checked, changed=checked.changed, sent=delivered.sent,
-                       pending=delivered.pending, retaken=len(retaken), still_failed=still_failed)
+                       pending=delivered.pending, retaken=len(retaken), still_failed=still_failed,
+                       setting_wrong=delivered.setting_wrong)
 
 
 def _still_failed(pipeline: Pipeline) -> int:

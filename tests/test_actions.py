@@ -565,8 +565,11 @@ def test_marking_handled_again_says_who_marked_it_and_what_it_did(
     assert code == 0 and out.count("\n") == 1
     assert f"var redan markerad som hanterad av anna {when}; anteckningen är nu ”ny version " \
            "kommer” (var ”ringt”)." in out, out
+    # Only the note: who marked it handled, and when, stand (status, show, the summaries).
     handled = _record(pipeline, int(vara))["handled"]
-    assert (handled["by"], handled["note"]) == ("bo", "ny version kommer")
+    assert (handled["by"], handled["note"]) == ("anna", "ny version kommer")
+    with pipeline.store.session() as session:
+        assert [h.done_at for h in session.scalars(select(Handling))] == [first]
 
 
 def test_an_id_that_is_no_number_is_one_line(pipeline: Pipeline) -> None:

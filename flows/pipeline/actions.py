@@ -239,10 +239,13 @@ def mark_handled(pipeline: Pipeline, target: str, by: str, note: str | None = No
         earlier = standing.get(ident)
         mark = None if earlier is None or undo else \
             Mark(earlier.done_by, as_utc(earlier.done_at), earlier.note)
-        # Marked again: only a new note changes anything (it replaces the old one); the first
-        # mark, with who made it and when, stands otherwise.
+        # Marked again: only a new note changes anything, and only the note: who marked it
+        # handled, and when, stand.
         if mark is not None and (not note or note == mark.note):
             return Handled(name, True, False, mark)
+        if mark is not None and earlier is not None:
+            earlier.note = note
+            return Handled(name, True, True, mark)
         session.add(Handling(application_id=ident if kind == "application" else None,
                              submission_id=ident if kind == "file" else None,
                              handled=not undo, note=note or None, done_by=by, done_at=now()))

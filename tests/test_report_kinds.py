@@ -239,6 +239,9 @@ def test_the_summary_shows_warnings_and_which_came_since_the_last(taken: Taken) 
             news = body.split("Nytt sedan förra sammanställningen:\n", 1)[1].split("\n\n", 1)[0]
             assert f"  - Ny varning: {first.municipality} – {first.title}: {warning}" in news
             assert _under_row(body, first) == f"Varning: {warning}"
+            (row,) = [line for line in body.splitlines()
+                      if line.startswith(f"  {cell(first.municipality, 13)} {cell(first.title, 30)}")]
+            assert " komplett, med varning " in row  # as its HTML part and the reports say it
             html = after[address].get_body(("html",)).get_content()
             row = html[html.index(f"<td>{first.municipality}</td>\n<td>{first.title}</td>"):]
             row = row.split("</tr>", 1)[0]

@@ -288,7 +288,9 @@ def test_summary_text_table() -> None:
     rows = [line for line in text.splitlines() if line.endswith(("2026-03-15", "2026-11-20", "2026-11-24"))]
     # Unreadable, incomplete, complete; within each in Swedish alphabetical order (Å, Ö after V).
     assert [row.split()[0] for row in rows] == ["–", "Ale", "Borås", "Vara", "Åmål", "Öckerö"]
-    assert rows[1] == "  Ale           Digital delaktighet            2   ofullständig 2026-11-24"
+    # The status column holds "komplett, med varning" whole, as the reports and `show` say it.
+    assert rows[1] == "  Ale           Digital delaktighet            2   ofullständig" + " " * 10 + \
+        "2026-11-24"
     assert len({row.index("2026-") for row in rows}) == 1  # the columns line up
     assert "                Brister: Mål, Målgrupp\n" in text
     assert "Brister: Filen är en inskannad bild" in text

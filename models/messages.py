@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+# Where an application without one clear area goes: said after the problem in a report, left
+# out where a consultant's correction is refused (which routes nothing).
+TO_FALLBACK = " Ansökan går till de övergripande kontaktpersonerna."
+
 MESSAGES: dict[str, str] = {
     "missing": "{label} saknas.",
     "missing_maybe": "{label} saknas (kanske under rubriken ”{heading}”).",
@@ -16,10 +20,8 @@ MESSAGES: dict[str, str] = {
     "amount_too_high": "Sökt belopp {value} kr är mer än högsta beloppet {limit} kr.",
     "amount_not_positive": "Sökt belopp måste vara större än 0 kr (angivet: {value}).",
     "amount_unreadable": "Sökt belopp ”{value}” går inte att läsa som ett belopp i kronor.",
-    "area_ambiguous": "Flera strategiska inriktningar är valda ({value}); välj en. Ansökan går "
-                      "till de övergripande kontaktpersonerna.",
-    "area_unknown": "”{value}” är ingen av de fyra strategiska inriktningarna. Ansökan går till "
-                    "de övergripande kontaktpersonerna.",
+    "area_ambiguous": "Flera strategiska inriktningar är valda ({value}); välj en." + TO_FALLBACK,
+    "area_unknown": "”{value}” är ingen av de fyra strategiska inriktningarna." + TO_FALLBACK,
     "timeline_no_date": "Tidsplanen anger ingen månad, vecka, termin eller datum under {year}.",
     "support_unspecified": "Det framgår inte vilket stöd som behövs från Kulturutveckling: "
                            "kompetens (t.ex. konsulentstöd) eller samfinansiering (belopp).",

@@ -294,7 +294,10 @@ def test_several_fields_in_one_command_make_one_update_listing_each(
     for args, said in (
             (("Sökt belopp", "30 000", "Bibliotek"), "error: Bibliotek: a field without a value"),
             (("Sökt belopp", "30 000", "requested_amount_sek", "20 000"),
-             "error: Sökt belopp (requested_amount_sek) is given twice"),
+             "error: Sökt belopp (requested_amount_sek) anges två gånger"),
+            (("Inriktning", "Det okända biblioteket"),
+             "error: ”Det okända biblioteket” är ingen av de fyra strategiska inriktningarna. "
+             "Inget ändrades."),
             (("Sökt belopp", "30 000", "E-post", "nils"), "error: E-postadressen ”nils”")):
         code, out, err = command(pipeline, "correct", vara, *args)
         assert (code, out) == (2, "") and err.startswith(said) and err.count("\n") == 1, err

@@ -54,6 +54,7 @@ from blankett.flows.store.ledger import (
 )
 from blankett.flows.store.queries import UnknownTarget, handled_target
 from blankett.models.errors import BlankettError
+from blankett.models.messages import TO_FALLBACK
 from blankett.models.records import Extraction, Problem
 from blankett.models.spec import FieldSpec, FormSpec
 from blankett.models.text import fold_label
@@ -146,8 +147,8 @@ def correct_fields(pipeline: Pipeline, application_id: int, values: Sequence[tup
     given = [(field_of(spec, name), value.strip()) for name, value in values]
     keys = [field.key for field, _ in given]
     if twice := next((f for f, _ in given if keys.count(f.key) > 1), None):
-        raise Refused(f"{twice.label.split(' (')[0]} ({twice.key}) is given twice; give each "
-                      "field once. Nothing was changed.")
+        raise Refused(f"{twice.label.split(' (')[0]} ({twice.key}) anges två gånger; ange "
+                      "varje fält en gång. Inget ändrades.")
     with home_lock(pipeline.home.root, WAIT_SECONDS), pipeline.store.session() as session:
         found = application(session, application_id)
         version = found.latest
@@ -160,7 +161,7 @@ def correct_fields(pipeline: Pipeline, application_id: int, values: Sequence[tup
         report = checked(pipeline, version.submission, extraction, {**standing, **new})
         wrong = [p for p in report.problems if p.field in new and p.severity == "error"]
         if wrong:  # the session's transaction is rolled back: nothing is recorded
-            raise Refused(f"{wrong[0].message} Nothing was changed.")
+            raise Refused(f"{wrong[0].message.replace(TO_FALLBACK, '')} Inget ändrades.")
         changed = [f for f, _ in given if report.fields.get(f.key) != previous.fields.get(f.key)]
         if len(changed) < len(given) and changed:
             # Checked again without what changes nothing: its answer stays as read (or as

@@ -37,7 +37,7 @@ def print_status(env: Environment, rows: list[dict[str, Any]], home: Home) -> No
         table.add_column(column, overflow="fold")
     if acted:
         # "beviljad 50 000 kr" is read whole or misread: the other columns wrap to make room.
-        table.add_column("hanterad", no_wrap=True, min_width=max(
+        table.add_column("hanterad, beslut", no_wrap=True, min_width=max(
             Text.from_markup(_handled(row)).cell_len for row in rows))
     style = {"complete": "green", "incomplete": "yellow", "unreadable": "red"}
     for row in rows:

@@ -117,6 +117,7 @@ def test_minutes_in_the_inbox_end_in_failed_said_in_swedish_with_no_application_
                 assert said.said == why
             rows = status_rows(pipeline.store, 2026, ZoneInfo("Europe/Stockholm"), [])
             assert [r["reason"] for r in rows if r.get("reason")] == [why]
+            assert [r["failure"] for r in rows if r.get("reason")] == ["not_the_form"]
             # No application, so nothing to write to an applicant about.
             with pytest.raises(UnknownTarget):
                 write_letter(pipeline, application.id + 1, "anna")

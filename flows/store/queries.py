@@ -94,6 +94,8 @@ def status_rows(store: Store, year: int, zone: ZoneInfo, fallback: list[str]) ->
                          "last_report_sent": local(failed_sent.get(sub.id)),
                          "pending_messages": failed_waiting.get(sub.id, 0),
                          "file": sub.stored_path, "received_as": sub.original_name,
+                         # What kind of failure ("empty", "not_the_form", ...), for scripts.
+                         "failure": sub.failure_kind,
                          # Why, in Swedish; the English reason is in the logs.
                          "reason": failure(sub.failure_kind, sub.failure_values,
                                            sub.failure_reason),

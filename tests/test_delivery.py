@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
 import socket
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -212,6 +214,10 @@ def test_outbox_writes_one_file_per_recipient(tmp_path: Path) -> None:
         (attachment,) = received.iter_attachments()
         assert attachment.get_filename() == FILE_NAME
         assert attachment.get_content() == PDF
+        # Readable as any file made by this process is (its umask), by a colleague on the share.
+        mask = os.umask(0o022)
+        os.umask(mask)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
 
 
 def test_outbox_is_idempotent(tmp_path: Path) -> None:

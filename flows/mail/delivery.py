@@ -294,11 +294,24 @@ def _eml_bytes(message: EmailMessage) -> bytes:
     return message.as_bytes(policy=email.policy.SMTP)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once, while the process starts (setting it is how it is read).
+_UMASK = _umask()
+
+
 def _write_atomically(folder: Path, name: str, data: bytes) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
     try:
         with os.fdopen(fd, "wb") as handle:
+            # A file others open (a colleague's mail program on the shared drive): as any file
+            # made here, by the umask, not mkstemp's owner-only 0600.
+            os.fchmod(handle.fileno(), 0o666 & ~_UMASK)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

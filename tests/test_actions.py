@@ -411,7 +411,7 @@ def test_the_overview_opens_as_a_workbook_and_as_csv(pipeline: Pipeline, tmp_pat
     everything = list(book["Ansökningar"].iter_rows(values_only=True))
     header = everything[0]
     assert header == ("Id", "Kommun", "Bibliotek", "Aktivitet", "Inriktning", "Sökt (kr)",
-                      "Beviljat (kr)", "Beslut", "Status", "Version", "Inkommen", "Handläggare",
+                      "Beviljat (kr)", "Beslut", "Status", "Version", "Inkommen", "Konsulenter",
                       "Hanterad")
     assert sorted(r[0] for r in everything[1:]) == sorted(r.id for r in rows)
     by_town = {r[1]: dict(zip(header, r, strict=True)) for r in everything[1:]}

@@ -86,8 +86,10 @@ def _shown(record: dict[str, Any], spec: FormSpec) -> str:
     warned = any(p["severity"] == "warning" for p in record["problems"])
     status = status_word(record["status"]) + (", med varning" if warned and
                                               record["status"] == "complete" else "")
+    # A scan not yet read has neither municipality nor activity: its file names it.
+    named = record["activity"] or (record["versions"][-1]["file"] if record["versions"] else "–")
     lines = [f"Ansökan {record['id']}: {record['municipality'] or 'okänd kommun'} – "
-             f"{record['activity'] or '–'} ({record['year']})",
+             f"{named} ({record['year']})",
              f"  Status:       {status}, version {record['version']}",
              f"  Inriktning:   {areas.get(record['area'] or '', 'ingen')}",
              f"  Konsulenter:  {', '.join(record['consultants']) or '–'}"]

@@ -27,7 +27,7 @@ COLUMNS: tuple[_Column, ...] = (
     ("Status", lambda r: status_word(r.status), 13),
     ("Version", lambda r: r.version, 8),
     ("Inkommen", lambda r: r.received, 11),
-    ("Handläggare", lambda r: ", ".join(r.consultants), 28),
+    ("Konsulenter", lambda r: ", ".join(r.consultants), 28),
     ("Hanterad", lambda r: "ja" if r.handled else "", 9),
 )
 _AMOUNTS = ("Sökt (kr)", "Beviljat (kr)")

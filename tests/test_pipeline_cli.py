@@ -622,7 +622,7 @@ def test_the_consultants_commands_as_a_person_runs_them(corpus: list[Case], tmp_
     assert ": rättat E-post till ”nils@vara.example.org”;" in result.stdout
     result = blankett("correct", "1", "Budget", "1", "--home", home.root)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.startswith("error: Budget: no field of the form has this key or heading")
+    assert result.stderr.startswith("error: Budget: inget fält i blanketten har denna nyckel eller rubrik")
     assert len(result.stderr.splitlines()) == 1
     result = blankett("show", "1", "--home", home.root)
     assert result.returncode == 0 and "rättat av anna" in result.stdout

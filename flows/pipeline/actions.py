@@ -54,7 +54,7 @@ from blankett.flows.store.ledger import (
 )
 from blankett.flows.store.queries import UnknownTarget, handled_target
 from blankett.models.errors import BlankettError
-from blankett.models.messages import TO_FALLBACK
+from blankett.models.messages import TO_FALLBACK, status_word
 from blankett.models.records import Extraction, Problem
 from blankett.models.spec import FieldSpec, FormSpec
 from blankett.models.text import fold_label
@@ -75,7 +75,7 @@ class Refused(BlankettError):
 def application(session: Session, application_id: int) -> Application:
     found = session.get(Application, application_id)
     if found is None or not found.versions:
-        raise UnknownTarget(f"{application_id}: no application of this home has this id; see "
+        raise UnknownTarget(f"{application_id}: ingen ansökan i detta hem har detta id; se "
                             "`blankett status`")
     return found
 
@@ -95,8 +95,8 @@ def field_of(spec: FormSpec, name: str) -> FieldSpec:
         if folded and folded in {fold_label(label) for label in field.labels}:
             return field
     known = ", ".join(f"{f.key} ({f.label.split(' (')[0]})" for f in spec.fields)
-    raise UnknownTarget(f"{name}: no field of the form has this key or heading; the fields are "
-                        f"{known}")
+    raise UnknownTarget(f"{name}: inget fält i blanketten har denna nyckel eller rubrik; fälten "
+                        f"är {known}")
 
 
 # --- correct ------------------------------------------------------------------------------------
@@ -278,19 +278,19 @@ def decide(pipeline: Pipeline, application_id: int, outcome: Outcome, by: str,
         sought = result.fields.get("requested_amount_sek")
         if outcome == "declined":
             if amount is not None:
-                raise Refused("a declined application is granted no amount; leave out --amount")
+                raise Refused("en avslagen ansökan beviljas inget belopp; utelämna --amount")
         else:
             amount = _granted_amount(found.id, amount, sought if isinstance(sought, int) else None,
                                      limit)
             status = status_of(result)
             if status != "complete" and not force:
-                raise Refused(f"application {found.id} ({name_of(found)}) is {status}: complete "
-                              f"it first (`blankett correct`, or the applicant's new version), "
-                              "or decide with --force")
+                raise Refused(f"ansökan {found.id} ({name_of(found)}) är {status_word(status)}: "
+                              "komplettera den först (`blankett correct`, eller sökandens nya "
+                              "version), eller besluta med --force")
             if (others := granted_elsewhere(session, found)) and not force:
-                raise Refused(f"{found.municipality} already has a granted application this year "
-                              f"(id {others[0].id}, {others[0].title or '–'}); one per "
-                              "municipality and year can be granted; --force to grant this too")
+                raise Refused(f"{found.municipality} har redan en beviljad ansökan i år "
+                              f"(id {others[0].id}, {others[0].title or '–'}); en per kommun och "
+                              "år kan beviljas; --force för att bevilja även denna")
         before = decisions(session, [found.id]).get(found.id)
         session.add(Decision(application_id=found.id, outcome=outcome, amount=amount,
                              note=note or None, forced=force, done_by=by, done_at=now()))
@@ -301,16 +301,16 @@ def decide(pipeline: Pipeline, application_id: int, outcome: Outcome, by: str,
 def _granted_amount(ident: int, amount: int | None, sought: int | None, limit: int) -> int:
     if amount is None:
         if sought is None:
-            raise Refused(f"application {ident} states no amount sought: give --amount, or "
-                          f"correct it first (`blankett correct {ident} requested_amount_sek N`)")
+            raise Refused(f"ansökan {ident} anger inget sökt belopp: ange --amount, eller rätta "
+                          f"det först (`blankett correct {ident} \"Sökt belopp\" N`)")
         amount = sought
     shown = format_amount(amount)
     if amount <= 0:
-        raise Refused(f"a granted amount must be more than 0 kr (given: {shown})")
+        raise Refused(f"ett beviljat belopp måste vara mer än 0 kr (angivet: {shown})")
     if amount > limit:
-        raise Refused(f"{shown} is more than the grant's highest amount, {format_amount(limit)}")
+        raise Refused(f"{shown} är mer än bidragets högsta belopp, {format_amount(limit)}")
     if sought is not None and amount > sought:
-        raise Refused(f"{shown} is more than the {format_amount(sought)} the application seeks")
+        raise Refused(f"{shown} är mer än de {format_amount(sought)} ansökan söker")
     return amount
 
 
@@ -337,9 +337,9 @@ def write_letter(pipeline: Pipeline, application_id: int, by: str) -> Written:
             version = found.latest
             result = version.result
             if status_of(result) == "unreadable":
-                raise Refused(f"application {found.id} could not be read, so it cannot say what "
-                              "the applicant should complete; read the file and correct its "
-                              "fields (`blankett correct`), or ask for the form as Word or PDF")
+                raise Refused(f"ansökan {found.id} kunde inte läsas, så det går inte att säga vad "
+                              "den sökande ska komplettera; läs filen och rätta dess fält "
+                              "(`blankett correct`), eller be om blanketten som Word eller PDF")
             problems = [Problem(field=p.field, code=p.code, severity=p.severity,  # type: ignore[arg-type]
                                 message=p.message) for p in result.problems]
             needed, advised = letter_parts(problems, pipeline.spec)

@@ -52,8 +52,8 @@ def application_record(store: Store, spec: FormSpec, application_id: int,
     with store.session() as session:
         found = session.get(Application, application_id)
         if found is None or not found.versions:
-            raise UnknownTarget(f"{application_id}: no application of this home has this id; "
-                                "see `blankett status`")
+            raise UnknownTarget(f"{application_id}: ingen ansökan i detta hem har detta id; "
+                                "se `blankett status`")
         version = found.latest
         result = version.result
         versions = []

@@ -164,8 +164,7 @@ def handled_target(store: Store, root: Path, target: str) -> Target:
             session.scalars(select(Submission.id).where(
                 Submission.state == "failed", Submission.original_name == path.name)).all()
     if len(found) != 1:
-        raise UnknownTarget(f"{target}: no application and no unreadable file has this name"
+        raise UnknownTarget(f"{target}: ingen ansökan och ingen oläslig fil har detta namn"
                             if not found else
-                            f"{target}: several unreadable files have this name; name the one in "
-                            "failed/")
+                            f"{target}: flera olästa filer har detta namn; ange den i failed/")
     return "file", found[0]

@@ -128,6 +128,8 @@ def at_start(send):
     send.send(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
 
 if __name__ == "__main__":
+    # As a terminal starts a command, whatever started this test (a background job ignores it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     pool = isolation.ReaderPool(1)  # in the main thread, as `watch` makes it
     receive, send = isolation._workers().Pipe(duplex=False)
     probe = isolation._workers().Process(target=at_start, args=(send,), daemon=True)

@@ -576,7 +576,7 @@ def test_an_id_that_is_no_number_is_one_line(pipeline: Pipeline) -> None:
                  ("correct", "abc", "Kommun", "Ale")):
         code, out, err = command(pipeline, *args)
         assert (code, out) == (2, "") and err.count("\n") == 1, err
-        assert err.startswith(f"error: {args[1]}: not an application id"), err
+        assert err.startswith(f"error: {args[1]}: inte ett id för en ansökan"), err
 
 
 def _record(pipeline: Pipeline, application_id: int) -> dict[str, Any]:

@@ -233,8 +233,8 @@ ById = Annotated[str, typer.Argument(help="The application's id (see `blankett s
 def _id(given: str) -> int:
     if given.strip().isdigit():
         return int(given)
-    environment.error(f"error: {given}: not an application id; ids are the numbers "
-                      "`blankett status` lists")
+    environment.error(f"error: {given}: inte ett id för en ansökan; id är talen som `blankett status` "
+                      "listar")
     raise typer.Exit(2)
 ByOption = Annotated[str | None, typer.Option(
     "--by", help="Who does it, as recorded with it [default: your login name].",

@@ -194,6 +194,25 @@ def test_a_missing_inbox_on_a_share_is_not_made_by_init_unless_asked(tmp_path: P
     assert blankett_here("status", "--home", root).returncode == 0
 
 
+def test_nightly_runs_while_the_shared_inbox_is_not_mounted(
+        corpus: list[Case], tmp_path: Path, prefect_api_url: str) -> None:
+    """Nightly checks the store and sends the summaries: an unmounted share is said as a warning,
+    not a reason to skip the night."""
+    from pipeline_support import taken_home
+
+    home = taken_home(tmp_path / "home", by_name(corpus, "docx_mall_goteborg.docx"))
+    share = tmp_path / "mnt" / "share" / "inkorg"
+    home.inbox.rmdir()
+    settings = home.root / SETTINGS_FILE
+    settings.write_text(settings.read_text().replace("[inbox]\n", f'[inbox]\npath = "{share}"\n'))
+    result = blankett("nightly", "--home", home.root, api=prefect_api_url, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("Checked 1 application"), result.stdout
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warned) == 1 and warned[0].startswith(f"warning: {share}: the inbox is missing")
+    assert "Traceback" not in result.stderr and not share.parent.exists()
+
+
 def test_an_absolute_inbox_inside_the_home_is_made_by_init(tmp_path: Path) -> None:
     root = tmp_path / "home"
     assert blankett_here("init", root).returncode == 0

@@ -119,7 +119,7 @@ def run_flow(env: Environment, home: Home, name: str, call: Callable[[Any], Any]
         return Failed(EXIT_FAILED)
 
 
-def ready_home(env: Environment, root: Path) -> Home | None:
+def ready_home(env: Environment, root: Path, inbox_needed: bool = True) -> Home | None:
     """The home, once it and everything a flow opens in it are known to be usable."""
-    home = open_home(env, root)
+    home = open_home(env, root, inbox_needed)
     return home if home is not None and check_pipeline(env, home) else None

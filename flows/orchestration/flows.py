@@ -219,7 +219,7 @@ def overview(pipeline: Pipeline) -> list[dict[str, object]]:
 @flow(name="nightly", log_prints=False)
 def nightly(home: str, day: str | None = None) -> NightlyCounts:
     """Re-validate every application of the grant year and send each consultant's summary."""
-    pipeline = open_pipeline(load_home(Path(home)))
+    pipeline = open_pipeline(load_home(Path(home), inbox_needed=False))
     generated_at = datetime.now(UTC)
     try:
         with home_lock(pipeline.home.root):

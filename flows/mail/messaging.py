@@ -488,9 +488,7 @@ def deliver_pending(pipeline: Pipeline) -> DeliveryOutcome:
         if outcome == "unavailable":
             log.warning("the mail server is unavailable; the rest waits for the next run")
             break
-    with pipeline.store.session() as session:
-        pending = len(session.scalars(select(Message.id).where(Message.state == "pending")).all())
-    return DeliveryOutcome(sent, failed, pending)
+    return DeliveryOutcome(sent, failed, pending_count(pipeline))
 
 
 def _deliver_one(pipeline: Pipeline, message_id: int) -> str:

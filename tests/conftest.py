@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 
 from blankett.fixtures.corpus import Case, write_corpus
 from blankett.fixtures.libreoffice import CACHE_VARIABLE
+from blankett.flows.orchestration.setup import flow_settings
 from blankett.flows.store.database import engine_url
 
 YEAR = 2026
@@ -132,6 +133,7 @@ def prefect_api_url(tmp_path_factory: pytest.TempPathFactory, prefect_database: 
         with ExitStack() as harness:
             with patch.object(utilities, "mkdtemp", made_before):
                 harness.enter_context(utilities.prefect_test_harness(server_startup_timeout=120))
+            harness.enter_context(flow_settings())  # as a command runs its flows
             url = PREFECT_API_URL.value()
             assert url, "Prefect's test harness gave no API URL"
             yield url

@@ -36,10 +36,10 @@ def open_home(env: Environment, root: Path, inbox_needed: bool = True) -> Home |
 def prefect_flows(env: Environment, home: Home) -> Iterator[tuple[Any, Api]]:
     """The flows, with Prefect set up for this home, and the API they report to."""
     from blankett.flows.orchestration.server import prefect_api
-    from blankett.flows.orchestration.setup import prepare_prefect, send_what_is_left
+    from blankett.flows.orchestration.setup import flow_settings, prepare_prefect, send_what_is_left
 
     prepare_prefect(home)
-    with prefect_api(home, env.variables) as api:
+    with prefect_api(home, env.variables) as api, flow_settings():
         from prefect.exceptions import TerminationSignal
 
         from blankett.flows.orchestration import (

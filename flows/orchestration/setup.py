@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from blankett.flows.home.settings import Home
 
@@ -43,6 +45,19 @@ def prepare_prefect(home: Home, *, quiet: bool = True) -> None:
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     configure_logging()
+
+
+@contextmanager
+def flow_settings() -> Iterator[None]:
+    """Prefect's settings while a command runs flows in its own process. Without heartbeats:
+    Prefect sends a flow run's heartbeat from a thread that sleeps in whole seconds and that the
+    run waits for as it ends, so that each run finished up to a second late (`run`'s exit,
+    `watch`'s report); they serve to find crashed runs of deployments (`serve`'s, which keep
+    them), and a command's runs end with the command."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def configure_logging() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
+import shared_sets
 from filelock import FileLock
 from sqlalchemy import create_engine, text
 
@@ -50,17 +51,20 @@ TOGETHER = ("test_report_kinds", "test_pipeline_intake")
 def pytest_configure(config: pytest.Config) -> None:
     """LibreOffice's conversions of the generated forms made once for the whole run: the
     workers, started after this, share the folder (fixtures/libreoffice.py). The Prefect
-    database the tests' servers start from is made there meanwhile, while the workers collect."""
+    database the tests' servers start from is made there meanwhile, while the workers collect,
+    and the generated sets they collect from (shared_sets.py)."""
     if not hasattr(config, "workerinput") and CACHE_VARIABLE not in os.environ:
         os.environ[CACHE_VARIABLE] = tempfile.mkdtemp(prefix="blankett-fixtures-")
         config.stash[_SHARED] = os.environ[CACHE_VARIABLE]
         config.stash[_MAKING] = _make_prefect_database(Path(os.environ[CACHE_VARIABLE]))
+        config.stash[_BUILDING] = shared_sets.build_in_background()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if (making := config.stash.get(_MAKING, None)) is not None and making.poll() is None:
-        making.kill()
-        making.wait()
+    for process in [config.stash.get(_MAKING, None), *config.stash.get(_BUILDING, [])]:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
     if (folder := config.stash.get(_SHARED, None)) is not None:
         shutil.rmtree(folder, ignore_errors=True)
         os.environ.pop(CACHE_VARIABLE, None)
@@ -68,6 +72,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 _SHARED = pytest.StashKey[str]()
 _MAKING = pytest.StashKey["subprocess.Popen[bytes]"]()
+_BUILDING = pytest.StashKey["list[subprocess.Popen[bytes]]"]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -105,7 +110,7 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def corpus(corpus_dir: Path) -> list[Case]:
-    return write_corpus(corpus_dir, year=YEAR)
+    return write_corpus(corpus_dir, YEAR, shared_sets.corpus())
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,9 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import shared_sets
 
-from blankett.fixtures.corpus import Case, build_corpus
+from blankett.fixtures.corpus import Case
 from blankett.flows.pipeline.examine import Examiner, Failure
 from blankett.models.limits import Limits
 from blankett.models.records import SCAN_KINDS, Report
@@ -23,7 +24,7 @@ EXAMINER = Examiner(SPEC, load_routing(), YEAR, Limits(ocr=False))
 
 @cache
 def cases() -> list[Case]:
-    return build_corpus(YEAR)
+    return shared_sets.corpus()
 
 
 GOOD = [c for c in cases() if c.kind is not None]

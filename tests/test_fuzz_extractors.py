@@ -11,11 +11,12 @@ import os
 import zipfile
 from functools import cache
 
+import shared_sets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blankett.extractors import ReadContext, Unreadable, read
-from blankett.fixtures.corpus import Case, build_corpus
+from blankett.fixtures.corpus import Case
 from blankett.models.records import Extraction
 from blankett.models.spec import load_spec
 
@@ -27,7 +28,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
 
 @cache
 def forms() -> dict[str, list[Case]]:
-    cases = [c for c in build_corpus(2026) if c.kind is not None]
+    cases = [c for c in shared_sets.corpus() if c.kind is not None]
     return {kind: [c for c in cases if c.kind == kind]
             for kind in ("docx", "pdf-form", "pdf-text")}
 

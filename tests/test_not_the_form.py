@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import shared_sets
 from accuracy_support import ACCURACY
 from pipeline_support import FALLBACK, by_name, drop, intake_pass, make_home, plain_body, smtp_server
 from sqlalchemy import select
@@ -32,7 +33,7 @@ from blankett.models.records import SCAN_KINDS, Report
 from blankett.models.spec import load_routing, load_spec
 
 EXAMINER = ACCURACY.examiner()
-OTHERS = other_documents()
+OTHERS = shared_sets.other_documents_made()
 MINUTES = next(d for d in OTHERS if d.name == "annat_protokoll_0.docx")
 needs_tesseract = pytest.mark.skipif(ocr.tesseract() is None,
                                      reason=f"Tesseract is not installed ({ocr.INSTALL_HINT})")

@@ -7,13 +7,13 @@ import io
 from pathlib import Path
 
 import pytest
+import shared_sets
 from pipeline_support import AREAS, FALLBACK, expected_recipients, intake_pass, make_home
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from blankett.extractors import convert, ocr
 from blankett.fixtures.answers import application, profile
-from blankett.fixtures.corpus import build_corpus
 from blankett.fixtures.libreoffice import soffice
 from blankett.fixtures.messy import old_formats
 from blankett.fixtures.scans import Scan, scanned_file
@@ -28,7 +28,7 @@ from blankett.flows.pipeline.revalidation import revalidate_all
 from blankett.flows.store.database import Application, Message, Submission
 from blankett.flows.store.ledger import status_of
 
-FORM = next(c for c in build_corpus(2026) if c.name == "pdf_utskrift_tabell_dalsed.pdf")
+FORM = next(c for c in shared_sets.corpus() if c.name == "pdf_utskrift_tabell_dalsed.pdf")
 
 
 def _set(home: Home, line: str, section: str) -> Home:

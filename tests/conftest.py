@@ -1,5 +1,6 @@
-"""Shared test fixtures: the generated corpus of forms, built once per session into a temp dir;
-a Prefect server for the command-line tests that are not about a server's life; the store's
+"""Shared test fixtures: the generated corpus of forms, built once a run, written into a temp dir;
+one Prefect server for the run's flows and the command-line tests that are not about a server's
+life; the store's
 database, SQLite and PostgreSQL; the markers that pick the long tests out for a quick edit loop
 (README, "For developers")."""
 
@@ -8,18 +9,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
-from unittest.mock import patch
 
 import pytest
+import shared_prefect
 import shared_sets
-from filelock import FileLock
 from sqlalchemy import create_engine, text
 
 from blankett.fixtures.corpus import Case, write_corpus
@@ -49,30 +47,42 @@ TOGETHER = ("test_report_kinds", "test_pipeline_intake")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """LibreOffice's conversions of the generated forms made once for the whole run: the
-    workers, started after this, share the folder (fixtures/libreoffice.py). The Prefect
-    database the tests' servers start from is made there meanwhile, while the workers collect,
-    and the generated sets they collect from (shared_sets.py)."""
-    if not hasattr(config, "workerinput") and CACHE_VARIABLE not in os.environ:
+    """Begun by the controller as the run starts, while the workers start and collect: the
+    generated sets they collect from (shared_sets.py; LibreOffice's conversions are kept in the
+    same folder, fixtures/libreoffice.py) and the run's Prefect server (shared_prefect.py)."""
+    if hasattr(config, "workerinput"):
+        return
+    if CACHE_VARIABLE not in os.environ:
         os.environ[CACHE_VARIABLE] = tempfile.mkdtemp(prefix="blankett-fixtures-")
         config.stash[_SHARED] = os.environ[CACHE_VARIABLE]
-        config.stash[_MAKING] = _make_prefect_database(Path(os.environ[CACHE_VARIABLE]))
         config.stash[_BUILDING] = shared_sets.build_in_background()
+    os.environ[PREFECT_FOLDER] = tempfile.mkdtemp(prefix="blankett-prefect-")
+    config.stash[_PREFECT] = shared_prefect.start(Path(os.environ[PREFECT_FOLDER]))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for process in [config.stash.get(_MAKING, None), *config.stash.get(_BUILDING, [])]:
-        if process is not None and process.poll() is None:
+    for process in config.stash.get(_BUILDING, []):
+        if process.poll() is None:
             process.kill()
             process.wait()
+    if (server := config.stash.get(_PREFECT, None)) is not None:
+        server.terminate()  # it stops its server first
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        shutil.rmtree(os.environ.pop(PREFECT_FOLDER), ignore_errors=True)
     if (folder := config.stash.get(_SHARED, None)) is not None:
         shutil.rmtree(folder, ignore_errors=True)
         os.environ.pop(CACHE_VARIABLE, None)
 
 
+# The folder of the run's Prefect server, made by the controller, read by the workers.
+PREFECT_FOLDER = "BLANKETT_TEST_PREFECT"
 _SHARED = pytest.StashKey[str]()
-_MAKING = pytest.StashKey["subprocess.Popen[bytes]"]()
 _BUILDING = pytest.StashKey["list[subprocess.Popen[bytes]]"]()
+_PREFECT = pytest.StashKey["subprocess.Popen[bytes]"]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -114,33 +124,24 @@ def corpus(corpus_dir: Path) -> list[Case]:
 
 
 @pytest.fixture(scope="session")
-def prefect_api_url(tmp_path_factory: pytest.TempPathFactory, prefect_database: Path) -> Iterator[str]:
-    """One Prefect server per test process, Prefect's own test harness (a temporary database,
-    the server in a process of its own): the flows run in the test process and the command-line
-    tests that are not about a server's own life use it. Without PREFECT_API_URL each command
-    starts a server of its own and creates its database, seconds of CPU a command. Started on
-    first use, stopped at the end."""
+def prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The run's one Prefect server (Prefect's own test harness, begun as the run started; see
+    shared_prefect.py): the flows run in the test process and the command-line tests that are not
+    about a server's own life use it. Without PREFECT_API_URL each command starts a server of its
+    own and creates its database, seconds of CPU a command."""
+    url = shared_prefect.api_url(_prefect_folder())
     saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED",
                                            "DO_NOT_TRACK")}
     os.environ.update(PREFECT_HOME=str(tmp_path_factory.mktemp("prefect-home")),
                       PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing import utilities
-
-    def made_before() -> str:
-        # The harness's database folder, holding a copy of the database made for the run: the
-        # server starts in 4 s of CPU instead of 8 (no migrations to run).
-        folder = tempfile.mkdtemp(prefix="prefect-harness-")
-        shutil.copyfile(prefect_database, Path(folder, "prefect-test.db"))
-        return folder
+    import prefect.context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     try:
-        with ExitStack() as harness:
-            with patch.object(utilities, "mkdtemp", made_before):
-                harness.enter_context(utilities.prefect_test_harness(server_startup_timeout=120))
-            harness.enter_context(flow_settings())  # as a command runs its flows
-            url = PREFECT_API_URL.value()
-            assert url, "Prefect's test harness gave no API URL"
+        with temporary_settings(updates={PREFECT_API_URL: url}), flow_settings(), \
+                prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()):
+            # The global settings too, as the harness sets them: threads begun without this
+            # context (Prefect's log and event workers) would otherwise start servers of their own.
             yield url
     finally:
         for key, value in saved.items():
@@ -183,48 +184,14 @@ def store_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prefect_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def prefect_database() -> Path:
     """A Prefect server database brought to the installed Prefect's schema, made once a run
-    (shared by the workers): a server creates its database on its first start, six seconds of
-    CPU, and reuses it after. The tests' own servers start from a copy (`prefect_api_url`), and
-    tests of what a running command does when stopped, killed or left without its server copy
-    it into their home (pipeline_support.py, `used_before`), as a home that has run before has
-    it; the first start is tested fresh."""
-    shared = Path(os.environ.get(CACHE_VARIABLE) or tmp_path_factory.mktemp("shared"))
-    made = shared / _TEMPLATE
-    with FileLock(shared / "prefect-template.lock"):
-        deadline = time.monotonic() + 300
-        while not made.exists() and _making(shared).exists() and time.monotonic() < deadline:
-            time.sleep(0.1)  # being made for the run, begun as it started
-        if not made.exists():
-            _make_prefect_database(shared).wait(timeout=300)
-        assert made.exists(), "Prefect's database could not be made (prefect server database upgrade)"
-    return made
+    (shared_prefect.py): a server creates its database on its first start, six seconds of CPU,
+    and reuses it after. Tests of what a running command does when stopped, killed or left
+    without its server copy it into their home (pipeline_support.py, `used_before`), as a home
+    that has run before has it; the first start is tested fresh."""
+    return shared_prefect.template(_prefect_folder())
 
 
-_TEMPLATE = Path("prefect-template", "prefect.db")
-
-
-def _making(shared: Path) -> Path:
-    return (shared / _TEMPLATE).parent.with_suffix(".making")
-
-
-def _make_prefect_database(shared: Path) -> subprocess.Popen[bytes]:
-    """`prefect server database upgrade` into a folder of its own, renamed to shared/_TEMPLATE
-    when whole; shared/prefect-template.making exists while it runs."""
-    making = _making(shared)
-    making.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(making), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
-    script = ("import os, sqlite3, subprocess, sys\n"
-              "making, made = sys.argv[1:]\n"
-              "done = subprocess.run([sys.executable, '-m', 'prefect', 'server', 'database', "
-              "'upgrade', '-y'], capture_output=True)\n"
-              "if done.returncode == 0:\n"
-              "    with sqlite3.connect(os.path.join(making, 'prefect.db')) as db:\n"
-              "        db.execute('PRAGMA wal_checkpoint(TRUNCATE)')  # all in the one file\n"
-              "    os.rename(making, made)\n"
-              "else:\n"
-              "    os.rename(making, making + '.failed')\n")
-    return subprocess.Popen([sys.executable, "-c", script, str(making), str((shared / _TEMPLATE).parent)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _prefect_folder() -> Path:
+    return Path(os.environ[PREFECT_FOLDER])

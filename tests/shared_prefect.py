@@ -1,0 +1,112 @@
+"""One Prefect server for the whole test run, Prefect's own test harness in a process of its own.
+
+Begun by the controller as the run starts (tests/conftest.py), while the workers collect:
+`python shared_prefect.py FOLDER` first brings a Prefect server database to the installed
+Prefect's schema (FOLDER/prefect-template/prefect.db, the database every server the tests start
+begins from: a server creates its database on its first start, six seconds of CPU), then holds
+`prefect_test_harness` open on a copy of it and writes the API's address to FOLDER/prefect-api.url.
+It stops its server when told to (SIGTERM) or when the run that started it is gone.
+
+One server for the run rather than one a worker: each cost four seconds of CPU to start and a
+few a minute to idle. The flows the tests run against it are each a run of its own, told apart
+by its id."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from unittest.mock import patch
+
+TEMPLATE = Path("prefect-template", "prefect.db")
+URL_FILE = "prefect-api.url"
+FAILED_FILE = "prefect-api.failed"
+WAIT_SECONDS = 300
+
+
+def start(folder: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(folder / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               DO_NOT_TRACK="1")
+    log = (folder / "prefect-server.log").open("ab")
+    with log:
+        return subprocess.Popen([sys.executable, __file__, str(folder)], env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+
+def template(folder: Path) -> Path:
+    """The migrated database, once the server process has made it."""
+    made = folder / TEMPLATE
+    _wait_for(lambda: made.is_file(), folder, "made the Prefect database")
+    return made
+
+
+def api_url(folder: Path) -> str:
+    """The address of the run's server, once it answers."""
+    url = folder / URL_FILE
+    _wait_for(url.is_file, folder, "started the Prefect server")
+    return url.read_text().strip()
+
+
+def _wait_for(done: object, folder: Path, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not done():  # type: ignore[operator]
+        failed = folder / FAILED_FILE
+        if failed.is_file() or time.monotonic() > deadline:
+            log = folder / "prefect-server.log"
+            said = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
+            raise RuntimeError(f"the tests' Prefect server process never {what}:\n{said}")
+        time.sleep(0.05)
+
+
+def _serve(folder: Path) -> None:
+    parent = os.getppid()
+    made = folder / TEMPLATE
+    making = made.parent.with_suffix(".making")
+    making.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
+                   env={**os.environ, "PREFECT_HOME": str(making)}, check=True)
+    with sqlite3.connect(making / "prefect.db") as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all in the one file
+    making.rename(made.parent)
+
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing import utilities
+
+    def made_before() -> str:
+        # The harness's database folder, holding a copy of the database made above: the server
+        # starts in 4 s of CPU instead of 8 (no migrations to run).
+        database = tempfile.mkdtemp(prefix="prefect-harness-", dir=folder)
+        shutil.copyfile(made, Path(database, "prefect-test.db"))
+        return database
+
+    stop = False
+
+    def told_to_stop(_signum: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, told_to_stop)
+    signal.signal(signal.SIGINT, told_to_stop)  # a Ctrl-C in the terminal: the run says when
+    with patch.object(utilities, "mkdtemp", made_before), \
+            utilities.prefect_test_harness(server_startup_timeout=120):
+        partial = folder / f"{URL_FILE}.partial"
+        partial.write_text(str(PREFECT_API_URL.value()))
+        partial.replace(folder / URL_FILE)
+        while not stop and os.getppid() == parent:
+            time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    place = Path(sys.argv[1])
+    try:
+        _serve(place)
+    except BaseException:
+        (place / FAILED_FILE).touch()
+        raise

@@ -86,7 +86,9 @@ class ReadAhead:
         self._place = {path: n for n, path in enumerate(self._paths)}
         self._next = 0  # the first path not started
         self._started: dict[Path, _Started] = {}
-        reads_in_pool = pipeline.examiner.limits.read_seconds is not None
+        # Nothing to read, no pool: its server process would start for nothing (`run` with
+        # nothing new, most of `watch`'s passes).
+        reads_in_pool = pipeline.examiner.limits.read_seconds is not None and bool(self._paths)
         self.window = window if window is not None else \
             (2 * readers().size if reads_in_pool else 0)
         self._fill()

@@ -1,11 +1,11 @@
 """One Prefect server for the whole test run, Prefect's own test harness in a process of its own.
 
 Begun by the controller as the run starts (tests/conftest.py), while the workers collect:
-`python shared_prefect.py FOLDER` first brings a Prefect server database to the installed
-Prefect's schema (FOLDER/prefect-template/prefect.db, the database every server the tests start
-begins from: a server creates its database on its first start, six seconds of CPU), then holds
-`prefect_test_harness` open on a copy of it and writes the API's address to FOLDER/prefect-api.url.
-It stops its server when told to (SIGTERM) or when the run that started it is gone.
+`python shared_prefect.py FOLDER` holds `prefect_test_harness` open, keeps a copy of the
+database its server made as it started (FOLDER/prefect-template/prefect.db, which the homes of
+tests about a command's own server start from: a server creates its database on its first
+start, six seconds of CPU) and writes the API's address to FOLDER/prefect-api.url. It stops its
+server when told to (SIGTERM) or when the run that started it is gone.
 
 One server for the run rather than one a worker: each cost four seconds of CPU to start and a
 few a minute to idle. The flows the tests run against it are each a run of its own, told apart
@@ -14,13 +14,13 @@ by its id."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from unittest.mock import patch
 
@@ -41,9 +41,9 @@ def start(folder: Path) -> subprocess.Popen[bytes]:
 
 
 def template(folder: Path) -> Path:
-    """The migrated database, once the server process has made it."""
+    """The database the run's server made as it started, once it has."""
     made = folder / TEMPLATE
-    _wait_for(lambda: made.is_file(), folder, "made the Prefect database")
+    _wait_for(made.is_file, folder, "made its Prefect database")
     return made
 
 
@@ -54,9 +54,9 @@ def api_url(folder: Path) -> str:
     return url.read_text().strip()
 
 
-def _wait_for(done: object, folder: Path, what: str) -> None:
+def _wait_for(done: Callable[[], bool], folder: Path, what: str) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
-    while not done():  # type: ignore[operator]
+    while not done():
         failed = folder / FAILED_FILE
         if failed.is_file() or time.monotonic() > deadline:
             log = folder / "prefect-server.log"
@@ -67,25 +67,10 @@ def _wait_for(done: object, folder: Path, what: str) -> None:
 
 def _serve(folder: Path) -> None:
     parent = os.getppid()
-    made = folder / TEMPLATE
-    making = made.parent.with_suffix(".making")
-    making.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
-                   env={**os.environ, "PREFECT_HOME": str(making)}, check=True)
-    with sqlite3.connect(making / "prefect.db") as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all in the one file
-    making.rename(made.parent)
-
     from prefect.settings import PREFECT_API_URL
     from prefect.testing import utilities
 
-    def made_before() -> str:
-        # The harness's database folder, holding a copy of the database made above: the server
-        # starts in 4 s of CPU instead of 8 (no migrations to run).
-        database = tempfile.mkdtemp(prefix="prefect-harness-", dir=folder)
-        shutil.copyfile(made, Path(database, "prefect-test.db"))
-        return database
-
+    database = Path(tempfile.mkdtemp(prefix="prefect-harness-", dir=folder))
     stop = False
 
     def told_to_stop(_signum: int, _frame: object) -> None:
@@ -94,13 +79,26 @@ def _serve(folder: Path) -> None:
 
     signal.signal(signal.SIGTERM, told_to_stop)
     signal.signal(signal.SIGINT, told_to_stop)  # a Ctrl-C in the terminal: the run says when
-    with patch.object(utilities, "mkdtemp", made_before), \
+    # The harness's server creates its database as it starts (migrations, Prefect's block types):
+    # what a command's first start leaves in a home, copied as the run's template.
+    with patch.object(utilities, "mkdtemp", lambda: str(database)), \
             utilities.prefect_test_harness(server_startup_timeout=120):
+        _keep_as_template(database / "prefect-test.db", folder / TEMPLATE)
         partial = folder / f"{URL_FILE}.partial"
         partial.write_text(str(PREFECT_API_URL.value()))
         partial.replace(folder / URL_FILE)
         while not stop and os.getppid() == parent:
             time.sleep(0.2)
+
+
+def _keep_as_template(database: Path, template: Path) -> None:
+    """A copy of the running server's database, whole in one file."""
+    making = template.parent.with_suffix(".making")
+    making.mkdir(parents=True)
+    with sqlite3.connect(database) as source, sqlite3.connect(making / template.name) as copy:
+        source.backup(copy)
+        copy.execute("PRAGMA journal_mode=DELETE")
+    making.rename(template.parent)
 
 
 if __name__ == "__main__":

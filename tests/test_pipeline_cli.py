@@ -349,17 +349,38 @@ def _started(command: str, home: Path, ready: str, stderr: Path,
     raise AssertionError(f"{command} stopped before it was ready: {stderr.read_text()}")
 
 
-@pytest.mark.parametrize("command, ready", [("serve", "Serving "), ("watch", "Watching ")])
-def test_stopped_or_killed_it_leaves_no_process_behind(command: str, ready: str,
-                                                       tmp_path: Path, prefect_database: Path) -> None:
+# Stopped by SIGTERM (as a service manager stops it) or killed outright (as the out-of-memory
+# killer would), a command that started its own Prefect server leaves no process behind: watch
+# stopped here, killed at random moments in tests/test_watch_crash.py; serve stopped at the end
+# of its own test below, killed here.
+
+def test_watch_stopped_leaves_no_process_behind(tmp_path: Path, prefect_database: Path) -> None:
     home = tmp_path / "home"
     blankett_here("init", home)
     used_before(home, prefect_database)
     stderr = tmp_path / "stderr"
-    process = _started(command, home, ready, stderr)
+    process = _started("watch", home, "Watching ", stderr)
+    _stopped_leaving_nothing(process, stderr)
+
+
+def test_serve_killed_leaves_no_process_behind(tmp_path: Path, prefect_database: Path) -> None:
+    home = tmp_path / "home"
+    blankett_here("init", home)
+    used_before(home, prefect_database)
+    process = _started("serve", home, "Serving ", tmp_path / "stderr")
     family = descendants(process.pid)
     assert family, "no Prefect server was started"
-    process.send_signal(signal.SIGTERM)  # as a service manager stops it
+    process.kill()
+    process.wait()
+    assert process.stdout is not None
+    process.stdout.close()
+    assert not _gone_within(family, 30), "processes outlived their command"
+
+
+def _stopped_leaving_nothing(process: subprocess.Popen[str], stderr: Path) -> None:
+    family = descendants(process.pid)
+    assert family, "no Prefect server was started"
+    process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
     assert process.stdout is not None
     assert "Stopped." in process.stdout.read()
@@ -367,21 +388,13 @@ def test_stopped_or_killed_it_leaves_no_process_behind(command: str, ready: str,
     assert "Traceback" not in stderr.read_text()
     assert not _gone_within(family, 10)
 
-    process = _started(command, home, ready, stderr)
-    family = descendants(process.pid)
-    process.kill()  # as the out-of-memory killer would
-    process.wait()
-    assert process.stdout is not None
-    process.stdout.close()
-    assert not _gone_within(family, 30), "processes outlived their command"
-
 
 def test_serve_prints_what_its_runs_take_and_records_their_logs(
         corpus: list[Case], tmp_path: Path, prefect_database: Path) -> None:
     """Each scheduled intake run is a process of Prefect's own: what it took is printed like
     watch's line, and its steps' logs are recorded on serve's Prefect server like run's. Started
     from a folder holding modules named like standard ones, which neither the runs nor their
-    readers import."""
+    readers import. Stopped by SIGTERM, it leaves no process behind."""
     here = tmp_path / "here"
     here.mkdir()
     for module in ("html", "json", "email"):
@@ -405,11 +418,11 @@ def test_serve_prints_what_its_runs_take_and_records_their_logs(
         assert lines[0].split(" ", 1)[1].startswith("Took 1 file: 1 complete"), lines
         assert not dropped.exists()
         recorded = _recorded_logs(api, "blankett.intake", seconds=60)
+        _stopped_leaving_nothing(serve, stderr)
     finally:
-        serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=60)
-        assert serve.stdout is not None
-        serve.stdout.close()
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
     said_on_stderr = stderr.read_text()
     assert "Traceback" not in said_on_stderr, said_on_stderr
     assert "served-goteborg.docx: complete" in said_on_stderr, said_on_stderr

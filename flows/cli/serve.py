@@ -75,4 +75,7 @@ def _serve(env: Environment, home: Home, url: str) -> int:
     # One run at a time: they take the home's lock in turn anyway, and a pass that outlasts the
     # interval would otherwise have runs pile up as processes, each waiting for the lock.
     serve(intake, nightly, print_starting_message=False, limit=1)
+    # Prefect's runner returns when stopped (SIGTERM) once it has run something; before that the
+    # signal comes through as KeyboardInterrupt. Said alike either way.
+    print("Stopped.", file=env.stdout)
     return EXIT_OK

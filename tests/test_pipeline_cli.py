@@ -360,6 +360,11 @@ def test_watch_stopped_leaves_no_process_behind(tmp_path: Path, prefect_database
     used_before(home, prefect_database)
     stderr = tmp_path / "stderr"
     process = _started("watch", home, "Watching ", stderr)
+    # Its server has no deployments to look after: their services stay off (serve's schedule).
+    server = next(pid for pid in descendants(process.pid)
+                  if b"prefect" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    assert b"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED=false" in \
+        Path(f"/proc/{server}/environ").read_bytes().split(b"\0")
     _stopped_leaving_nothing(process, stderr)
 
 

@@ -30,6 +30,12 @@ STARTUP_SECONDS = 90
 STOP_SECONDS = 20
 _PR_SET_PDEATHSIG = 1
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1, never a proxy
+# The server's services that look after deployments' runs and their workers (scheduling, late
+# and stuck runs, cancellations, pauses, concurrency leases). Only `serve`'s server (the one with
+# its UI) has deployments; for `run`, `watch` and `nightly`, which run their flows themselves,
+# they would start and then wake every few seconds for as long as the command runs.
+_NO_DEPLOYMENT_SERVICES = {f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in (
+    "SCHEDULER", "LATE_RUNS", "FOREMAN", "CANCELLATION_CLEANUP", "PAUSE_EXPIRATIONS", "REPOSSESSOR")}
 
 
 class ServerError(BlankettError):
@@ -132,12 +138,14 @@ def _start(log: BinaryIO, *, ui: bool, log_path: Path) -> tuple[subprocess.Popen
                    "--port", str(port)]
         if not ui:
             command.append("--no-ui")
+        environment = {**os.environ, "PREFECT_API_URL": ""}
+        if not ui:
+            environment.update(_NO_DEPLOYMENT_SERVICES)
         try:
             # Its own session: a Ctrl-C in the terminal reaches only blankett, which then stops
             # the server in order instead of both racing to shut down.
             server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                      stderr=subprocess.STDOUT,
-                                      env={**os.environ, "PREFECT_API_URL": ""},
+                                      stderr=subprocess.STDOUT, env=environment,
                                       start_new_session=True,
                                       preexec_fn=_die_with_parent(os.getpid()))
         except (OSError, subprocess.SubprocessError) as exc:

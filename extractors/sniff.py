@@ -74,4 +74,9 @@ def _ole_kind(data: bytes) -> Container:
     if _WORD not in data and any(name in data for name in _OTHER_OFFICE):
         raise Unreadable("is an old Excel or PowerPoint file, not a Word document or PDF",
                          "other_format", format="old_office")
+    if _WORD not in data:
+        # Every Word 97-2003 file holds a stream of that name; without it LibreOffice has nothing
+        # to open, and would take a second or two to say so.
+        raise Unreadable("is a damaged old Word file (.doc): it holds no Word document",
+                         "damaged_word")
     return "doc"

@@ -32,7 +32,7 @@ def test_without_libreoffice_an_old_format_is_refused_with_how_to_read_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(convert, "soffice", lambda: None)
     with pytest.raises(Unreadable) as refused:
-        read(bad.old_word_doc().data, CONTEXT)
+        read(bad.damaged_word_doc().data, CONTEXT)
     assert "\n" not in str(refused.value)
     assert str(refused.value).startswith("is an old Word file (.doc")
     assert convert.INSTALL_HINT in str(refused.value)
@@ -41,7 +41,15 @@ def test_without_libreoffice_an_old_format_is_refused_with_how_to_read_it(
 @pytest.mark.skipif(soffice() is None, reason="LibreOffice is not installed (.ci/run installs it)")
 def test_a_damaged_old_file_is_refused_in_one_line() -> None:
     with pytest.raises(Unreadable, match=r"^is an old Word file .* LibreOffice cannot open"):
+        read(bad.damaged_word_doc().data, CONTEXT)
+
+
+def test_an_old_office_file_with_no_word_document_in_it_is_refused_without_libreoffice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(convert, "soffice", lambda: pytest.fail("LibreOffice was asked"))
+    with pytest.raises(Unreadable, match=r"^is a damaged old Word file \(\.doc\)") as refused:
         read(bad.old_word_doc().data, CONTEXT)
+    assert refused.value.kind == "damaged_word"
 
 
 def test_a_spreadsheet_is_no_form() -> None:

@@ -235,8 +235,10 @@ def test_extract_says_in_one_line_that_no_reader_process_could_start(
                            *names], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                           check=False)
     assert done.returncode == 1, done.stderr
-    (line,) = done.stderr.splitlines()
-    assert line.startswith("error: no reader process could be started (Too many open files)"), line
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: no reader process could be started (Too many open files)"), \
+        lines[0]
     assert done.stdout == ""
 
 

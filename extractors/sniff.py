@@ -77,6 +77,6 @@ def _ole_kind(data: bytes) -> Container:
     if _WORD not in data:
         # Every Word 97-2003 file holds a stream of that name; without it LibreOffice has nothing
         # to open, and would take a second or two to say so.
-        raise Unreadable("is a damaged old Word file (.doc): it holds no Word document",
-                         "damaged_word")
+        raise Unreadable("is an old Office file (.doc) with no Word document in it: damaged, or "
+                         "another program's file", "no_word_document")
     return "doc"

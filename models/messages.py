@@ -108,6 +108,8 @@ FAILURES: dict[str, str] = {
     "encrypted": "Filen är lösenordsskyddad; be om en kopia utan lösenord.",
     "damaged_pdf": "Filen är en skadad PDF och kan inte öppnas.",
     "damaged_word": "Filen är en skadad Word-fil och kan inte öppnas.",
+    "no_word_document": "Filen är en äldre Office-fil utan något Word-dokument i: den är skadad "
+                        "eller kommer från ett annat program.",
     "damaged_zip": "Filen är en skadad zip- eller Word-fil och kan inte öppnas.",
     "damaged_image": "Filen är en skadad bild och kan inte öppnas.",
     "too_large": "Filen är för stor ({size} MB; gränsen är {limit} MB).",

@@ -1,8 +1,7 @@
 """Shared test fixtures: the generated corpus of forms, built once a run, written into a temp dir;
 one Prefect server for the run's flows and the command-line tests that are not about a server's
-life; the store's
-database, SQLite and PostgreSQL; the markers that pick the long tests out for a quick edit loop
-(README, "For developers")."""
+life; the store's database, SQLite and PostgreSQL; the markers that pick the long tests out for
+a quick edit loop (README, "For developers")."""
 
 from __future__ import annotations
 
@@ -50,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Begun by the controller as the run starts, while the workers start and collect: the
     generated sets they collect from (shared_sets.py; LibreOffice's conversions are kept in the
     same folder, fixtures/libreoffice.py) and the run's Prefect server (shared_prefect.py)."""
-    if hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput") or config.option.collectonly or config.option.help:
         return
     if CACHE_VARIABLE not in os.environ:
         os.environ[CACHE_VARIABLE] = tempfile.mkdtemp(prefix="blankett-fixtures-")
@@ -61,10 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for process in config.stash.get(_BUILDING, []):
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    shared_sets.stop(config.stash.get(_BUILDING, []))
     if (server := config.stash.get(_PREFECT, None)) is not None:
         server.terminate()  # it stops its server first
         try:

@@ -26,6 +26,7 @@ from unittest.mock import patch
 
 TEMPLATE = Path("prefect-template", "prefect.db")
 URL_FILE = "prefect-api.url"
+PID_FILE = "holder.pid"
 FAILED_FILE = "prefect-api.failed"
 WAIT_SECONDS = 300
 
@@ -36,8 +37,10 @@ def start(folder: Path) -> subprocess.Popen[bytes]:
                DO_NOT_TRACK="1")
     log = (folder / "prefect-server.log").open("ab")
     with log:
-        return subprocess.Popen([sys.executable, __file__, str(folder)], env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        holder = subprocess.Popen([sys.executable, __file__, str(folder)], env=env,
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    (folder / PID_FILE).write_text(str(holder.pid))
+    return holder
 
 
 def template(folder: Path) -> Path:
@@ -57,12 +60,21 @@ def api_url(folder: Path) -> str:
 def _wait_for(done: Callable[[], bool], folder: Path, what: str) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while not done():
-        failed = folder / FAILED_FILE
-        if failed.is_file() or time.monotonic() > deadline:
+        failed = (folder / FAILED_FILE).is_file() or not _alive(folder)
+        if failed or time.monotonic() > deadline:
             log = folder / "prefect-server.log"
             said = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
             raise RuntimeError(f"the tests' Prefect server process never {what}:\n{said}")
         time.sleep(0.05)
+
+
+def _alive(folder: Path) -> bool:
+    """Whether the server's process still runs (killed outright, it says nothing)."""
+    try:
+        pid = int((folder / PID_FILE).read_text())
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, ValueError, IndexError):
+        return not (folder / PID_FILE).is_file()  # not written yet: still starting
 
 
 def _serve(folder: Path) -> None:
@@ -71,14 +83,16 @@ def _serve(folder: Path) -> None:
     from prefect.testing import utilities
 
     database = Path(tempfile.mkdtemp(prefix="prefect-harness-", dir=folder))
-    stop = False
+    stop = serving = False
 
     def told_to_stop(_signum: int, _frame: object) -> None:
         nonlocal stop
+        if not serving:
+            raise SystemExit(1)  # while starting: the harness's own exit stops its server
         stop = True
 
     signal.signal(signal.SIGTERM, told_to_stop)
-    signal.signal(signal.SIGINT, told_to_stop)  # a Ctrl-C in the terminal: the run says when
+    signal.signal(signal.SIGINT, told_to_stop)  # a Ctrl-C in the terminal reaches it too
     # The harness's server creates its database as it starts (migrations, Prefect's block types):
     # what a command's first start leaves in a home, copied as the run's template.
     with patch.object(utilities, "mkdtemp", lambda: str(database)), \
@@ -87,6 +101,7 @@ def _serve(folder: Path) -> None:
         partial = folder / f"{URL_FILE}.partial"
         partial.write_text(str(PREFECT_API_URL.value()))
         partial.replace(folder / URL_FILE)
+        serving = True
         while not stop and os.getppid() == parent:
             time.sleep(0.2)
 

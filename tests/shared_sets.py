@@ -9,8 +9,11 @@ Tests of the generators themselves (that a second build is the same) build again
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import pickle
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,6 +23,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from blankett import fixtures
 from blankett.fixtures.corpus import Case, build_corpus
 from blankett.fixtures.libreoffice import CACHE_VARIABLE
 from blankett.fixtures.messy import messy_cases
@@ -62,7 +66,7 @@ def _shared(name: str) -> tuple[Any, ...]:
     folder = os.environ.get(CACHE_VARIABLE)
     if not folder:
         return tuple(_BUILDERS[name]())
-    kept = Path(folder, "sets", f"{name}.pickle")
+    kept = Path(folder, "sets", f"{name}-{_sources()}.pickle")
     kept.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(kept.with_suffix(".lock")):
         if kept.is_file():
@@ -74,11 +78,37 @@ def _shared(name: str) -> tuple[Any, ...]:
         return made
 
 
+@cache
+def _sources() -> str:
+    """What the sets are made by: a folder named in BLANKETT_FIXTURE_CACHE may be kept from run
+    to run (LibreOffice's conversions in it are kept by what they were made from), and a set
+    made by other generators is another set."""
+    digest = hashlib.sha256()
+    for path in sorted([*Path(fixtures.__file__).parent.glob("*.py"), Path(__file__)]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def build_in_background() -> list[subprocess.Popen[bytes]]:
     """The sets built into the run's shared folder by processes of their own, begun before the
-    workers start collecting."""
+    workers start collecting; each in a process group of its own, so that its LibreOffice is
+    stopped with it (`stop`)."""
     here = str(Path(__file__).resolve().parent)
+    # Their temporary files (LibreOffice's) in the run's folder, which goes when the run does.
+    scratch = Path(os.environ[CACHE_VARIABLE], "tmp")
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(scratch)}
     return [subprocess.Popen([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
                               "import shared_sets; [shared_sets._shared(n) for n in sys.argv[2:]]",
-                              here, *names], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              here, *names], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True, env=env)
             for names in _IN_BACKGROUND]
+
+
+def stop(builders: list[subprocess.Popen[bytes]]) -> None:
+    """Builders still at work when the run ends (a short run), with their LibreOffice."""
+    for builder in builders:
+        if builder.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(builder.pid, signal.SIGKILL)
+        builder.wait()

@@ -47,9 +47,9 @@ def test_a_damaged_old_file_is_refused_in_one_line() -> None:
 def test_an_old_office_file_with_no_word_document_in_it_is_refused_without_libreoffice(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(convert, "soffice", lambda: pytest.fail("LibreOffice was asked"))
-    with pytest.raises(Unreadable, match=r"^is a damaged old Word file \(\.doc\)") as refused:
+    with pytest.raises(Unreadable, match=r"^is an old Office file \(\.doc\) with no Word") as refused:
         read(bad.old_word_doc().data, CONTEXT)
-    assert refused.value.kind == "damaged_word"
+    assert refused.value.kind == "no_word_document"
 
 
 def test_a_spreadsheet_is_no_form() -> None:

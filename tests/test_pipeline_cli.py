@@ -351,8 +351,8 @@ def _started(command: str, home: Path, ready: str, stderr: Path,
 
 # Stopped by SIGTERM (as a service manager stops it) or killed outright (as the out-of-memory
 # killer would), a command that started its own Prefect server leaves no process behind: watch
-# stopped here, killed at random moments in tests/test_watch_crash.py; serve stopped at the end
-# of its own test below, killed here.
+# stopped here, killed at random moments in tests/test_watch_crash.py; serve stopped before its
+# first run and killed here, stopped after a run at the end of its own test below.
 
 def test_watch_stopped_leaves_no_process_behind(tmp_path: Path, prefect_database: Path) -> None:
     home = tmp_path / "home"
@@ -361,18 +361,22 @@ def test_watch_stopped_leaves_no_process_behind(tmp_path: Path, prefect_database
     stderr = tmp_path / "stderr"
     process = _started("watch", home, "Watching ", stderr)
     # Its server has no deployments to look after: their services stay off (serve's schedule).
-    server = next(pid for pid in descendants(process.pid)
-                  if b"prefect" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    server = next((pid for pid in descendants(process.pid)
+                   if b"prefect" in Path(f"/proc/{pid}/cmdline").read_bytes()), None)
+    assert server is not None, "no Prefect server was started"
     assert b"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED=false" in \
         Path(f"/proc/{server}/environ").read_bytes().split(b"\0")
     _stopped_leaving_nothing(process, stderr)
 
 
-def test_serve_killed_leaves_no_process_behind(tmp_path: Path, prefect_database: Path) -> None:
+def test_serve_stopped_or_killed_leaves_no_process_behind(tmp_path: Path,
+                                                          prefect_database: Path) -> None:
     home = tmp_path / "home"
     blankett_here("init", home)
     used_before(home, prefect_database)
-    process = _started("serve", home, "Serving ", tmp_path / "stderr")
+    stderr = tmp_path / "stderr"
+    _stopped_leaving_nothing(_started("serve", home, "Serving ", stderr), stderr)
+    process = _started("serve", home, "Serving ", stderr)
     family = descendants(process.pid)
     assert family, "no Prefect server was started"
     process.kill()

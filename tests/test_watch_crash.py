@@ -182,6 +182,7 @@ def test_watch_killed_at_random_moments_beside_nightly_loses_nothing(
                 cut_before = server.cut
                 time.sleep(rng.uniform(0.0, 5.0))
                 family = descendants(watch.pid)
+                assert family, "no Prefect server was started"
                 watch.kill()
                 watch.wait()
                 orphans.append(_wait_gone(family, 30))

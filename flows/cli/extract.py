@@ -20,16 +20,19 @@ EXIT_UNREADABLE = 2
 def run_extract(env: Environment, files: list[Path], *, as_json: bool, year: int | None,
                 spec_path: Path | None, routing_path: Path | None, max_size_mb: int,
                 max_pages: int) -> int:
-    if len(files) > 1:
-        from blankett.flows.pipeline.isolation import readers
-
-        readers().prestart()  # its workers start while the spec is loaded
     try:
         spec = load_spec(spec_path)
         routing = load_routing(routing_path)
     except ConfigError as exc:
         env.error(f"error: {exc}")
         return EXIT_UNREADABLE
+    if len(files) > 1:
+        from blankett.flows.pipeline.isolation import readers
+
+        # Its workers start while the examiner is made. After the spec is read: starting them
+        # takes file descriptors, and where the machine has too few, reading the spec beside
+        # them failed with a traceback instead of the one line below.
+        readers().prestart()
     limits = Limits(max_file_bytes=max_size_mb * MB, max_pages=max_pages)
     # One file is read in a child forked from this process, which has imported the readers
     # already: starting the reader pool (a forkserver importing them again) would cost more
